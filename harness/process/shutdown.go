@@ -35,8 +35,8 @@ type ShutdownResult struct {
 	InstanceID string `json:"instance_id"`
 	GraceMS    int64  `json:"grace_ms"`
 	// AppSignal is the signal the app reported receiving ("" if none).
-	AppSignal       string   `json:"app_signal,omitempty"`
-	SignalAfterMS   *float64 `json:"signal_after_ms,omitempty"`
+	AppSignal     string   `json:"app_signal,omitempty"`
+	SignalAfterMS *float64 `json:"signal_after_ms,omitempty"`
 	// AppDeregistered: the app reported its deregistration. An app killed
 	// right after Consul accepted the call never reports it, so the registry
 	// has the last word (StillRegistered).

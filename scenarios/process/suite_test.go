@@ -8,9 +8,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
