@@ -35,6 +35,30 @@ test: tools ## fast tier: unit tests plus signal matrix and stale-check tests (n
 	  echo; echo "Stale check at process level ($(REPORT_DIR)/stale-check.json):"; cat $(REPORT_DIR)/stale-check.txt; fi; \
 	echo "make test: $$((SECONDS - start)) s"; exit $$status
 
+.PHONY: host
+host: ## make sure a Docker engine answers (installs docker.io on a root Debian host)
+	@bash hack/prepare-host.sh
+
+.PHONY: images
+images: host tools ## build (or find) the Consul and fixture images
+	go run ./cmd/kubegrace images
+
+.PHONY: node-image
+node-image: host ## build (or find) the offline kind node image (cold ~15 min on 2 cores)
+	@bash images/kind-node/build.sh
+
+.PHONY: cluster
+cluster: host tools ## create or reuse the kind cluster with the project images loaded
+	go run ./cmd/kubegrace cluster create $(CLUSTER_FLAGS)
+
+.PHONY: cluster-delete
+cluster-delete: ## delete the kind cluster
+	go run ./cmd/kubegrace cluster delete
+
+.PHONY: test-kind
+test-kind: host tools ## kind tier: creates its own cluster (kubegrace-it), checks it, deletes it
+	go test -tags kind -count=1 -timeout 60m ./scenarios/cluster/ -ginkgo.v
+
 .PHONY: vet
 vet: ## go vet
 	go vet ./...

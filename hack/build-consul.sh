@@ -15,7 +15,11 @@ BIN="$OUT_DIR/consul"
 
 log() { printf '[build-consul] %s\n' "$*" >&2; }
 
-if [[ -x "$BIN" ]] && "$BIN" version 2>/dev/null | head -1 | grep -q "Consul ${CONSUL_VERSION}\$"; then
+# The first line of `consul version` is "Consul vX.Y.Z". (Read it whole:
+# with pipefail, `| head -1` would fail the check through SIGPIPE.)
+reports_version() { local out; out=$("$1" version 2>/dev/null) && [[ ${out%%$'\n'*} == "Consul $CONSUL_VERSION" ]]; }
+
+if [[ -x "$BIN" ]] && reports_version "$BIN"; then
   log "cached: $BIN"
   echo "$BIN"
   exit 0
@@ -67,6 +71,6 @@ mkdir -p "$OUT_DIR"
     -o "$BIN.tmp" github.com/hashicorp/consul
 )
 mv "$BIN.tmp" "$BIN"
-"$BIN" version | head -1 | grep -q "Consul ${CONSUL_VERSION}\$" || { log "built binary does not report $CONSUL_VERSION: $("$BIN" version | head -1)"; exit 1; }
+reports_version "$BIN" || { log "built binary does not report $CONSUL_VERSION: $("$BIN" version 2>&1)"; exit 1; }
 log "built $BIN in $((SECONDS - start)) s"
 echo "$BIN"

@@ -1,0 +1,363 @@
+// Package cluster owns the kind cluster a run uses: create it from
+// kind-config.yaml (or reuse one by name), choose the node image, load
+// images, wait until it can run pods, export logs, delete it. It drives
+// kind through its Go API (sigs.k8s.io/kind/pkg/cluster), never a kind
+// binary.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/e2e-framework/klient"
+	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	"sigs.k8s.io/kind/pkg/log"
+
+	"github.com/kubegrace/kubegrace/harness/poll"
+)
+
+// DefaultName is the cluster the harness makes and reuses.
+const DefaultName = "kubegrace"
+
+// Options configure Ensure.
+type Options struct {
+	// Name of the kind cluster; DefaultName if empty.
+	Name string
+	// ConfigPath is the kind config (the repo's kind-config.yaml).
+	ConfigPath string
+	// NodeImage, if set, is used as is (it must exist or be pullable).
+	NodeImage string
+	// BuildOfflineImage builds (or finds) the offline node image; used when
+	// no explicit image is given and kindest/node cannot be pulled.
+	BuildOfflineImage func(context.Context) (string, error)
+	// PullTimeout bounds the attempt to pull kindest/node.
+	PullTimeout time.Duration
+	// ReadyTimeout bounds creation plus the wait for a Ready node and CoreDNS.
+	ReadyTimeout time.Duration
+	// Keep leaves a cluster this call created in place when creation fails
+	// or ctx is cancelled (for debugging); by default it is deleted.
+	Keep bool
+	// LogDir receives kind's exported logs when creation or readiness fails.
+	LogDir string
+	// Logger gets progress (kind's own status lines included).
+	Logger log.Logger
+}
+
+// Cluster is a kind cluster that answered as ready.
+type Cluster struct {
+	Name string
+	// KubeconfigPath is a kubeconfig for this cluster written by Ensure.
+	KubeconfigPath string
+	// NodeImage is the image the nodes run (for a reused cluster: as found).
+	NodeImage NodeImageChoice
+	// Created says this run created the cluster (rather than reusing it).
+	Created bool
+	// Client talks to the cluster.
+	Client   klient.Client
+	provider *kindcluster.Provider
+	logger   log.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
+	if o.PullTimeout == 0 {
+		o.PullTimeout = 60 * time.Second
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = log.NoopLogger{}
+	}
+}
+
+// ErrNoDocker says no container engine answers.
+var ErrNoDocker = errors.New("docker does not answer")
+
+// CheckDocker fails with ErrNoDocker and what to do when no engine answers.
+func CheckDocker(ctx context.Context) error {
+	if _, err := exec.LookPath("docker"); err != nil {
+		return fmt.Errorf("%w: the docker CLI is not on PATH; run `make cluster` (hack/prepare-host.sh installs Docker on Debian) or install Docker", ErrNoDocker)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		return fmt.Errorf("%w: `docker info`: %v: %s; start the engine (hack/prepare-host.sh does on Debian)", ErrNoDocker, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Ensure returns a ready cluster named opts.Name: an existing one if it
+// becomes ready in time, else a new one from opts.ConfigPath. A cluster
+// this call created is deleted again if anything fails or ctx is cancelled,
+// unless opts.Keep.
+func Ensure(ctx context.Context, opts Options) (c *Cluster, err error) {
+	opts.defaults()
+	if _, _, err := LoadConfig(opts.ConfigPath); err != nil {
+		return nil, err
+	}
+	if err := CheckDocker(ctx); err != nil {
+		return nil, err
+	}
+	provider := kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(opts.Logger))
+	c = &Cluster{Name: opts.Name, provider: provider, logger: opts.Logger}
+
+	existing, err := provider.List()
+	if err != nil {
+		return nil, fmt.Errorf("list kind clusters: %w", err)
+	}
+	if slices.Contains(existing, opts.Name) {
+		opts.Logger.V(0).Infof("Reusing kind cluster %q; checking it is healthy", opts.Name)
+		if err := c.connect(); err == nil {
+			// A node container restarted with its engine needs ~30 s.
+			if err = c.WaitReady(ctx, 90*time.Second); err == nil {
+				c.NodeImage = c.runningImage(ctx)
+				return c, nil
+			}
+			opts.Logger.Warnf("cluster %q is not healthy (%v); recreating it", opts.Name, err)
+		} else {
+			opts.Logger.Warnf("cluster %q has no usable kubeconfig (%v); recreating it", opts.Name, err)
+		}
+		if err := provider.Delete(opts.Name, ""); err != nil {
+			return nil, fmt.Errorf("delete unhealthy cluster %q: %w", opts.Name, err)
+		}
+	}
+
+	choice, err := ChooseNodeImage(ctx, opts.NodeImage, opts.PullTimeout, opts.BuildOfflineImage)
+	if err != nil {
+		return nil, err
+	}
+	c.NodeImage = choice
+	opts.Logger.V(0).Infof("Node image %s (%s)", choice.Image, choice.Why)
+
+	c.Created = true
+	defer func() {
+		if err == nil {
+			return
+		}
+		if opts.LogDir != "" {
+			if lerr := provider.CollectLogs(opts.Name, opts.LogDir); lerr == nil {
+				err = fmt.Errorf("%w (kind logs exported to %s)", err, opts.LogDir)
+			}
+		}
+		if opts.Keep {
+			opts.Logger.Warnf("keeping cluster %q for inspection (delete it with `make cluster-delete`)", opts.Name)
+			return
+		}
+		if derr := provider.Delete(opts.Name, ""); derr != nil {
+			err = errors.Join(err, fmt.Errorf("delete cluster after failure: %w", derr))
+		}
+	}()
+
+	created := make(chan error, 1)
+	go func() {
+		created <- provider.Create(opts.Name,
+			kindcluster.CreateWithConfigFile(opts.ConfigPath),
+			kindcluster.CreateWithNodeImage(choice.Image),
+			kindcluster.CreateWithRetain(false),
+			kindcluster.CreateWithWaitForReady(0),
+			kindcluster.CreateWithKubeconfigPath(kubeconfigPath(opts.Name)),
+			kindcluster.CreateWithDisplayUsage(false),
+			kindcluster.CreateWithDisplaySalutation(false),
+		)
+	}()
+	select {
+	case err = <-created:
+		if err != nil {
+			return nil, fmt.Errorf("create kind cluster %q with %s: %w", opts.Name, choice.Image, err)
+		}
+	case <-ctx.Done():
+		// kind's create cannot be interrupted; deleting the cluster under it
+		// makes it fail fast, and the deferred cleanup finishes the job.
+		_ = provider.Delete(opts.Name, "")
+		<-created
+		return nil, fmt.Errorf("create kind cluster %q: %w", opts.Name, ctx.Err())
+	}
+	if err = c.connect(); err != nil {
+		return nil, err
+	}
+	if err = c.WaitReady(ctx, opts.ReadyTimeout); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// kubeconfigPath keeps the harness's kubeconfig away from ~/.kube/config.
+func kubeconfigPath(name string) string {
+	return filepath.Join(cacheDir(), "kubeconfig-"+name)
+}
+
+func cacheDir() string {
+	if d := os.Getenv("KUBEGRACE_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "kubegrace")
+	}
+	return filepath.Join(os.TempDir(), "kubegrace")
+}
+
+func (c *Cluster) connect() error {
+	cfg, err := c.provider.KubeConfig(c.Name, false)
+	if err != nil {
+		return fmt.Errorf("kubeconfig of cluster %q: %w", c.Name, err)
+	}
+	c.KubeconfigPath = kubeconfigPath(c.Name)
+	if err := os.MkdirAll(filepath.Dir(c.KubeconfigPath), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.KubeconfigPath, []byte(cfg), 0o600); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	c.Client, err = klient.NewWithKubeConfigFile(c.KubeconfigPath)
+	if err != nil {
+		return fmt.Errorf("client for cluster %q: %w", c.Name, err)
+	}
+	return nil
+}
+
+// WaitReady waits until every node is Ready and CoreDNS is available: the
+// point from which pods schedule, get addresses and resolve names.
+func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
+	r := c.Client.Resources()
+	start := time.Now()
+	err := poll.Until(ctx, fmt.Sprintf("nodes of %q Ready", c.Name), time.Second, timeout, func(ctx context.Context) (bool, error) {
+		var list corev1.NodeList
+		if err := r.List(ctx, &list); err != nil {
+			return poll.Not("list nodes: %v", err)
+		}
+		if len(list.Items) == 0 {
+			return poll.Not("no nodes yet")
+		}
+		for _, n := range list.Items {
+			if !nodeReady(n) {
+				return poll.Not("node %s not Ready", n.Name)
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	remaining := timeout - time.Since(start)
+	avail := conditions.New(r).DeploymentAvailable("coredns", "kube-system")
+	return poll.Until(ctx, "CoreDNS available", time.Second, max(remaining, 10*time.Second), func(ctx context.Context) (bool, error) {
+		ok, err := avail(ctx)
+		if err != nil {
+			return poll.Not("%v", err)
+		}
+		if !ok {
+			var d appsv1.Deployment
+			if gerr := r.Get(ctx, "coredns", "kube-system", &d); gerr == nil {
+				return poll.Not("coredns %d/%d available", d.Status.AvailableReplicas, d.Status.Replicas)
+			}
+			return poll.Not("coredns not available")
+		}
+		return true, nil
+	})
+}
+
+func nodeReady(n corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func (c *Cluster) runningImage(ctx context.Context) NodeImageChoice {
+	ns, err := c.provider.ListNodes(c.Name)
+	if err != nil || len(ns) == 0 {
+		return NodeImageChoice{Source: "reused", Why: "reused cluster"}
+	}
+	out, err := exec.CommandContext(ctx, "docker", "inspect", "-f", "{{.Config.Image}}", ns[0].String()).Output()
+	if err != nil {
+		return NodeImageChoice{Source: "reused", Why: "reused cluster"}
+	}
+	return NodeImageChoice{Image: strings.TrimSpace(string(out)), Source: "reused", Why: "reused cluster"}
+}
+
+// Nodes returns the cluster's Kubernetes nodes (kind's handles).
+func (c *Cluster) Nodes() ([]nodes.Node, error) {
+	return c.provider.ListInternalNodes(c.Name)
+}
+
+// LoadImages copies local docker images into every node, skipping those a
+// node already holds with the same ID (so a warm run loads nothing).
+func (c *Cluster) LoadImages(ctx context.Context, refs ...string) error {
+	ns, err := c.Nodes()
+	if err != nil {
+		return fmt.Errorf("list nodes of %q: %w", c.Name, err)
+	}
+	for _, ref := range refs {
+		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Id}}", ref).Output()
+		if err != nil {
+			return fmt.Errorf("image %s is not in the local docker engine (run `make images`): %w", ref, err)
+		}
+		id := strings.TrimSpace(string(out))
+		var missing []nodes.Node
+		for _, n := range ns {
+			if got, err := nodeutils.ImageID(n, ref); err != nil || got != id {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		c.logger.V(0).Infof("Loading %s into %d node(s)", ref, len(missing))
+		var archive bytes.Buffer
+		save := exec.CommandContext(ctx, "docker", "save", ref)
+		save.Stdout = &archive
+		var stderr bytes.Buffer
+		save.Stderr = &stderr
+		if err := save.Run(); err != nil {
+			return fmt.Errorf("docker save %s: %w: %s", ref, err, strings.TrimSpace(stderr.String()))
+		}
+		for _, n := range missing {
+			if err := nodeutils.LoadImageArchive(n, bytes.NewReader(archive.Bytes())); err != nil {
+				return fmt.Errorf("load %s into node %s: %w", ref, n, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ExportLogs writes kind's node logs (journal, containers, pods) to dir.
+func (c *Cluster) ExportLogs(dir string) error {
+	return c.provider.CollectLogs(c.Name, dir)
+}
+
+// Delete removes the cluster and its kubeconfig.
+func (c *Cluster) Delete() error {
+	return Delete(c.Name, c.logger)
+}
+
+// Delete removes the named kind cluster if it exists.
+func Delete(name string, logger log.Logger) error {
+	if logger == nil {
+		logger = log.NoopLogger{}
+	}
+	p := kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(logger))
+	if err := p.Delete(name, kubeconfigPath(name)); err != nil {
+		return fmt.Errorf("delete kind cluster %q: %w", name, err)
+	}
+	_ = os.Remove(kubeconfigPath(name))
+	return nil
+}

@@ -1,0 +1,88 @@
+// Package images builds the images a run needs by running the build scripts
+// beside this file; each script tags its image by a hash of its inputs and
+// does nothing when it exists. Progress goes to the given writer; the
+// scripts print the resulting references on stdout.
+package images
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Project is the project's own images.
+type Project struct {
+	Consul  string
+	Fixture string
+}
+
+// run executes script under root with bash, streaming stderr to progress,
+// and returns its stdout.
+func run(ctx context.Context, root, script string, progress io.Writer) (string, error) {
+	var stdout bytes.Buffer
+	var tail tailWriter
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, script))
+	cmd.Dir = root
+	cmd.Stdout = &stdout
+	cmd.Stderr = io.MultiWriter(progress, &tail)
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: %w: %s", script, err, tail.String())
+	}
+	return stdout.String(), nil
+}
+
+// OfflineNode builds (or finds) the offline kind node image.
+func OfflineNode(ctx context.Context, root string, progress io.Writer) (string, error) {
+	out, err := run(ctx, root, "images/kind-node/build.sh", progress)
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Fields(out)
+	if len(lines) == 0 {
+		return "", fmt.Errorf("images/kind-node/build.sh printed no image reference")
+	}
+	return lines[len(lines)-1], nil
+}
+
+// BuildProject builds (or finds) the Consul and fixture images.
+func BuildProject(ctx context.Context, root string, progress io.Writer) (Project, error) {
+	out, err := run(ctx, root, "images/project/build.sh", progress)
+	if err != nil {
+		return Project{}, err
+	}
+	var p Project
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		switch k {
+		case "CONSUL":
+			p.Consul = v
+		case "FIXTURE":
+			p.Fixture = v
+		}
+	}
+	if p.Consul == "" || p.Fixture == "" {
+		return p, fmt.Errorf("images/project/build.sh did not print both references: %q", out)
+	}
+	return p, nil
+}
+
+// tailWriter keeps the last lines written, for error messages.
+type tailWriter struct{ lines []string }
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		t.lines = append(t.lines, l)
+		if len(t.lines) > 5 {
+			t.lines = t.lines[1:]
+		}
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string { return strings.Join(t.lines, " | ") }

@@ -1,0 +1,143 @@
+//go:build kind
+
+// Package cluster is the kind tier's substrate check: a real kind cluster
+// from the repo's kind-config.yaml, the project's images loaded, a fixture
+// pod running. Build tag `kind` keeps it out of `make test`; `make
+// test-kind` runs it.
+package cluster
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	kindcmd "sigs.k8s.io/kind/pkg/cmd"
+
+	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/images"
+)
+
+func TestClusterTier(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "kind tier: cluster substrate")
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// A cluster of its own, so the test never touches the user's.
+const name = "kubegrace-it"
+
+var _ = Describe("kind substrate", Label("kind", "cluster"), Ordered, func() {
+	var (
+		c   *cluster.Cluster
+		img images.Project
+	)
+
+	BeforeAll(func(ctx SpecContext) {
+		root := repoRoot()
+		_ = cluster.Delete(name, nil) // a leftover from an interrupted run
+		var err error
+		c, err = cluster.Ensure(ctx, cluster.Options{
+			Name:         name,
+			ConfigPath:   filepath.Join(root, "kind-config.yaml"),
+			NodeImage:    os.Getenv("KUBEGRACE_NODE_IMAGE"),
+			ReadyTimeout: 4 * time.Minute,
+			LogDir:       filepath.Join(root, "reports", "kind-tier-logs"),
+			Logger:       kindcmd.NewLogger(),
+			BuildOfflineImage: func(ctx context.Context) (string, error) {
+				return images.OfflineNode(ctx, root, GinkgoWriter)
+			},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { Expect(c.Delete()).To(Succeed()) })
+		img, err = images.BuildProject(ctx, root, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.LoadImages(ctx, img.Consul, img.Fixture)).To(Succeed())
+	}, NodeTimeout(30*time.Minute))
+
+	It("runs Kubernetes v1.34", func() {
+		dc, err := discovery.NewDiscoveryClientForConfig(c.Client.RESTConfig())
+		Expect(err).NotTo(HaveOccurred())
+		v, err := dc.ServerVersion()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(v.GitVersion).To(HavePrefix("v1.34."))
+		GinkgoWriter.Printf("server %s, node image %s (%s)\n", v.GitVersion, c.NodeImage.Image, c.NodeImage.Source)
+	})
+
+	It("runs a fixture pod whose address is in its node's pod CIDR", func(ctx SpecContext) {
+		r := c.Client.Resources()
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "fixture-smoke", Namespace: "default"},
+			Spec: corev1.PodSpec{
+				TerminationGracePeriodSeconds: new(int64),
+				Containers: []corev1.Container{{
+					Name:            "app",
+					Image:           img.Fixture,
+					ImagePullPolicy: corev1.PullNever,
+					// The fixture image holds every entrypoint variant.
+					Command: []string{"bash", "-c", "tini --version && dumb-init --version && exec sleep 600"},
+				}},
+			},
+		}
+		Expect(r.Create(ctx, pod)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { _ = r.Delete(ctx, pod) })
+		Eventually(func(g Gomega) {
+			g.Expect(r.Get(ctx, pod.Name, pod.Namespace, pod)).To(Succeed())
+			g.Expect(pod.Status.Phase).To(Equal(corev1.PodRunning), "pod status: %+v", pod.Status.ContainerStatuses)
+			g.Expect(pod.Status.PodIP).NotTo(BeEmpty())
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+
+		var node corev1.Node
+		Expect(r.Get(ctx, pod.Spec.NodeName, "", &node)).To(Succeed())
+		_, cidr, err := net.ParseCIDR(node.Spec.PodCIDR)
+		Expect(err).NotTo(HaveOccurred(), "node %s pod CIDR %q", node.Name, node.Spec.PodCIDR)
+		ones, _ := cidr.Mask.Size()
+		Expect(ones).To(Equal(27), "kind-config.yaml asks for /27 per node")
+		Expect(cidr.Contains(net.ParseIP(pod.Status.PodIP))).To(BeTrue(), "pod IP %s in %s", pod.Status.PodIP, cidr)
+		GinkgoWriter.Printf("pod %s on %s: %s in %s\n", pod.Name, node.Name, pod.Status.PodIP, cidr)
+	}, SpecTimeout(3*time.Minute))
+
+	It("reuses the healthy cluster instead of creating another", func(ctx SpecContext) {
+		again, err := cluster.Ensure(ctx, cluster.Options{
+			Name:       name,
+			ConfigPath: filepath.Join(repoRoot(), "kind-config.yaml"),
+			BuildOfflineImage: func(context.Context) (string, error) {
+				return "", nil
+			},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(again.Created).To(BeFalse())
+	}, SpecTimeout(2*time.Minute))
+
+	It("names an unknown node image in its error", func(ctx SpecContext) {
+		_, err := cluster.Ensure(ctx, cluster.Options{
+			Name:        "kubegrace-never",
+			ConfigPath:  filepath.Join(repoRoot(), "kind-config.yaml"),
+			NodeImage:   "kubegrace/no-such-node:v0",
+			PullTimeout: 20 * time.Second,
+		})
+		Expect(err).To(MatchError(ContainSubstring(`node image "kubegrace/no-such-node:v0"`)))
+		names, _ := kindClusters()
+		Expect(names).NotTo(ContainElement("kubegrace-never"))
+	}, SpecTimeout(time.Minute))
+})
+
+// kindClusters lists kind clusters through the docker label kind sets.
+func kindClusters() ([]string, error) {
+	out, err := exec.Command("docker", "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster", "--format", `{{.Label "io.x-k8s.kind.cluster"}}`).Output()
+	return strings.Fields(string(out)), err
+}
