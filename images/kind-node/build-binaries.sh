@@ -57,8 +57,9 @@ build_k8s() {
     (cd "$work/k8s" && go build -trimpath -ldflags "$ldflags" -o "$BIN/$c-$K8S_VERSION.tmp" "k8s.io/kubernetes/cmd/$c")
     mv "$BIN/$c-$K8S_VERSION.tmp" "$BIN/$c-$K8S_VERSION"
   done
-  "$BIN/kubectl-$K8S_VERSION" version --client 2>/dev/null | grep -q "$K8S_VERSION" \
-    || die "kubectl does not report $K8S_VERSION: $("$BIN/kubectl-$K8S_VERSION" version --client 2>&1 | head -1)"
+  # (Outputs are read whole: with pipefail, `| grep -q` can fail by SIGPIPE.)
+  local v; v=$("$BIN/kubectl-$K8S_VERSION" version --client 2>&1 || true)
+  [[ $v == *"$K8S_VERSION"* ]] || die "kubectl does not report $K8S_VERSION: $v"
   log "kubernetes binaries built in $((SECONDS - start)) s"
 }
 
@@ -81,7 +82,8 @@ GO
   (cd "$work/etcd" && go mod init kubegrace.local/etcd >/dev/null 2>&1 \
     && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1 \
     && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd-$ETCD_VERSION" .)
-  "$BIN/etcd-$ETCD_VERSION" --version | grep -q "${ETCD_VERSION#v}" || die "etcd version check failed"
+  local v; v=$("$BIN/etcd-$ETCD_VERSION" --version 2>&1 || true)
+  [[ $v == *"${ETCD_VERSION#v}"* ]] || die "etcd does not report $ETCD_VERSION: $v"
 }
 
 build_coredns() {
@@ -96,7 +98,8 @@ build_coredns() {
   cp "$src_dir/go.sum" "$work/coredns/go.sum"; chmod u+w "$work/coredns/go.sum"
   printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/coredns/coredns"\n' > "$work/coredns/tools.go"
   (cd "$work/coredns" && go build -trimpath -ldflags "-s -w" -o "$BIN/coredns-$COREDNS_VERSION" github.com/coredns/coredns)
-  "$BIN/coredns-$COREDNS_VERSION" -version | grep -q "${COREDNS_VERSION#v}" || die "coredns version check failed"
+  local v; v=$("$BIN/coredns-$COREDNS_VERSION" -version 2>&1 || true)
+  [[ $v == *"${COREDNS_VERSION#v}"* ]] || die "coredns does not report $COREDNS_VERSION: $v"
 }
 
 build_crictl() {

@@ -1,0 +1,154 @@
+package consul
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/e2e-framework/klient"
+	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
+
+	"github.com/kubegrace/kubegrace/harness/poll"
+)
+
+// InCluster is a Consul server running in the kind cluster. Apps in pods
+// reach it at ServiceAddr (cluster DNS); the harness process reaches it at
+// HostAddr (a NodePort on a node's address, which a Linux docker host can
+// route to).
+type InCluster struct {
+	Namespace   string
+	ServiceAddr string // consul.<ns>.svc.cluster.local:8500
+	HostAddr    string // <node ip>:<node port>
+	Client      *api.Client
+	res         *resources.Resources
+}
+
+// DeployOptions configure Deploy.
+type DeployOptions struct {
+	Namespace string // default "kubegrace-consul"
+	Image     string // the project's Consul image (images.BuildProject)
+	Timeout   time.Duration
+}
+
+// Deploy starts a single Consul server (dev mode: in-memory, its own
+// leader) in its own namespace, exposes it through a Service, and waits for
+// the real readiness signal: a known leader, asked through HostAddr. The
+// server runs every registered HTTP check from inside the cluster, as
+// Consul agents do in the incident. Teardown deletes the namespace.
+func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InCluster, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "kubegrace-consul"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if opts.Image == "" {
+		return nil, fmt.Errorf("deploy consul: no image given")
+	}
+	r := kc.Resources()
+	labels := map[string]string{"app.kubernetes.io/name": "consul", "app.kubernetes.io/part-of": "kubegrace"}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opts.Namespace, Labels: labels}}
+	if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create namespace %s: %w", opts.Namespace, err)
+	}
+	one := int32(1)
+	zero := int64(0)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "consul", Namespace: opts.Namespace, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: &zero,
+					Containers: []corev1.Container{{
+						Name:            "consul",
+						Image:           opts.Image,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Args:            []string{"agent", "-dev", "-client", "0.0.0.0", "-log-level", "warn"},
+						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8500}},
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/v1/status/leader", Port: intstr.FromInt32(8500)}},
+							PeriodSeconds: 1,
+						},
+					}},
+				},
+			},
+		},
+	}
+	if err := r.Create(ctx, dep); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create consul deployment: %w", err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "consul", Namespace: opts.Namespace, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeNodePort,
+			Selector: labels,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 8500, TargetPort: intstr.FromInt32(8500)}},
+		},
+	}
+	if err := r.Create(ctx, svc); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create consul service: %w", err)
+	}
+	if err := r.Get(ctx, "consul", opts.Namespace, svc); err != nil {
+		return nil, fmt.Errorf("get consul service: %w", err)
+	}
+	nodeIP, err := firstNodeIP(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	ic := &InCluster{
+		Namespace:   opts.Namespace,
+		ServiceAddr: fmt.Sprintf("consul.%s.svc.cluster.local:8500", opts.Namespace),
+		HostAddr:    net.JoinHostPort(nodeIP, strconv.Itoa(int(svc.Spec.Ports[0].NodePort))),
+		res:         r,
+	}
+	cfg := api.DefaultConfig()
+	cfg.Address = ic.HostAddr
+	if ic.Client, err = api.NewClient(cfg); err != nil {
+		return nil, fmt.Errorf("consul client for %s: %w", ic.HostAddr, err)
+	}
+	if err := WaitForLeader(ctx, ic.Client, opts.Timeout); err != nil {
+		return ic, fmt.Errorf("consul in namespace %s (image %s) at %s: %w", opts.Namespace, opts.Image, ic.HostAddr, err)
+	}
+	return ic, nil
+}
+
+// Teardown deletes Consul's namespace and waits until it is gone.
+func (ic *InCluster) Teardown(ctx context.Context, timeout time.Duration) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ic.Namespace}}
+	if err := ic.res.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete namespace %s: %w", ic.Namespace, err)
+	}
+	return poll.Until(ctx, "namespace "+ic.Namespace+" deleted", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+		err := ic.res.Get(ctx, ic.Namespace, "", &corev1.Namespace{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return poll.Not("namespace still present (%v)", err)
+	})
+}
+
+func firstNodeIP(ctx context.Context, r *resources.Resources) (string, error) {
+	var nodes corev1.NodeList
+	if err := r.List(ctx, &nodes); err != nil {
+		return "", fmt.Errorf("list nodes: %w", err)
+	}
+	for _, n := range nodes.Items {
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				return a.Address, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no node has an InternalIP")
+}
