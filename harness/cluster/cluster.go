@@ -18,6 +18,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
@@ -248,6 +249,16 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 		for _, n := range list.Items {
 			if !nodeReady(n) {
 				return poll.Not("node %s not Ready", n.Name)
+			}
+			// A Ready condition can be stale (a node container that just
+			// restarted with its engine); the kubelet's lease, renewed every
+			// 10 s, says whether it is alive now.
+			var lease coordinationv1.Lease
+			if err := r.Get(ctx, n.Name, "kube-node-lease", &lease); err != nil {
+				return poll.Not("lease of node %s: %v", n.Name, err)
+			}
+			if lease.Spec.RenewTime == nil || time.Since(lease.Spec.RenewTime.Time) > 20*time.Second {
+				return poll.Not("kubelet of node %s has not renewed its lease recently", n.Name)
 			}
 		}
 		return true, nil
