@@ -1,0 +1,143 @@
+// Package observe holds the watchers that feed a run's timeline: Consul's
+// view of the watched services, the pods' lifecycle from the Kubernetes API,
+// and the fixture's own lifecycle and caller lines from the pods' logs. Each
+// records onto one timeline.Recorder, so every observation shares a clock.
+package observe
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// Consul watches the health of each watched service with blocking queries
+// (index + wait): Consul answers as soon as the service's instances or check
+// statuses change, so an event is recorded within milliseconds of Consul
+// applying the change. It records registered / deregistered per instance and
+// every check-status change, with Consul's index. Errors and index resets do
+// not end the watch: an outage is recorded as a gap, then the watch resumes.
+type Consul struct {
+	Client   *api.Client
+	Services []string
+	Rec      *timeline.Recorder
+	Scenario string
+	// WaitTime is the blocking query's maximum wait (default 10s).
+	WaitTime time.Duration
+}
+
+type instanceState struct {
+	status string
+	ip     string
+	port   int
+}
+
+// Run watches until ctx ends; it returns nil then.
+func (c *Consul) Run(ctx context.Context) error {
+	if c.WaitTime == 0 {
+		c.WaitTime = 10 * time.Second
+	}
+	var wg sync.WaitGroup
+	for _, s := range c.Services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.watch(ctx, s)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (c *Consul) watch(ctx context.Context, service string) {
+	var (
+		index    uint64
+		known    = map[string]instanceState{}
+		gapStart time.Time
+		backoff  = 100 * time.Millisecond
+	)
+	for ctx.Err() == nil {
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: c.WaitTime}).WithContext(ctx)
+		entries, meta, err := c.Client.Health().Service(service, "", false, q)
+		now := time.Now()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			if gapStart.IsZero() {
+				gapStart = now
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if !gapStart.IsZero() {
+			c.Rec.Record(gapStart, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: c.Scenario,
+				Service: service, Until: c.Rec.Offset(now), Reason: "consul watch of " + service, Detail: "health query failed; changes in between may be missed"})
+			gapStart = time.Time{}
+		}
+		// Consul's rule for blocking queries: if the index goes backwards
+		// (a restored or restarted server), start over from 0.
+		if meta.LastIndex < index || meta.LastIndex == 0 {
+			index = 0
+		} else {
+			index = meta.LastIndex
+		}
+		c.diff(now, service, meta.LastIndex, entries, known)
+	}
+}
+
+// diff turns one health answer into events against what was known.
+func (c *Consul) diff(now time.Time, service string, index uint64, entries []*api.ServiceEntry, known map[string]instanceState) {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		id := e.Service.ID
+		seen[id] = true
+		var own api.HealthChecks
+		for _, chk := range e.Checks {
+			if chk.ServiceID == id {
+				own = append(own, chk)
+			}
+		}
+		st := instanceState{status: own.AggregatedStatus(), ip: e.Service.Address, port: e.Service.Port}
+		if st.ip == "" {
+			st.ip = e.Node.Address
+		}
+		prev, ok := known[id]
+		base := timeline.Event{Source: timeline.SourceConsul, Scenario: c.Scenario, Service: service, Instance: id, IP: st.ip, Port: st.port, Index: index}
+		if !ok || prev.ip != st.ip || prev.port != st.port {
+			ev := base
+			ev.Kind = timeline.ConsulRegistered
+			c.Rec.Record(now, ev)
+			prev.status = "" // first status after each registration is recorded
+		}
+		if prev.status != st.status {
+			ev := base
+			ev.Kind, ev.Status = timeline.ConsulCheckStatus, st.status
+			c.Rec.Record(now, ev)
+		}
+		known[id] = st
+	}
+	gone := make([]string, 0)
+	for id := range known {
+		if !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	sort.Strings(gone)
+	for _, id := range gone {
+		st := known[id]
+		c.Rec.Record(now, timeline.Event{Source: timeline.SourceConsul, Kind: timeline.ConsulDeregistered, Scenario: c.Scenario,
+			Service: service, Instance: id, IP: st.ip, Port: st.port, Index: index})
+		delete(known, id)
+	}
+}
