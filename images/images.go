@@ -86,3 +86,18 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 }
 
 func (t *tailWriter) String() string { return strings.Join(t.lines, " | ") }
+
+// IDs maps each local image reference to its image ID (the content digest
+// of its config), for reports: a rerun can check it has the same bits.
+func IDs(ctx context.Context, refs ...string) map[string]string {
+	ids := map[string]string{}
+	for _, ref := range refs {
+		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Id}}", ref).Output()
+		if err != nil {
+			ids[ref] = "unknown: " + strings.TrimSpace(err.Error())
+			continue
+		}
+		ids[ref] = strings.TrimSpace(string(out))
+	}
+	return ids
+}

@@ -41,33 +41,34 @@ func repoRoot() string {
 // A cluster of its own, so the test never touches the user's.
 const name = "kubegrace-it"
 
-var _ = Describe("kind substrate", Label("kind", "cluster"), Ordered, func() {
-	var (
-		c   *cluster.Cluster
-		img images.Project
-	)
+var (
+	c   *cluster.Cluster
+	img images.Project
+)
 
-	BeforeAll(func(ctx SpecContext) {
-		root := repoRoot()
-		_ = cluster.Delete(name, nil) // a leftover from an interrupted run
-		var err error
-		c, err = cluster.Ensure(ctx, cluster.Options{
-			Name:         name,
-			ConfigPath:   filepath.Join(root, "kind-config.yaml"),
-			NodeImage:    os.Getenv("KUBEGRACE_NODE_IMAGE"),
-			ReadyTimeout: 4 * time.Minute,
-			LogDir:       filepath.Join(root, "reports", "kind-tier-logs"),
-			Logger:       kindcmd.NewLogger(),
-			BuildOfflineImage: func(ctx context.Context) (string, error) {
-				return images.OfflineNode(ctx, root, GinkgoWriter)
-			},
-		})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { Expect(c.Delete()).To(Succeed()) })
-		img, err = images.BuildProject(ctx, root, GinkgoWriter)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(c.LoadImages(ctx, img.Consul, img.Fixture)).To(Succeed())
-	}, NodeTimeout(30*time.Minute))
+var _ = BeforeSuite(func(ctx SpecContext) {
+	root := repoRoot()
+	_ = cluster.Delete(name, nil) // a leftover from an interrupted run
+	var err error
+	c, err = cluster.Ensure(ctx, cluster.Options{
+		Name:         name,
+		ConfigPath:   filepath.Join(root, "kind-config.yaml"),
+		NodeImage:    os.Getenv("KUBEGRACE_NODE_IMAGE"),
+		ReadyTimeout: 4 * time.Minute,
+		LogDir:       filepath.Join(root, "reports", "kind-tier-logs"),
+		Logger:       kindcmd.NewLogger(),
+		BuildOfflineImage: func(ctx context.Context) (string, error) {
+			return images.OfflineNode(ctx, root, GinkgoWriter)
+		},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { Expect(c.Delete()).To(Succeed()) })
+	img, err = images.BuildProject(ctx, root, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(c.LoadImages(ctx, img.Consul, img.Fixture)).To(Succeed())
+}, NodeTimeout(30*time.Minute))
+
+var _ = Describe("kind substrate", Label("kind", "cluster"), Ordered, func() {
 
 	It("runs Kubernetes v1.34", func() {
 		dc, err := discovery.NewDiscoveryClientForConfig(c.Client.RESTConfig())

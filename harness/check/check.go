@@ -1,0 +1,571 @@
+// Package check turns a recorded timeline into verdicts: did the app hear
+// SIGTERM, how fast did Consul lose the registration, was the container
+// SIGKILLed, and for how long did Consul list a passing instance whose IP
+// belonged to a deleted pod or to another service (the stale window).
+//
+// Every verdict is a pure function of a timeline.Timeline and a Context: no
+// clock, no cluster, no randomness, deterministic order. That is what lets a
+// saved report be re-checked offline and give byte-identical verdicts.
+package check
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// Status is a verdict's judgement. Most verdicts here are measurements
+// (Info); whether a measurement is what a scenario expects is judged by the
+// scenario, which knows whether it reproduces the incident or its fix.
+type Status string
+
+// The statuses.
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	Info Status = "info" // measured, no judgement
+)
+
+// Verdict names, one per question the harness answers.
+const (
+	NameSignalDelivered       = "signal_delivered"
+	NameDeregistrationLatency = "deregistration_latency"
+	NameKilledBySIGKILL       = "killed_by_sigkill"
+	NameGraceUsed             = "grace_used"
+	NameStaleWindow           = "stale_window"
+	NameWrongTargetCalls      = "wrong_target_calls"
+	NameFailedCalls           = "failed_calls"
+	NameOKCalls               = "ok_calls"
+	NameObserverGaps          = "observer_gaps"
+)
+
+// Units of Verdict.Value.
+const (
+	UnitMS    = "ms"
+	UnitCount = "count"
+	UnitBool  = "bool"
+)
+
+// Verdict is one measured answer about one subject of one scenario.
+type Verdict struct {
+	Name     string `json:"name"`
+	Scenario string `json:"scenario"`
+	// Subject is a pod name, a Consul instance ID, or "" for the scenario as
+	// a whole.
+	Subject string `json:"subject"`
+	Status  Status `json:"status"`
+	// Value is the number: milliseconds (rounded to the microsecond so JSON
+	// stays readable), a count, or 0/1. Negative milliseconds mean "never
+	// happened within the timeline".
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	// Message is one human sentence with the numbers, for the report.
+	Message string `json:"message"`
+}
+
+// Context is what the verdicts need to know about a scenario beyond its
+// timeline. It is saved with the run so a report can be re-checked offline,
+// hence the JSON tags.
+type Context struct {
+	// Scenario selects the timeline events whose Scenario field equals it;
+	// "" selects every event (a timeline of one scenario).
+	Scenario string `json:"scenario"`
+	// DefaultGrace is the pods' terminationGracePeriodSeconds as configured;
+	// zero means not known.
+	DefaultGrace time.Duration `json:"default_grace_ns,omitempty"`
+	// GracePeriod overrides DefaultGrace per pod name. A deletion event's
+	// own grace_s, when recorded, wins over both: it is what the API server
+	// actually applied.
+	GracePeriod map[string]time.Duration `json:"grace_period_ns,omitempty"`
+	// WatchedServices limits the stale-window check to these Consul
+	// services (Consul itself, or a scenario's bystanders, are not
+	// interesting); empty means every service.
+	WatchedServices []string `json:"watched_services,omitempty"`
+}
+
+// All runs every verdict function and returns their verdicts sorted by Name,
+// then Subject.
+func All(tl timeline.Timeline, ctx Context) []Verdict {
+	var out []Verdict
+	for _, f := range []func(timeline.Timeline, Context) []Verdict{
+		SignalDelivered, DeregistrationLatency, KilledBySIGKILL, GraceUsed,
+		StaleWindow, CallOutcomes, ObserverGaps,
+	} {
+		out = append(out, f(tl, ctx)...)
+	}
+	sortVerdicts(out)
+	return out
+}
+
+func sortVerdicts(v []Verdict) {
+	slices.SortStableFunc(v, func(a, b Verdict) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Subject, b.Subject))
+	})
+}
+
+// scope returns the context's events, stably sorted by time: observers
+// deliver late and out of order, and every verdict walks time forwards.
+func scope(tl timeline.Timeline, ctx Context) []timeline.Event {
+	if ctx.Scenario != "" {
+		tl = tl.Scenario(ctx.Scenario)
+	}
+	return tl.Sorted().Events
+}
+
+// ms converts d to milliseconds rounded to the microsecond.
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+// fmtMS formats d as milliseconds without trailing zeros.
+func fmtMS(d time.Duration) string { return strconv.FormatFloat(ms(d), 'f', -1, 64) + " ms" }
+
+// fmtAt formats an offset from the base as "t=… ms".
+func fmtAt(d time.Duration) string { return "t=" + fmtMS(d) }
+
+// pod is what the pod events say about one pod. Pod names are assumed unique
+// within a scenario (ReplicaSets generate them); for a reused name the first
+// deletion request counts.
+type pod struct {
+	name, service string
+	ip            string
+	deletion      *timeline.Event // first deletion_requested
+	terminations  []timeline.Event
+}
+
+// pods indexes pod events by pod name; names are returned sorted.
+func pods(events []timeline.Event) (map[string]*pod, []string) {
+	m := map[string]*pod{}
+	var names []string
+	for i := range events {
+		e := &events[i]
+		if e.Source != timeline.SourcePod {
+			continue
+		}
+		p := m[e.Pod]
+		if p == nil {
+			p = &pod{name: e.Pod}
+			m[e.Pod] = p
+			names = append(names, e.Pod)
+		}
+		if p.service == "" {
+			p.service = e.Service
+		}
+		switch e.Kind {
+		case timeline.PodIPAssigned:
+			if p.ip == "" {
+				p.ip = e.IP
+			}
+		case timeline.PodDeletionRequested:
+			if p.deletion == nil {
+				p.deletion = e
+			}
+		case timeline.PodContainerTerminated:
+			p.terminations = append(p.terminations, *e)
+		}
+	}
+	slices.Sort(names)
+	return m, names
+}
+
+// termination returns the first container termination at or after the
+// deletion request, or, with no deletion, the last one seen.
+func (p *pod) termination() (timeline.Event, bool) {
+	if len(p.terminations) == 0 {
+		return timeline.Event{}, false
+	}
+	if p.deletion == nil {
+		return p.terminations[len(p.terminations)-1], true
+	}
+	for _, t := range p.terminations {
+		if t.At >= p.deletion.At {
+			return t, true
+		}
+	}
+	return timeline.Event{}, false
+}
+
+// SignalDelivered reports, per pod whose deletion was requested, whether the
+// app logged SIGTERM after the request (1) or not (0). It is the incident's
+// first mechanism: a shell PID 1 without exec drops the kubelet's SIGTERM.
+func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
+	events := scope(tl, ctx)
+	ps, names := pods(events)
+	var out []Verdict
+	for _, name := range names {
+		p := ps[name]
+		if p.deletion == nil {
+			continue
+		}
+		v := Verdict{Name: NameSignalDelivered, Scenario: ctx.Scenario, Subject: name, Status: Info, Unit: UnitBool}
+		v.Message = fmt.Sprintf("the app never logged SIGTERM after deletion was requested at %s", fmtAt(p.deletion.At))
+		for _, e := range events {
+			if e.Source == timeline.SourceApp && e.Kind == timeline.AppSignal && e.Pod == name &&
+				e.Signal == "SIGTERM" && e.At >= p.deletion.At {
+				v.Value = 1
+				v.Message = fmt.Sprintf("SIGTERM reached the app %s after deletion was requested", fmtMS(e.At-p.deletion.At))
+				break
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// KilledBySIGKILL reports, per pod with a container termination, whether the
+// container died with exit code 137 (128+SIGKILL): the kubelet's answer to an
+// app that did not stop within its grace period. It uses the first
+// termination after the deletion request, or the last one if the pod was not
+// deleted.
+func KilledBySIGKILL(tl timeline.Timeline, ctx Context) []Verdict {
+	ps, names := pods(scope(tl, ctx))
+	var out []Verdict
+	for _, name := range names {
+		t, ok := ps[name].termination()
+		if !ok {
+			continue
+		}
+		v := Verdict{Name: NameKilledBySIGKILL, Scenario: ctx.Scenario, Subject: name, Status: Info, Unit: UnitBool}
+		reason := ""
+		if t.Reason != "" {
+			reason = " (reason " + t.Reason + ")"
+		}
+		switch {
+		case t.ExitCode == nil:
+			v.Message = fmt.Sprintf("the container terminated with an unknown exit code at %s%s", fmtAt(t.At), reason)
+		case *t.ExitCode == 137:
+			v.Value = 1
+			v.Message = fmt.Sprintf("the container was killed by SIGKILL: exit code 137 at %s%s", fmtAt(t.At), reason)
+		case *t.ExitCode == 143:
+			v.Message = fmt.Sprintf("the container died of SIGTERM's default action: exit code 143 at %s%s", fmtAt(t.At), reason)
+		default:
+			v.Message = fmt.Sprintf("the container exited with code %d at %s%s", *t.ExitCode, fmtAt(t.At), reason)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// grace returns the grace period that applied to p and whether it is known.
+func grace(p *pod, ctx Context) (time.Duration, bool) {
+	if p.deletion != nil && p.deletion.GraceSeconds != nil {
+		return time.Duration(*p.deletion.GraceSeconds) * time.Second, true
+	}
+	if g, ok := ctx.GracePeriod[p.name]; ok {
+		return g, true
+	}
+	return ctx.DefaultGrace, ctx.DefaultGrace > 0
+}
+
+// GraceUsed reports, per pod whose deletion was requested, how long the
+// container took to terminate after the request, and what fraction of the
+// grace period that was: an app that heard SIGTERM stops early, one that did
+// not uses all of it and is killed. -1 means no termination was recorded.
+func GraceUsed(tl timeline.Timeline, ctx Context) []Verdict {
+	ps, names := pods(scope(tl, ctx))
+	var out []Verdict
+	for _, name := range names {
+		p := ps[name]
+		if p.deletion == nil {
+			continue
+		}
+		v := Verdict{Name: NameGraceUsed, Scenario: ctx.Scenario, Subject: name, Status: Info, Unit: UnitMS, Value: -1}
+		g, gok := grace(p, ctx)
+		t, ok := p.termination()
+		switch {
+		case !ok:
+			v.Message = fmt.Sprintf("no container termination was recorded after deletion was requested at %s", fmtAt(p.deletion.At))
+		case !gok:
+			used := t.At - p.deletion.At
+			v.Value = ms(used)
+			v.Message = fmt.Sprintf("the container terminated %s after deletion was requested (grace period not known)", fmtMS(used))
+		default:
+			used := t.At - p.deletion.At
+			v.Value = ms(used)
+			frac := "all of the zero"
+			if g > 0 {
+				frac = strconv.FormatFloat(math.Round(float64(used)/float64(g)*1000)/10, 'f', 1, 64) + "% of the " + g.String()
+			}
+			v.Message = fmt.Sprintf("the container terminated %s after deletion was requested: %s grace period", fmtMS(used), frac)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// lease is one pod's hold on one IP, from ip_assigned until the pod is
+// deleted (to < 0: still held).
+type lease struct {
+	pod, service, ip string
+	from, to         time.Duration
+}
+
+// leases returns every pod's IP leases in order of assignment.
+func leases(events []timeline.Event) []lease {
+	var out []lease
+	for _, e := range events {
+		if e.Source != timeline.SourcePod {
+			continue
+		}
+		switch e.Kind {
+		case timeline.PodIPAssigned:
+			held := false
+			for _, l := range out {
+				held = held || (l.pod == e.Pod && l.ip == e.IP && l.to < 0)
+			}
+			if !held {
+				out = append(out, lease{pod: e.Pod, service: e.Service, ip: e.IP, from: e.At, to: -1})
+			}
+		case timeline.PodDeleted:
+			for i := range out {
+				if out[i].pod == e.Pod && out[i].to < 0 {
+					out[i].to = e.At
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ownerAt returns the live lease on ip at t; if observers disagree (two live
+// pods on one IP), the most recent assignment wins.
+func ownerAt(ls []lease, ip string, t time.Duration) (lease, bool) {
+	var best lease
+	found := false
+	for _, l := range ls {
+		if l.ip == ip && l.from <= t && (l.to < 0 || t < l.to) && (!found || l.from >= best.from) {
+			best, found = l, true
+		}
+	}
+	return best, found
+}
+
+// podInstances returns the Consul instance IDs p registered: those its app
+// logged as registered, and those Consul listed with p's IP (and service)
+// while p held the IP. Sorted.
+func podInstances(events []timeline.Event, ls []lease, p *pod) []string {
+	var ids []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for _, e := range events {
+		switch {
+		case e.Source == timeline.SourceApp && e.Kind == timeline.AppRegistered && e.Pod == p.name:
+			add(e.Instance)
+		case e.Source == timeline.SourceConsul && e.Kind == timeline.ConsulRegistered && e.IP != "":
+			if l, ok := ownerAt(ls, e.IP, e.At); ok && l.pod == p.name && (p.service == "" || p.service == e.Service) {
+				add(e.Instance)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// DeregistrationLatency reports, per pod whose deletion was requested, the
+// time from the request until Consul stopped listing the last instance the
+// pod had registered: the window in which callers are still sent to a pod
+// that is going away. -1 means an instance was never deregistered within the
+// timeline, the stale registration the incident left behind. Pods that never
+// registered get no verdict: there was nothing to deregister.
+func DeregistrationLatency(tl timeline.Timeline, ctx Context) []Verdict {
+	events := scope(tl, ctx)
+	ps, names := pods(events)
+	ls := leases(events)
+	var out []Verdict
+	for _, name := range names {
+		p := ps[name]
+		if p.deletion == nil {
+			continue
+		}
+		ids := podInstances(events, ls, p)
+		if len(ids) == 0 {
+			continue
+		}
+		del := p.deletion.At
+		v := Verdict{Name: NameDeregistrationLatency, Scenario: ctx.Scenario, Subject: name, Status: Info, Unit: UnitMS}
+		var pending, stale []string
+		var latest time.Duration
+		for _, id := range ids {
+			listed := true // an app-logged registration counts until Consul says otherwise
+			var gone *time.Duration
+			for _, e := range events {
+				if e.Source != timeline.SourceConsul || e.Instance != id {
+					continue
+				}
+				if e.At <= del {
+					switch e.Kind {
+					case timeline.ConsulRegistered:
+						listed = true
+					case timeline.ConsulDeregistered:
+						listed = false
+					}
+				} else if e.Kind == timeline.ConsulDeregistered && gone == nil {
+					at := e.At
+					gone = &at
+				}
+			}
+			if !listed {
+				continue
+			}
+			pending = append(pending, id)
+			if gone == nil {
+				stale = append(stale, id)
+			} else {
+				latest = max(latest, *gone-del)
+			}
+		}
+		appDereg := ""
+		for _, e := range events {
+			if e.Source == timeline.SourceApp && e.Kind == timeline.AppDeregistered && e.Pod == name && e.At >= del {
+				appDereg = fmt.Sprintf(" (the app logged its deregistration after %s)", fmtMS(e.At-del))
+				break
+			}
+		}
+		switch {
+		case len(stale) > 0:
+			v.Value = -1
+			v.Message = fmt.Sprintf("never deregistered (stale registration left): %s still listed at the end of the timeline", strings.Join(stale, ", "))
+		case len(pending) == 0:
+			v.Message = fmt.Sprintf("%s was no longer listed when deletion was requested", strings.Join(ids, ", "))
+		default:
+			v.Value = ms(latest)
+			v.Message = fmt.Sprintf("Consul stopped listing %s %s after deletion was requested%s", strings.Join(pending, ", "), fmtMS(latest), appDereg)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// CallOutcomes counts the callers' calls in the scenario: how many reached
+// the service asked for, how many reached another service (the incident's
+// visible damage) and how many failed outright.
+func CallOutcomes(tl timeline.Timeline, ctx Context) []Verdict {
+	var ok, wrong, failed []timeline.Event
+	for _, e := range scope(tl, ctx) {
+		if e.Source != timeline.SourceCaller {
+			continue
+		}
+		switch e.Kind {
+		case timeline.CallOK:
+			ok = append(ok, e)
+		case timeline.CallWrongTarget:
+			wrong = append(wrong, e)
+		case timeline.CallError:
+			failed = append(failed, e)
+		}
+	}
+	total := len(ok) + len(wrong) + len(failed)
+	mk := func(name string, es []timeline.Event, what string, label func(timeline.Event) string) Verdict {
+		msg := fmt.Sprintf("%d of %d calls %s", len(es), total, what)
+		if len(es) > 0 && label != nil {
+			when := "at " + fmtAt(es[0].At)
+			if len(es) > 1 {
+				when = fmtAt(es[0].At) + " to " + fmtAt(es[len(es)-1].At)
+			}
+			msg += fmt.Sprintf(" (%s; %s)", tally(es, label), when)
+		}
+		return Verdict{Name: name, Scenario: ctx.Scenario, Status: Info, Value: float64(len(es)), Unit: UnitCount, Message: msg}
+	}
+	return []Verdict{
+		mk(NameFailedCalls, failed, "failed", func(e timeline.Event) string { return e.Service + ": " + e.Reason }),
+		mk(NameOKCalls, ok, "reached the service asked for", nil),
+		mk(NameWrongTargetCalls, wrong, "reached the wrong service", func(e timeline.Event) string { return e.Service + "→" + e.Reason }),
+	}
+}
+
+// tally summarises events by label, most frequent first, at most three.
+func tally(es []timeline.Event, label func(timeline.Event) string) string {
+	counts := map[string]int{}
+	var labels []string
+	for _, e := range es {
+		l := label(e)
+		if counts[l] == 0 {
+			labels = append(labels, l)
+		}
+		counts[l]++
+	}
+	slices.SortFunc(labels, func(a, b string) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b)) })
+	var parts []string
+	for i, l := range labels {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("%d more", len(labels)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%d", l, counts[l]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ObserverGaps reports the total time during which some observer had lost
+// its watch: verdicts over those intervals may be missing events, so a
+// report must show it next to them.
+func ObserverGaps(tl timeline.Timeline, ctx Context) []Verdict {
+	var ivs []interval
+	observers := map[string]bool{}
+	for _, e := range scope(tl, ctx) {
+		if e.Source == timeline.SourceHarness && e.Kind == timeline.HarnessGap {
+			ivs = append(ivs, interval{Start: e.At, End: e.Until})
+			observers[cmp.Or(e.Reason, "an observer")] = true
+		}
+	}
+	v := Verdict{Name: NameObserverGaps, Scenario: ctx.Scenario, Status: Info, Unit: UnitMS}
+	total := unionLength(ivs)
+	v.Value = ms(total)
+	if len(ivs) == 0 {
+		v.Message = "no observer lost its watch"
+	} else {
+		names := make([]string, 0, len(observers))
+		for n := range observers {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		v.Message = fmt.Sprintf("%s (%s) covering %s: events in them may be missing", plural(len(ivs), "observer gap"), strings.Join(names, ", "), fmtMS(total))
+	}
+	return []Verdict{v}
+}
+
+// plural formats n with noun, adding an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// interval is a half-open span [Start, End) of timeline offsets.
+type interval struct {
+	Start, End time.Duration
+}
+
+// unionLength returns the length of the union of ivs.
+func unionLength(ivs []interval) time.Duration {
+	s := slices.Clone(ivs)
+	slices.SortFunc(s, func(a, b interval) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End)) })
+	var total time.Duration
+	var cur interval
+	open := false
+	for _, iv := range s {
+		if iv.End <= iv.Start {
+			continue
+		}
+		if open && iv.Start <= cur.End {
+			cur.End = max(cur.End, iv.End)
+			continue
+		}
+		if open {
+			total += cur.End - cur.Start
+		}
+		cur, open = iv, true
+	}
+	if open {
+		total += cur.End - cur.Start
+	}
+	return total
+}

@@ -1,0 +1,182 @@
+package timeline
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// FormatVersion is the version written in, and required of, a JSONL header.
+// Bump it when a change would make an old reader compute different verdicts
+// from a new timeline.
+const FormatVersion = 1
+
+// header is the first line of a JSONL timeline: it pins the base time so the
+// offsets in the following lines can be turned back into wall times.
+type header struct {
+	Base    string `json:"base"`
+	Version int    `json:"version"`
+}
+
+// WriteJSONL writes tl as JSON lines: a header {"base": RFC 3339 UTC wall
+// time with nanoseconds, "version": 1}, then one event per line in the
+// timeline's order. One event per line keeps a saved run greppable and lets a
+// truncated file still be read up to its damage. Every event is validated
+// first and nothing is written if one is invalid: a file ReadJSONL would
+// reject is a report that can never be re-checked.
+func WriteJSONL(w io.Writer, tl Timeline) error {
+	for i, e := range tl.Events {
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("event %d (t_ns %d): %w", i, e.At, err)
+		}
+	}
+	bw := bufio.NewWriter(w)
+	h, err := json.Marshal(header{Base: tl.Base.UTC().Format(time.RFC3339Nano), Version: FormatVersion})
+	if err != nil {
+		return fmt.Errorf("marshal timeline header: %w", err)
+	}
+	bw.Write(h)
+	bw.WriteByte('\n')
+	for i, e := range tl.Events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("marshal event %d: %w", i, err)
+		}
+		bw.Write(b)
+		bw.WriteByte('\n')
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write timeline: %w", err)
+	}
+	return nil
+}
+
+// ReadJSONL reads a timeline written by WriteJSONL, keeping the events in
+// file order. It validates every line (known fields, source and kind, the
+// fields a kind cannot do without) and names the 1-based line number in
+// errors, because a timeline that silently lost events would give silently
+// wrong verdicts. Blank lines are skipped.
+func ReadJSONL(r io.Reader) (Timeline, error) {
+	var tl Timeline
+	br := bufio.NewReader(r)
+	seenHeader := false
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return Timeline{}, fmt.Errorf("read timeline line %d: %w", n, err)
+		}
+		eof := err != nil
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 {
+			if !seenHeader {
+				base, err := parseHeader(line)
+				if err != nil {
+					return Timeline{}, fmt.Errorf("timeline line %d: %w", n, err)
+				}
+				tl.Base, seenHeader = base, true
+			} else {
+				e, err := parseEvent(line)
+				if err != nil {
+					return Timeline{}, fmt.Errorf("timeline line %d: %w", n, err)
+				}
+				tl.Events = append(tl.Events, e)
+			}
+		}
+		if eof {
+			break
+		}
+	}
+	if !seenHeader {
+		return Timeline{}, errors.New("timeline is empty: no header line")
+	}
+	return tl, nil
+}
+
+func decodeStrict(line []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(line))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func parseHeader(line []byte) (time.Time, error) {
+	var h header
+	if err := decodeStrict(line, &h); err != nil {
+		return time.Time{}, fmt.Errorf("bad header: %w", err)
+	}
+	if h.Version != FormatVersion {
+		return time.Time{}, fmt.Errorf("unsupported timeline version %d (want %d)", h.Version, FormatVersion)
+	}
+	base, err := time.Parse(time.RFC3339Nano, h.Base)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bad header base time: %w", err)
+	}
+	return base.UTC(), nil
+}
+
+func parseEvent(line []byte) (Event, error) {
+	var e Event
+	if err := decodeStrict(line, &e); err != nil {
+		return Event{}, fmt.Errorf("bad event: %w", err)
+	}
+	if err := e.Validate(); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+// Validate checks that e has a known source and kind and the fields its kind
+// cannot do without. The checks rely on these fields; an event missing them
+// would otherwise be ignored without a word.
+func (e Event) Validate() error {
+	if e.Source == "" || e.Kind == "" {
+		return errors.New("event needs a source and a kind")
+	}
+	if !ValidKind(e.Source, e.Kind) {
+		return fmt.Errorf("unknown kind %q for source %q", e.Kind, e.Source)
+	}
+	need := func(ok bool, field string) error {
+		if !ok {
+			return fmt.Errorf("%s %s event needs %s", e.Source, e.Kind, field)
+		}
+		return nil
+	}
+	switch e.Source {
+	case SourcePod:
+		if err := need(e.Pod != "", "pod"); err != nil {
+			return err
+		}
+		if e.Kind == PodIPAssigned {
+			return need(e.IP != "", "ip")
+		}
+	case SourceApp:
+		// The log follower knows which pod it follows; without the pod an
+		// app event cannot be tied to a deletion.
+		return need(e.Pod != "", "pod")
+	case SourceConsul:
+		if err := need(e.Instance != "", "instance"); err != nil {
+			return err
+		}
+		if e.Kind == ConsulCheckStatus {
+			switch e.Status {
+			case StatusPassing, StatusWarning, StatusCritical:
+			default:
+				return fmt.Errorf("consul check_status event has unknown status %q", e.Status)
+			}
+		}
+	case SourceHarness:
+		if e.Until < e.At {
+			return fmt.Errorf("gap ends (until_ns %d) before it starts (t_ns %d)", e.Until, e.At)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+// Package timeline is the harness's single record of what happened during a
+// run: pod lifecycle, the fixture app's own log lines, Consul's view, caller
+// outcomes, injected faults and the harness's own blind spots, all as typed
+// events on one clock. Verdicts are computed from this record alone, so a
+// saved timeline can be re-checked offline long after the cluster is gone.
+package timeline
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// Source says which observer saw an event. Two observers can report the same
+// real-world step (the app says "deregistered", Consul stops listing the
+// instance); keeping them apart is what lets a verdict notice when they
+// disagree.
+type Source string
+
+// The observers.
+const (
+	SourcePod     Source = "pod"     // the Kubernetes API (pod watch)
+	SourceApp     Source = "app"     // the fixture app's lifecycle log, attributed to a pod
+	SourceConsul  Source = "consul"  // the Consul catalog and health watch
+	SourceCaller  Source = "caller"  // the synthetic client calling services through Consul
+	SourceFault   Source = "fault"   // the chaos injector
+	SourceHarness Source = "harness" // the harness itself (observer gaps)
+)
+
+// Pod event kinds (Source pod), from the Kubernetes API. Pod events carry the
+// pod's service label in Service, so IP ownership can be attributed to a
+// service over time.
+const (
+	PodCreated             = "created"
+	PodScheduled           = "scheduled"
+	PodIPAssigned          = "ip_assigned"          // IP set: from here the pod holds the IP
+	PodReady               = "ready"                // Ready condition true
+	PodDeletionRequested   = "deletion_requested"   // deletionTimestamp set; GraceSeconds when known
+	PodContainerTerminated = "container_terminated" // ExitCode and Reason; 137 = SIGKILL, 143 = SIGTERM default action
+	PodDeleted             = "deleted"              // object gone: the pod no longer holds its IP
+)
+
+// App event kinds (Source app): the fixture app's own lifecycle lines
+// (fixtures/app/event), attributed to a pod by the log follower.
+const (
+	AppStarted          = "started"
+	AppRegistered       = "registered" // Instance, Service, IP, Port as the app registered them
+	AppRegisterFailed   = "register_failed"
+	AppSignal           = "signal" // Signal, e.g. "SIGTERM"
+	AppDeregistered     = "deregistered"
+	AppDeregisterFailed = "deregister_failed"
+	AppExiting          = "exiting" // ExitCode
+)
+
+// Consul event kinds (Source consul): what the registry lists, which is what
+// callers act on, whatever the app believes.
+const (
+	ConsulRegistered   = "registered"   // Instance, Service, IP, Port; again on re-registration
+	ConsulDeregistered = "deregistered" // Instance no longer listed
+	// ConsulCheckStatus is emitted on every status change of an instance's
+	// check, including the first status seen after each registration.
+	ConsulCheckStatus = "check_status"
+)
+
+// Caller event kinds (Source caller): one per call a synthetic client made to
+// Service through Consul.
+const (
+	CallOK          = "call_ok"           // Reason = the service that answered (equal to Service)
+	CallWrongTarget = "call_wrong_target" // Reason = the other service that answered
+	CallError       = "call_error"        // Reason = error text
+)
+
+// Fault event kinds (Source fault); Detail names the fault.
+const (
+	FaultStart = "fault_start"
+	FaultEnd   = "fault_end"
+)
+
+// Harness event kinds (Source harness).
+const (
+	// HarnessGap says an observer (named in Reason) lost its watch from At
+	// until Until: events in that interval may be missing, so verdicts over
+	// it are less certain.
+	HarnessGap = "gap"
+)
+
+// ValidKind reports whether kind is a known kind for source. ReadJSONL
+// rejects anything else so that a typo in a hand-written or corrupted
+// timeline fails loudly instead of silently dropping out of every verdict;
+// observers can use it in tests to make sure they only emit what the checks
+// understand.
+func ValidKind(source Source, kind string) bool {
+	var known []string
+	switch source {
+	case SourcePod:
+		known = []string{PodCreated, PodScheduled, PodIPAssigned, PodReady, PodDeletionRequested, PodContainerTerminated, PodDeleted}
+	case SourceApp:
+		known = []string{AppStarted, AppRegistered, AppRegisterFailed, AppSignal, AppDeregistered, AppDeregisterFailed, AppExiting}
+	case SourceConsul:
+		known = []string{ConsulRegistered, ConsulDeregistered, ConsulCheckStatus}
+	case SourceCaller:
+		known = []string{CallOK, CallWrongTarget, CallError}
+	case SourceFault:
+		known = []string{FaultStart, FaultEnd}
+	case SourceHarness:
+		known = []string{HarnessGap}
+	}
+	return slices.Contains(known, kind)
+}
+
+// Consul check statuses as carried in Event.Status.
+const (
+	StatusPassing  = "passing"
+	StatusWarning  = "warning"
+	StatusCritical = "critical"
+)
+
+// Event is one observation. Only the fields meaningful for its Source and
+// Kind are set; the rest stay zero and are omitted from JSON.
+type Event struct {
+	// At is the offset from the timeline's base time. An offset rather than
+	// a wall time keeps a saved timeline small and diffable, and makes the
+	// clock explicit: everything is measured against one base.
+	At       time.Duration `json:"t_ns"`
+	Source   Source        `json:"source"`
+	Kind     string        `json:"kind"`
+	Scenario string        `json:"scenario,omitempty"`
+	// Pod is the pod's name when the event concerns a pod.
+	Pod string `json:"pod,omitempty"`
+	// Service is the logical service: the pod's service label for pod
+	// events, the Consul service name for consul events, the service asked
+	// for by a caller.
+	Service string `json:"service,omitempty"`
+	// Instance is the Consul service ID (the fixture's instance id).
+	Instance string `json:"instance,omitempty"`
+	IP       string `json:"ip,omitempty"`
+	Port     int    `json:"port,omitempty"`
+	// Status is a Consul check status: passing, warning or critical.
+	Status string `json:"status,omitempty"`
+	// Signal is the signal the app received, e.g. "SIGTERM".
+	Signal string `json:"signal,omitempty"`
+	// ExitCode is a pointer because 0 (clean exit) must be distinguishable
+	// from "not known".
+	ExitCode *int `json:"exit_code,omitempty"`
+	// GraceSeconds is the grace period the API server recorded with a
+	// deletion request (deletionGracePeriodSeconds); a pointer because 0 is
+	// a real, brutal value.
+	GraceSeconds *int64 `json:"grace_s,omitempty"`
+	// Reason is the container termination reason, an error text, or the
+	// service that answered a call.
+	Reason string `json:"reason,omitempty"`
+	// Index is Consul's raft index for consul events, so that the order
+	// Consul saw things in is kept even when wall times tie.
+	Index uint64 `json:"index,omitempty"`
+	// Until ends a gap: the observer was blind from At until Until (same
+	// clock as At).
+	Until  time.Duration `json:"until_ns,omitempty"`
+	Detail string        `json:"detail,omitempty"`
+}
+
+// Timeline is a run's events against one base time.
+type Timeline struct {
+	// Base is the wall time that Event.At offsets count from. It is kept in
+	// UTC without a monotonic reading, which is exactly what survives a
+	// round trip through JSON.
+	Base   time.Time
+	Events []Event
+}
+
+// Sorted returns a copy of tl whose events are stably sorted by At. Verdicts
+// sort first because observers deliver events late and out of order; the
+// stable sort keeps the recording order of simultaneous events.
+func (tl Timeline) Sorted() Timeline {
+	ev := slices.Clone(tl.Events)
+	slices.SortStableFunc(ev, func(a, b Event) int { return cmpDuration(a.At, b.At) })
+	return Timeline{Base: tl.Base, Events: ev}
+}
+
+// Scenario returns the events recorded for one scenario, in their current
+// order. A run has one timeline; each scenario's verdicts look at its part.
+func (tl Timeline) Scenario(name string) Timeline {
+	var ev []Event
+	for _, e := range tl.Events {
+		if e.Scenario == name {
+			ev = append(ev, e)
+		}
+	}
+	return Timeline{Base: tl.Base, Events: ev}
+}
+
+// Scenarios returns the distinct non-empty scenario names in order of first
+// appearance, so reports list scenarios in the order they ran.
+func (tl Timeline) Scenarios() []string {
+	var names []string
+	for _, e := range tl.Events {
+		if e.Scenario != "" && !slices.Contains(names, e.Scenario) {
+			names = append(names, e.Scenario)
+		}
+	}
+	return names
+}
+
+// Span returns the smallest and largest offsets in the timeline, counting the
+// end of gaps; both are zero for an empty timeline. Open intervals (a pod
+// still alive, a window still stale) are closed at the end of the span.
+func (tl Timeline) Span() (first, last time.Duration) {
+	for i, e := range tl.Events {
+		end := max(e.At, e.Until)
+		if i == 0 {
+			first, last = e.At, end
+			continue
+		}
+		first, last = min(first, e.At), max(last, end)
+	}
+	return first, last
+}
+
+func cmpDuration(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Recorder collects events from concurrent observers against one base time.
+type Recorder struct {
+	base   time.Time
+	mu     sync.Mutex
+	events []Event
+}
+
+// NewRecorder returns a recorder whose offsets count from base. Base's
+// monotonic reading is dropped: app and Consul events arrive as wall times
+// from other processes, so every offset is a wall-clock difference, and one
+// clock for all sources is what makes offsets comparable.
+func NewRecorder(base time.Time) *Recorder {
+	return &Recorder{base: base.Round(0).UTC()}
+}
+
+// Base returns the base time offsets count from.
+func (r *Recorder) Base() time.Time { return r.base }
+
+// Offset converts a wall time to an offset on this recorder's clock, e.g. for
+// the Until of a gap event.
+func (r *Recorder) Offset(t time.Time) time.Duration { return t.Round(0).Sub(r.base) }
+
+// Record adds e, observed at wall time at; it overwrites e.At. Safe for
+// concurrent use.
+func (r *Recorder) Record(at time.Time, e Event) {
+	e.At = r.Offset(at)
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+// Snapshot returns the events recorded so far, stably sorted by At (ties keep
+// recording order). The recorder keeps recording; the snapshot is a copy.
+func (r *Recorder) Snapshot() Timeline {
+	r.mu.Lock()
+	ev := slices.Clone(r.events)
+	r.mu.Unlock()
+	return Timeline{Base: r.base, Events: ev}.Sorted()
+}

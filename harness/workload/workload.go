@@ -1,0 +1,152 @@
+// Package workload turns a fixture service description into the Kubernetes
+// objects a scenario deploys: a Deployment of the fixture image started by
+// one of the entrypoint variants, registering itself in Consul the way a
+// Spring Cloud Consul service does, and caller Deployments that send traffic
+// through Consul.
+package workload
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
+	"github.com/kubegrace/kubegrace/harness/observe"
+)
+
+// Service describes one fixture service as a scenario wants it.
+type Service struct {
+	Name     string
+	Replicas int32
+	// Entrypoint is a variant name from fixtures/entrypoints.
+	Entrypoint string
+	// GraceSeconds is terminationGracePeriodSeconds.
+	GraceSeconds int64
+	// PreStopSleepSeconds > 0 adds a preStop hook that sleeps (exec sleep).
+	PreStopSleepSeconds int64
+	// CheckInterval of the Consul HTTP check (default 10s as Spring's).
+	CheckInterval time.Duration
+	// Identity is the fixture's identity-check mode: off, header or path.
+	Identity string
+	// DeregisterCriticalAfter sets the check's DeregisterCriticalServiceAfter.
+	DeregisterCriticalAfter time.Duration
+	// DrainDelay keeps the app serving after deregistration.
+	DrainDelay time.Duration
+	// MaxSurge / MaxUnavailable of the rolling update (nil: Kubernetes defaults).
+	MaxSurge, MaxUnavailable *intstr.IntOrString
+}
+
+// Labels are the labels of a service's pods.
+func Labels(service string) map[string]string {
+	return map[string]string{observe.ServiceLabel: service, "app.kubernetes.io/part-of": "kubegrace"}
+}
+
+// Deployment returns the service's Deployment in namespace ns, running
+// image, registering with Consul at consulAddr.
+func Deployment(ns string, s Service, image, consulAddr string) (*appsv1.Deployment, error) {
+	v, err := entrypoints.Lookup(s.Entrypoint)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", s.Name, err)
+	}
+	if s.Replicas == 0 {
+		s.Replicas = 1
+	}
+	env := []corev1.EnvVar{
+		{Name: "FIXTURE_SERVICE_NAME", Value: s.Name},
+		{Name: "FIXTURE_CONSUL_ADDR", Value: consulAddr},
+		{Name: "FIXTURE_ADVERTISE_ADDR", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+		// The Pod name: unique per pod, so every pod is its own instance.
+		{Name: "FIXTURE_INSTANCE_ID_SCHEME", Value: "hostname"},
+		{Name: "FIXTURE_APP", Value: entrypoints.DefaultLayout.App},
+	}
+	add := func(name, value string) { env = append(env, corev1.EnvVar{Name: name, Value: value}) }
+	if s.CheckInterval > 0 {
+		add("FIXTURE_CHECK_INTERVAL", s.CheckInterval.String())
+		add("FIXTURE_CHECK_TIMEOUT", min(s.CheckInterval, 2*time.Second).String())
+	}
+	if s.Identity != "" {
+		add("FIXTURE_IDENTITY_CHECK", s.Identity)
+	}
+	if s.DeregisterCriticalAfter > 0 {
+		add("FIXTURE_DEREGISTER_CRITICAL_AFTER", s.DeregisterCriticalAfter.String())
+	}
+	if s.DrainDelay > 0 {
+		add("FIXTURE_DRAIN_DELAY", s.DrainDelay.String())
+	}
+	c := corev1.Container{
+		Name:            observe.AppContainer,
+		Image:           image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:         v.Argv(entrypoints.DefaultLayout),
+		Env:             env,
+		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/actuator/health", Port: intstr.FromInt32(8080)}},
+			PeriodSeconds: 1,
+		},
+	}
+	if s.PreStopSleepSeconds > 0 {
+		c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+			Exec: &corev1.ExecAction{Command: []string{"sleep", strconv.FormatInt(s.PreStopSleepSeconds, 10)}},
+		}}
+	}
+	grace := s.GraceSeconds
+	labels := Labels(s.Name)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &s.Replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"kubegrace.io/entrypoint": v.Name}},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: &grace,
+					Containers:                    []corev1.Container{c},
+				},
+			},
+		},
+	}
+	if s.MaxSurge != nil || s.MaxUnavailable != nil {
+		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: s.MaxSurge, MaxUnavailable: s.MaxUnavailable}
+	}
+	return d, nil
+}
+
+// Caller returns a Deployment of the fixture in caller mode, calling
+// service through Consul every interval. Its pods carry no service label
+// of their own, so they never count as holders of a service's IPs.
+func Caller(ns, name, service, image, consulAddr string, interval time.Duration) *appsv1.Deployment {
+	one := int32(1)
+	zero := int64(0)
+	labels := map[string]string{"kubegrace.io/caller": name, "app.kubernetes.io/part-of": "kubegrace"}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: &zero,
+					Containers: []corev1.Container{{
+						Name:            observe.AppContainer,
+						Image:           image,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Command:         []string{entrypoints.DefaultLayout.App, "caller"},
+						Env: []corev1.EnvVar{
+							{Name: "FIXTURE_CALL_SERVICE", Value: service},
+							{Name: "FIXTURE_CALL_INTERVAL", Value: interval.String()},
+							{Name: "FIXTURE_CONSUL_ADDR", Value: consulAddr},
+						},
+					}},
+				},
+			},
+		},
+	}
+}

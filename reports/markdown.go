@@ -1,0 +1,164 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// mdCell escapes text for a Markdown table cell.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// byScenario groups verdicts by scenario.
+func byScenario(verdicts []check.Verdict) map[string][]check.Verdict {
+	m := map[string][]check.Verdict{}
+	for _, v := range verdicts {
+		m[v.Scenario] = append(m[v.Scenario], v)
+	}
+	return m
+}
+
+// reportScenarios is scenarioNames plus any scenario that only the verdicts
+// mention, so nothing passed to Write goes unreported.
+func reportScenarios(run Run, tl timeline.Timeline, verdicts []check.Verdict) []string {
+	names := scenarioNames(run, tl)
+	for _, v := range verdicts {
+		if !slices.Contains(names, v.Scenario) {
+			names = append(names, v.Scenario)
+		}
+	}
+	return names
+}
+
+func scenarioTitle(name string) string {
+	if name == "" {
+		return "(no scenario)"
+	}
+	return name
+}
+
+// fmtDuration renders a run length for people, to the millisecond.
+func fmtDuration(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+// renderMarkdown renders report.md: run facts, a summary table of every
+// verdict, then one section per scenario with its verdicts' sentences and
+// stale windows.
+func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []byte {
+	verdicts = slices.Clone(verdicts)
+	sortVerdicts(verdicts)
+	names := reportScenarios(run, tl, verdicts)
+	groups := byScenario(verdicts)
+	var b bytes.Buffer
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+
+	p("# kubegrace report\n\n")
+	for _, f := range runFacts(run) {
+		p("- **%s**: %s\n", f[0], f[1])
+	}
+	if run.Error != "" {
+		p("\n> **The run failed:** %s\n", strings.ReplaceAll(run.Error, "\n", "\n> "))
+	}
+
+	p("\n## Summary\n\n")
+	p("| scenario | verdict | subject | value | status |\n|---|---|---|---|---|\n")
+	for _, name := range names {
+		for _, v := range groups[name] {
+			p("| %s | %s | %s | %s | %s |\n", mdCell(scenarioTitle(v.Scenario)), mdCell(v.Name), mdCell(v.Subject), mdCell(fmtValueUnit(v)), v.Status)
+		}
+	}
+
+	for _, name := range names {
+		p("\n## Scenario %s\n\n", mdCell(scenarioTitle(name)))
+		if len(groups[name]) == 0 {
+			p("No verdicts.\n")
+		}
+		for _, v := range groups[name] {
+			subject := ""
+			if v.Subject != "" {
+				subject = " `" + v.Subject + "`"
+			}
+			p("- **%s**%s: %s (%s): %s\n", v.Name, subject, fmtValueUnit(v), v.Status, v.Message)
+		}
+		if ws := check.StaleWindows(tl, contextFor(run, name)); len(ws) > 0 {
+			p("\nStale windows (ms from the run's base time):\n\n")
+			p("| instance | service | IP | start | end | length | cause |\n|---|---|---|---|---|---|---|\n")
+			for _, w := range ws {
+				cause := "registering pod deleted, IP free"
+				if w.Cause == check.CauseOtherService {
+					cause = fmt.Sprintf("IP held by %s (%s)", w.OtherPod, w.OtherService)
+				}
+				p("| %s | %s | %s | %s | %s | %s | %s |\n", mdCell(w.Instance), mdCell(w.Service), w.IP,
+					msString(w.Start), msString(w.End), msString(w.End-w.Start), mdCell(cause))
+			}
+		}
+	}
+
+	if len(run.Images) > 0 {
+		p("\n## Images\n\n| image | digest |\n|---|---|\n")
+		for _, ref := range sortedKeys(run.Images) {
+			p("| %s | %s |\n", mdCell(ref), mdCell(run.Images[ref]))
+		}
+	}
+	if run.KindConfig != "" {
+		p("\n## kind config\n\n```yaml\n%s\n```\n", strings.TrimRight(run.KindConfig, "\n"))
+	}
+	return b.Bytes()
+}
+
+// runFacts lists the run's identifying facts as label/value pairs, for both
+// renderings.
+func runFacts(run Run) [][2]string {
+	var f [][2]string
+	add := func(label, value string) {
+		if value != "" {
+			f = append(f, [2]string{label, value})
+		}
+	}
+	harness := run.HarnessVersion
+	if run.HarnessCommit != "" {
+		harness = strings.TrimSpace(harness + " (" + run.HarnessCommit + ")")
+	}
+	add("harness", harness)
+	add("kind", run.KindVersion)
+	add("Kubernetes", run.KubernetesVersion)
+	add("Consul", run.ConsulVersion)
+	add("seed", fmt.Sprint(run.Seed))
+	if !run.Started.IsZero() {
+		add("started", run.Started.UTC().Format(time.RFC3339))
+	}
+	if !run.Finished.IsZero() {
+		s := run.Finished.UTC().Format(time.RFC3339)
+		if !run.Started.IsZero() {
+			s += " (" + fmtDuration(run.Finished.Sub(run.Started)) + ")"
+		}
+		add("finished", s)
+	}
+	if run.Error == "" {
+		add("outcome", "completed")
+	} else {
+		add("outcome", "failed")
+	}
+	return f
+}
+
+func msString(d time.Duration) string {
+	return fmtValue(check.Verdict{Value: float64(d.Round(time.Microsecond)) / 1e6}) + " ms"
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
