@@ -129,7 +129,9 @@ func TestConsulObserverRecordsGap(t *testing.T) {
 	rec := timeline.NewRecorder(time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = (&Consul{Client: client, Services: []string{"payments"}, Rec: rec, WaitTime: time.Second}).Run(ctx) }()
+	go func() {
+		_ = (&Consul{Client: client, Services: []string{"payments"}, Rec: rec, WaitTime: time.Second}).Run(ctx)
+	}()
 	time.Sleep(500 * time.Millisecond)
 	stop := forward(t, addr, a.Server.HTTPAddr)
 	defer stop()
