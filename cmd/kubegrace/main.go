@@ -22,7 +22,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newClusterCommand(), newImagesCommand(), newReportCommand())
+	root.AddCommand(newClusterCommand(), newImagesCommand(), newReportCommand(), newRunCommand())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "kubegrace: %v\n", err)
 		os.Exit(1)

@@ -20,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
@@ -303,6 +304,19 @@ func (c *Cluster) runningImage(ctx context.Context) NodeImageChoice {
 		return NodeImageChoice{Source: "reused", Why: "reused cluster"}
 	}
 	return NodeImageChoice{Image: strings.TrimSpace(string(out)), Source: "reused", Why: "reused cluster"}
+}
+
+// ServerVersion is the API server's version, e.g. v1.34.4.
+func (c *Cluster) ServerVersion() (string, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(c.Client.RESTConfig())
+	if err != nil {
+		return "", err
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return "", err
+	}
+	return v.GitVersion, nil
 }
 
 // Nodes returns the cluster's Kubernetes nodes (kind's handles).

@@ -1,0 +1,272 @@
+// Package scenario is a scenario as data (Spec, read from YAML and
+// validated with errors that name the field) and the Runner that drives one
+// on a cluster: Consul, services, callers, observers, faults in order,
+// settle, verdicts and expectations.
+package scenario
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
+	"github.com/kubegrace/kubegrace/harness/check"
+)
+
+// Spec is one scenario. The built-in ones live in scenarios/specs/*.yaml.
+type Spec struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Labels      []string `json:"labels,omitempty"`
+	// Exclusive: the scenario needs a node's pod IP pool to itself (IP
+	// reuse), so it never runs beside another scenario.
+	Exclusive bool          `json:"exclusive,omitempty"`
+	Services  []ServiceSpec `json:"services"`
+	Callers   []CallerSpec  `json:"callers,omitempty"`
+	Faults    []FaultSpec   `json:"faults"`
+	// Settle is how long observation goes on after the last fault.
+	Settle Duration `json:"settle,omitempty"`
+	// Expect are the conditions the verdicts must meet.
+	Expect []Expectation `json:"expect,omitempty"`
+}
+
+// ServiceSpec is one fixture service.
+type ServiceSpec struct {
+	Name         string `json:"name"`
+	Replicas     int32  `json:"replicas,omitempty"`
+	Entrypoint   string `json:"entrypoint"`
+	GraceSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+	PreStop      *struct {
+		// SleepSeconds > 0: an exec preStop hook running `sleep N`.
+		SleepSeconds int64 `json:"sleepSeconds"`
+	} `json:"preStop,omitempty"`
+	Check struct {
+		Interval Duration `json:"interval,omitempty"`
+		// Identity: off (the incident), header or path.
+		Identity                string   `json:"identity,omitempty"`
+		DeregisterCriticalAfter Duration `json:"deregisterCriticalServiceAfter,omitempty"`
+	} `json:"check,omitempty"`
+	// Drain keeps the app serving after it deregistered.
+	Drain Duration `json:"drain,omitempty"`
+}
+
+// CallerSpec is synthetic traffic to a service through Consul.
+type CallerSpec struct {
+	Service  string   `json:"service"`
+	Interval Duration `json:"interval,omitempty"`
+}
+
+// FaultSpec is one fault; exactly one field is set.
+type FaultSpec struct {
+	RollingUpdate *RollingUpdateSpec `json:"rollingUpdate,omitempty"`
+	PodDelete     *PodRef            `json:"podDelete,omitempty"`
+	PodKill       *PodRef            `json:"podKill,omitempty"`
+	IPReuse       *IPReuseSpec       `json:"ipReuse,omitempty"`
+	Wait          *Duration          `json:"wait,omitempty"`
+}
+
+// RollingUpdateSpec restarts a service's Deployment with this strategy.
+type RollingUpdateSpec struct {
+	Service        string `json:"service"`
+	MaxSurge       *int32 `json:"maxSurge,omitempty"`
+	MaxUnavailable *int32 `json:"maxUnavailable,omitempty"`
+}
+
+// PodRef names the Index-th pod (oldest first) of a service.
+type PodRef struct {
+	Service string `json:"service"`
+	Index   int    `json:"index,omitempty"`
+}
+
+// IPReuseSpec makes a pod of service By take the IP of a pod of Victim
+// once that pod is gone. If the victim pod is still running it is deleted
+// first (and its entrypoint decides how it ends).
+type IPReuseSpec struct {
+	Victim PodRef `json:"victim"`
+	By     string `json:"by"`
+	// Timeout bounds the whole fault (default 3m).
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// Expectation compares a verdict's value: Verdict (a check.Name*), Subject
+// ("" for scenario-wide, "*" for every subject), Op (> >= < <= == !=).
+type Expectation struct {
+	Verdict string  `json:"verdict"`
+	Subject string  `json:"subject,omitempty"`
+	Op      string  `json:"op"`
+	Value   float64 `json:"value"`
+	// Why says what the expectation stands for, for the report.
+	Why string `json:"why,omitempty"`
+}
+
+// Duration is a time.Duration written as "10s" in YAML.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"10s\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"10s\": %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Load reads and validates a spec file.
+func Load(path string) (Spec, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, fmt.Errorf("read scenario: %w", err)
+	}
+	s, err := Parse(raw)
+	if err != nil {
+		return Spec{}, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse decodes YAML strictly (unknown fields are errors) and validates.
+func Parse(raw []byte) (Spec, error) {
+	var s Spec
+	if err := yaml.UnmarshalStrict(raw, &s); err != nil {
+		return s, fmt.Errorf("does not parse: %w", err)
+	}
+	return s, s.Validate()
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
+
+var verdictNames = []string{check.NameSignalDelivered, check.NameDeregistrationLatency, check.NameKilledBySIGKILL,
+	check.NameGraceUsed, check.NameStaleWindow, check.NameWrongTargetCalls, check.NameFailedCalls, check.NameOKCalls, check.NameObserverGaps}
+
+// Validate checks the spec; every error names its field.
+func (s Spec) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if !nameRE.MatchString(s.Name) {
+		bad("name", "%q must be a DNS label of at most 42 characters", s.Name)
+	}
+	if len(s.Services) == 0 {
+		bad("services", "at least one service is required")
+	}
+	services := map[string]ServiceSpec{}
+	for i, svc := range s.Services {
+		f := fmt.Sprintf("services[%d]", i)
+		if !nameRE.MatchString(svc.Name) {
+			bad(f+".name", "%q must be a DNS label", svc.Name)
+		}
+		if _, dup := services[svc.Name]; dup {
+			bad(f+".name", "%q is defined twice", svc.Name)
+		}
+		services[svc.Name] = svc
+		if svc.Replicas < 0 || svc.Replicas > 10 {
+			bad(f+".replicas", "%d: want 1 to 10", svc.Replicas)
+		}
+		if _, err := entrypoints.Lookup(svc.Entrypoint); err != nil {
+			bad(f+".entrypoint", "%v", err)
+		}
+		if svc.GraceSeconds != nil && (*svc.GraceSeconds < 0 || *svc.GraceSeconds > 600) {
+			bad(f+".terminationGracePeriodSeconds", "%d: want 0 to 600", *svc.GraceSeconds)
+		}
+		if svc.PreStop != nil && (svc.PreStop.SleepSeconds <= 0 || svc.PreStop.SleepSeconds > 600) {
+			bad(f+".preStop.sleepSeconds", "%d: want 1 to 600", svc.PreStop.SleepSeconds)
+		}
+		if iv := svc.Check.Interval.D(); iv != 0 && iv < time.Second {
+			bad(f+".check.interval", "%s: Consul checks at most once a second", iv)
+		}
+		if id := svc.Check.Identity; id != "" && id != "off" && id != "header" && id != "path" {
+			bad(f+".check.identity", "%q: want off, header or path", id)
+		}
+		if d := svc.Check.DeregisterCriticalAfter.D(); d < 0 {
+			bad(f+".check.deregisterCriticalServiceAfter", "negative")
+		}
+		if svc.Drain.D() < 0 {
+			bad(f+".drain", "negative")
+		}
+	}
+	hasService := func(field, name string) {
+		if _, ok := services[name]; !ok {
+			bad(field, "unknown service %q (services: %s)", name, strings.Join(slices.Sorted(maps.Keys(services)), ", "))
+		}
+	}
+	for i, c := range s.Callers {
+		hasService(fmt.Sprintf("callers[%d].service", i), c.Service)
+		if iv := c.Interval.D(); iv != 0 && iv < 10*time.Millisecond {
+			bad(fmt.Sprintf("callers[%d].interval", i), "%s: at least 10ms", iv)
+		}
+	}
+	if len(s.Faults) == 0 {
+		bad("faults", "at least one fault is required")
+	}
+	for i, f := range s.Faults {
+		field := fmt.Sprintf("faults[%d]", i)
+		set := 0
+		if f.RollingUpdate != nil {
+			set++
+			hasService(field+".rollingUpdate.service", f.RollingUpdate.Service)
+			if ms, mu := f.RollingUpdate.MaxSurge, f.RollingUpdate.MaxUnavailable; ms != nil && mu != nil && *ms == 0 && *mu == 0 {
+				bad(field+".rollingUpdate", "maxSurge and maxUnavailable cannot both be 0")
+			}
+		}
+		for name, ref := range map[string]*PodRef{"podDelete": f.PodDelete, "podKill": f.PodKill} {
+			if ref != nil {
+				set++
+				hasService(field+"."+name+".service", ref.Service)
+				if svc, ok := services[ref.Service]; ok && (ref.Index < 0 || ref.Index >= int(max(svc.Replicas, 1))) {
+					bad(field+"."+name+".index", "%d: service %s has %d replicas", ref.Index, ref.Service, max(svc.Replicas, 1))
+				}
+			}
+		}
+		if f.IPReuse != nil {
+			set++
+			hasService(field+".ipReuse.victim.service", f.IPReuse.Victim.Service)
+			hasService(field+".ipReuse.by", f.IPReuse.By)
+			if f.IPReuse.By == f.IPReuse.Victim.Service {
+				bad(field+".ipReuse.by", "must be another service than the victim's")
+			}
+			if !s.Exclusive {
+				bad(field+".ipReuse", "IP reuse fills the node's pod IP pool: set exclusive: true on the scenario")
+			}
+		}
+		if f.Wait != nil {
+			set++
+			if f.Wait.D() <= 0 || f.Wait.D() > 10*time.Minute {
+				bad(field+".wait", "%s: want (0, 10m]", f.Wait.D())
+			}
+		}
+		if set != 1 {
+			bad(field, "set exactly one of rollingUpdate, podDelete, podKill, ipReuse, wait (got %d)", set)
+		}
+	}
+	if s.Settle.D() < 0 || s.Settle.D() > 10*time.Minute {
+		bad("settle", "%s: want [0, 10m]", s.Settle.D())
+	}
+	for i, e := range s.Expect {
+		field := fmt.Sprintf("expect[%d]", i)
+		if !slices.Contains(verdictNames, e.Verdict) {
+			bad(field+".verdict", "%q: want one of %s", e.Verdict, strings.Join(verdictNames, ", "))
+		}
+		if !slices.Contains([]string{">", ">=", "<", "<=", "==", "!="}, e.Op) {
+			bad(field+".op", "%q: want > >= < <= == !=", e.Op)
+		}
+	}
+	return errors.Join(errs...)
+}

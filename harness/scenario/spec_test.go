@@ -1,0 +1,72 @@
+package scenario
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every built-in scenario parses and validates.
+func TestBuiltinSpecsAreValid(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "scenarios", "specs", "*.yaml"))
+	if err != nil || len(files) < 8 {
+		t.Fatalf("built-in specs: %v %v", files, err)
+	}
+	names := map[string]bool{}
+	for _, f := range files {
+		s, err := Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if names[s.Name] {
+			t.Errorf("%s: duplicate name %s", f, s.Name)
+		}
+		names[s.Name] = true
+		if strings.TrimSuffix(filepath.Base(f), ".yaml") != s.Name {
+			t.Errorf("%s: file name should be the scenario name %s", f, s.Name)
+		}
+	}
+	for _, want := range []string{"incident-replay", "signal-delivery", "rolling-update-shell", "rolling-update-exec", "grace-too-short", "remediation-exec", "remediation-identity"} {
+		if !names[want] {
+			t.Errorf("missing built-in scenario %s", want)
+		}
+	}
+}
+
+func TestSpecErrorsNameTheField(t *testing.T) {
+	base := `
+name: s
+services:
+- {name: orders, entrypoint: bash-exec}
+- {name: payments, entrypoint: bash-exec}
+faults:
+- podDelete: {service: orders}
+`
+	cases := map[string]struct{ yaml, want string }{
+		"unknown field":          {base + "colour: blue\n", `unknown field "colour"`},
+		"bad name":               {strings.Replace(base, "name: s", "name: Bad_Name", 1), "name: \"Bad_Name\""},
+		"unknown entrypoint":     {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: java-jar}\n- {name: payments", 1), "services[0].entrypoint"},
+		"unknown service":        {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: billing}", 1), `faults[0].podDelete.service: unknown service "billing"`},
+		"two faults in one":      {base + "- {wait: 1s, podKill: {service: orders}}\n", "faults[1]: set exactly one"},
+		"bad duration":           {base + "settle: soon\n", "does not parse"},
+		"ip reuse not exclusive": {base + "- ipReuse: {victim: {service: orders}, by: payments}\n", "faults[1].ipReuse: IP reuse fills"},
+		"ip reuse same service":  {"exclusive: true\n" + base + "- ipReuse: {victim: {service: orders}, by: orders}\n", "faults[1].ipReuse.by"},
+		"bad expectation":        {base + "expect:\n- {verdict: stale, op: '>', value: 0}\n", "expect[0].verdict"},
+		"bad op":                 {base + "expect:\n- {verdict: stale_window, op: '=>', value: 0}\n", "expect[0].op"},
+		"check interval":         {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: bash-exec, check: {interval: 100ms}}\n- {name: payments", 1), "services[0].check.interval"},
+		"pod index":              {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: orders, index: 3}", 1), "faults[0].podDelete.index"},
+		"no faults":              {strings.Split(base, "faults:")[0], "faults: at least one"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v should contain %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Parse([]byte(base)); err != nil {
+		t.Errorf("base spec: %v", err)
+	}
+}
