@@ -37,6 +37,7 @@ td.mono, code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; fon
 .status-pass { background: #e3f4e6; color: #1e6b2e; }
 .status-fail { background: #fdecea; color: #a5231f; }
 .status-info { background: #eef1f5; color: #4a5568; }
+tr.unmet td { background: #fff6f5; }
 .figure { overflow-x: auto; border: 1px solid #e4e4e4; border-radius: 4px; padding: 4px 0; }
 svg.timeline { display: block; font-size: 11px; }
 svg .grid { stroke: #ececec; }
@@ -59,6 +60,27 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 <h1>kubegrace report</h1>
 <dl class="facts">{{range .Facts}}<dt>{{index . 0}}</dt><dd>{{index . 1}}</dd>{{end}}</dl>
 {{with .Error}}<div class="error"><strong>The run failed:</strong> {{.}}</div>{{end}}
+{{with .Glance}}
+<h2>Scenarios at a glance</h2>
+<table>
+<tr><th>scenario</th><th>SIGTERM delivered</th><th>deregistered</th><th>SIGKILLed</th><th>stale window (ms)</th><th>wrong-target calls</th><th>failed calls</th><th>expectations</th></tr>
+{{range .}}<tr{{if and .HasExpectations (not .AllMet)}} class="unmet"{{end}}><td>{{if .Linked}}<a href="#scenario-{{.Anchor}}">{{.Scenario}}</a>{{else}}{{.Scenario}}{{end}}</td><td class="num">{{.Signalled}}</td><td class="num">{{.Deregistered}}</td><td class="num">{{.Killed}}</td><td class="num">{{.Stale}}</td><td class="num">{{.WrongTarget}}</td><td class="num">{{.Failed}}</td><td class="num">{{if .HasExpectations}}<span class="status status-{{if .AllMet}}pass{{else}}fail{{end}}">{{.Expectations}}</span>{{else}}{{.Expectations}}{{end}}</td></tr>
+{{end}}</table>
+{{end}}
+{{with .Expectations}}
+<h2>Expectations</h2>
+<table>
+<tr><th>scenario</th><th>expectation</th><th>got</th><th>met</th><th>why</th></tr>
+{{range .}}<tr{{if not .Met}} class="unmet"{{end}} title="{{.Message}}"><td>{{.Scenario}}</td><td><code>{{.Text}}</code></td><td class="num">{{.Got}}</td><td><span class="status status-{{if .Met}}pass{{else}}fail{{end}}">{{if .Met}}✅ met{{else}}❌ not met{{end}}</span></td><td>{{.Why}}</td></tr>
+{{end}}</table>
+{{end}}
+{{with .Timings}}
+<h2>Timings</h2>
+<table>
+<tr><th>scenario</th><th>setup</th><th>faults</th><th>drain</th><th>settle</th><th>teardown</th><th>total</th><th>inherent</th><th>overhead</th></tr>
+{{range .}}<tr><td>{{.Scenario}}</td><td class="num">{{.Setup}}</td><td class="num">{{.Faults}}</td><td class="num">{{.Drain}}</td><td class="num">{{.Settle}}</td><td class="num">{{.Teardown}}</td><td class="num">{{.Total}}</td><td class="num">{{.Inherent}}</td><td class="num">{{.Overhead}}</td></tr>
+{{end}}</table>
+{{end}}
 
 <h2>Summary</h2>
 <table>
@@ -109,13 +131,22 @@ type htmlScenario struct {
 	Verdicts      []htmlRow
 }
 
+// htmlExpectation is one row of the expectations table.
+type htmlExpectation struct {
+	Scenario, Text, Got, Why, Message string
+	Met                               bool
+}
+
 type htmlPage struct {
-	Facts      [][2]string
-	Error      string
-	Summary    []htmlRow
-	Scenarios  []htmlScenario
-	Images     [][2]string
-	KindConfig string
+	Facts        [][2]string
+	Error        string
+	Glance       []glance
+	Expectations []htmlExpectation
+	Timings      []timingRow
+	Summary      []htmlRow
+	Scenarios    []htmlScenario
+	Images       [][2]string
+	KindConfig   string
 }
 
 func htmlRowOf(v check.Verdict) htmlRow {
@@ -132,7 +163,8 @@ func anchor(name string) string {
 	}, name)
 }
 
-// renderHTML renders report.html: run facts, the summary table, and per
+// renderHTML renders report.html: run facts, the at-a-glance, expectations
+// and timings tables, the summary table, and per
 // scenario its timeline picture and verdict table.
 func renderHTML(run Run, tl timeline.Timeline, verdicts []check.Verdict) ([]byte, error) {
 	verdicts = slices.Clone(verdicts)
@@ -140,6 +172,19 @@ func renderHTML(run Run, tl timeline.Timeline, verdicts []check.Verdict) ([]byte
 	names := reportScenarios(run, tl, verdicts)
 	groups := byScenario(verdicts)
 	page := htmlPage{Facts: runFacts(run), Error: run.Error, KindConfig: run.KindConfig}
+	overview := overviewScenarios(run, names)
+	if len(verdicts) > 0 || len(run.Expectations) > 0 {
+		page.Glance = glances(run, overview, groups)
+		for i := range page.Glance {
+			page.Glance[i].Linked = slices.Contains(names, overview[i])
+		}
+	}
+	for _, e := range run.Expectations {
+		page.Expectations = append(page.Expectations, htmlExpectation{
+			Scenario: scenarioTitle(e.Scenario), Text: expectationText(e), Got: gotText(e), Why: e.Why, Message: e.Message, Met: e.Met,
+		})
+	}
+	page.Timings = timingRows(run, overview)
 	for _, name := range names {
 		for _, v := range groups[name] {
 			page.Summary = append(page.Summary, htmlRowOf(v))

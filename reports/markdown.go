@@ -49,8 +49,8 @@ func scenarioTitle(name string) string {
 // fmtDuration renders a run length for people, to the millisecond.
 func fmtDuration(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
-// renderMarkdown renders report.md: run facts, a summary table of every
-// verdict, then one section per scenario with its verdicts' sentences and
+// renderMarkdown renders report.md: run facts, the at-a-glance,
+// expectations and timings tables, a summary table of every verdict, then one section per scenario with its verdicts' sentences and
 // stale windows.
 func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []byte {
 	verdicts = slices.Clone(verdicts)
@@ -66,6 +66,28 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 	}
 	if run.Error != "" {
 		p("\n> **The run failed:** %s\n", strings.ReplaceAll(run.Error, "\n", "\n> "))
+	}
+
+	overview := overviewScenarios(run, names)
+	if len(verdicts) > 0 || len(run.Expectations) > 0 {
+		p("\n## Scenarios at a glance\n\n")
+		p("| scenario | SIGTERM delivered | deregistered | SIGKILLed | stale window (ms) | wrong-target calls | failed calls | expectations |\n")
+		p("|---|---|---|---|---|---|---|---|\n")
+		for _, g := range glances(run, overview, groups) {
+			p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(g.Scenario), g.Signalled, g.Deregistered, g.Killed, g.Stale, g.WrongTarget, g.Failed, g.Expectations)
+		}
+	}
+	if len(run.Expectations) > 0 {
+		p("\n## Expectations\n\n| scenario | expectation | got | met | why |\n|---|---|---|---|---|\n")
+		for _, e := range run.Expectations {
+			p("| %s | `%s` | %s | %s | %s |\n", mdCell(scenarioTitle(e.Scenario)), mdCell(expectationText(e)), mdCell(gotText(e)), metMark(e.Met), mdCell(e.Why))
+		}
+	}
+	if rows := timingRows(run, overview); len(rows) > 0 {
+		p("\n## Timings\n\n| scenario | setup | faults | drain | settle | teardown | total | inherent | overhead |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, t := range rows {
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(t.Scenario), t.Setup, t.Faults, t.Drain, t.Settle, t.Teardown, t.Total, t.Inherent, t.Overhead)
+		}
 	}
 
 	p("\n## Summary\n\n")
@@ -142,11 +164,14 @@ func runFacts(run Run) [][2]string {
 		}
 		add("finished", s)
 	}
-	if run.Error == "" {
-		add("outcome", "completed")
-	} else {
-		add("outcome", "failed")
+	outcome := "completed"
+	if run.Error != "" {
+		outcome = "failed"
 	}
+	if len(run.Expectations) > 0 {
+		outcome += fmt.Sprintf("; expectations %d/%d met", expectationsMet(run.Expectations), len(run.Expectations))
+	}
+	add("outcome", outcome)
 	return f
 }
 

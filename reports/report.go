@@ -54,6 +54,13 @@ type Run struct {
 	// CheckContexts holds, per scenario name, the check.Context its verdicts
 	// were computed with; Recheck needs nothing else besides the timeline.
 	CheckContexts map[string]check.Context `json:"check_contexts,omitempty"`
+	// Expectations are each scenario's expectations judged against its
+	// verdicts (see Judge), filled by the scenario runner. Each carries its
+	// own spec (verdict, subject, op, want), so it can be judged again
+	// against recomputed verdicts.
+	Expectations []Expectation `json:"expectations,omitempty"`
+	// Timings are each scenario's phase wall times, by scenario name.
+	Timings map[string]Timing `json:"timings,omitempty"`
 	// Error says why the run failed, if it did; a failed run still gets a
 	// report of whatever was recorded.
 	Error string `json:"error,omitempty"`

@@ -94,12 +94,7 @@ func BuildReport(meta Meta, results []Result, tl timeline.Timeline) (reports.Run
 		run.Scenarios = append(run.Scenarios, raw)
 		run.CheckContexts[res.Spec.Name] = res.Context
 		p := res.Phases
-		t := reports.Timing{SetupMS: ms(p.Setup), FaultsMS: ms(p.Faults), DrainMS: ms(p.Drain), SettleMS: ms(p.Settle),
-			TeardownMS: ms(p.Teardown), TotalMS: ms(p.Total), InherentMS: ms(p.Inherent())}
-		if t.InherentMS > 0 {
-			t.Overhead = t.TotalMS / t.InherentMS
-		}
-		run.Timings[res.Spec.Name] = t
+		run.Timings[res.Spec.Name] = reports.NewTiming(p.Setup, p.Faults, p.Drain, p.Settle, p.Teardown, p.Total)
 		if res.Err != nil {
 			errs = append(errs, res.Spec.Name+": "+res.Err.Error())
 		}
@@ -113,8 +108,6 @@ func BuildReport(meta Meta, results []Result, tl timeline.Timeline) (reports.Run
 	}
 	return run, verdicts
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func joinLines(s []string) string {
 	out := ""
