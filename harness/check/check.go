@@ -172,6 +172,24 @@ func pods(events []timeline.Event) (map[string]*pod, []string) {
 	return m, names
 }
 
+// servicePods is pods limited to the pods of services: a pod without a
+// service label (Consul itself, callers, the throwaway pods that fill an IP
+// pool) is not a subject of the per-pod verdicts; with WatchedServices set,
+// only their pods are.
+func servicePods(events []timeline.Event, ctx Context) (map[string]*pod, []string) {
+	m, names := pods(events)
+	kept := names[:0]
+	for _, n := range names {
+		svc := m[n].service
+		if svc != "" && (len(ctx.WatchedServices) == 0 || slices.Contains(ctx.WatchedServices, svc)) {
+			kept = append(kept, n)
+		} else {
+			delete(m, n)
+		}
+	}
+	return m, kept
+}
+
 // termination returns the first container termination at or after the
 // deletion request, or, with no deletion, the last one seen.
 func (p *pod) termination() (timeline.Event, bool) {
@@ -194,7 +212,7 @@ func (p *pod) termination() (timeline.Event, bool) {
 // first mechanism: a shell PID 1 without exec drops the kubelet's SIGTERM.
 func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
 	events := scope(tl, ctx)
-	ps, names := pods(events)
+	ps, names := servicePods(events, ctx)
 	var out []Verdict
 	for _, name := range names {
 		p := ps[name]
@@ -222,7 +240,7 @@ func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
 // termination after the deletion request, or the last one if the pod was not
 // deleted.
 func KilledBySIGKILL(tl timeline.Timeline, ctx Context) []Verdict {
-	ps, names := pods(scope(tl, ctx))
+	ps, names := servicePods(scope(tl, ctx), ctx)
 	var out []Verdict
 	for _, name := range names {
 		t, ok := ps[name].termination()
@@ -266,7 +284,7 @@ func grace(p *pod, ctx Context) (time.Duration, bool) {
 // grace period that was: an app that heard SIGTERM stops early, one that did
 // not uses all of it and is killed. -1 means no termination was recorded.
 func GraceUsed(tl timeline.Timeline, ctx Context) []Verdict {
-	ps, names := pods(scope(tl, ctx))
+	ps, names := servicePods(scope(tl, ctx), ctx)
 	var out []Verdict
 	for _, name := range names {
 		p := ps[name]
@@ -376,7 +394,7 @@ func podInstances(events []timeline.Event, ls []lease, p *pod) []string {
 // registered get no verdict: there was nothing to deregister.
 func DeregistrationLatency(tl timeline.Timeline, ctx Context) []Verdict {
 	events := scope(tl, ctx)
-	ps, names := pods(events)
+	ps, names := servicePods(events, ctx)
 	ls := leases(events)
 	var out []Verdict
 	for _, name := range names {
