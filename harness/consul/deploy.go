@@ -108,7 +108,7 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 	}
 	ic := &InCluster{
 		Namespace:   opts.Namespace,
-		ServiceAddr: fmt.Sprintf("consul.%s.svc.cluster.local:8500", opts.Namespace),
+		ServiceAddr: ServiceAddr(opts.Namespace),
 		HostAddr:    net.JoinHostPort(nodeIP, strconv.Itoa(int(svc.Spec.Ports[0].NodePort))),
 		res:         r,
 	}
@@ -122,6 +122,10 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 	}
 	return ic, nil
 }
+
+// ServiceAddr is where pods reach the Consul that Deploy starts in ns; it
+// is known before Deploy runs, so apps can be started alongside Consul.
+func ServiceAddr(ns string) string { return fmt.Sprintf("consul.%s.svc.cluster.local:8500", ns) }
 
 // Teardown deletes Consul's namespace and waits until it is gone.
 func (ic *InCluster) Teardown(ctx context.Context, timeout time.Duration) error {

@@ -68,12 +68,27 @@ func (f IPReuse) Inject(ctx context.Context, env *Env) (string, error) {
 	}
 	env.Logf("ip-reuse: victim %s (%s on %s) gone after %s; filling the pool", victim.Name, ip, node, time.Since(start).Round(time.Millisecond))
 
-	// Always clean up the throwaways, whatever happens below.
+	// Throwaways are deleted with a 1 s grace, not forced: a forced delete
+	// drops the API object at once while the kubelet may still be setting
+	// up or tearing down the pod's network, so its address would be taken
+	// or freed later, behind our back. A graceful delete ends only when the
+	// kubelet is done with the pod.
+	one := int64(1)
+	gentle := metav1.DeleteOptions{GracePeriodSeconds: &one}
+	// Always clean up the throwaways, whatever happens below, and wait
+	// until they are gone so the next scenario finds the pool free.
 	defer func() {
-		bg, cancel := context.WithTimeout(context.Background(), time.Minute)
+		bg, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		zero := int64(0)
-		_ = pods.DeleteCollection(bg, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{LabelSelector: throwawayLabel})
+		sel := metav1.ListOptions{LabelSelector: throwawayLabel}
+		_ = pods.DeleteCollection(bg, gentle, sel)
+		_ = poll.Until(bg, "throwaway pods gone", 250*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
+			l, err := pods.List(ctx, sel)
+			if err != nil || len(l.Items) > 0 {
+				return poll.Not("%d left", len(l.Items))
+			}
+			return true, nil
+		})
 	}()
 
 	size, err := poolSize(ctx, env, node)
@@ -134,14 +149,14 @@ func (f IPReuse) Inject(ctx context.Context, env *Env) (string, error) {
 		return "", fmt.Errorf("could not force reuse of %s: %w", ip, err)
 	}
 	for _, name := range without {
-		_ = pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		_ = pods.Delete(ctx, name, gentle)
 	}
 	for _, name := range without {
 		if err := waitGone(ctx, env, name, time.Minute); err != nil {
 			return "", err
 		}
 	}
-	if err := pods.Delete(ctx, holder, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+	if err := pods.Delete(ctx, holder, gentle); err != nil {
 		return "", fmt.Errorf("free %s: %w", ip, err)
 	}
 	if err := waitGone(ctx, env, holder, time.Minute); err != nil {
@@ -190,4 +205,3 @@ func poolSize(ctx context.Context, env *Env, node string) (int, error) {
 	}
 	return 1<<(bits-ones) - 2, nil
 }
-

@@ -68,12 +68,12 @@ func Judge(spec Spec, verdicts []check.Verdict) []reports.Expectation {
 
 // Meta is what a report says about the run beyond its results.
 type Meta struct {
-	HarnessVersion, HarnessCommit         string
-	KindVersion, KubernetesVersion        string
-	ConsulVersion, KindConfig             string
-	Images                                map[string]string
-	Seed                                  int64
-	Started                               time.Time
+	HarnessVersion, HarnessCommit  string
+	KindVersion, KubernetesVersion string
+	ConsulVersion, KindConfig      string
+	Images                         map[string]string
+	Seed                           int64
+	Started                        time.Time
 }
 
 // BuildReport assembles a report's Run, timeline and verdicts from results:

@@ -106,22 +106,41 @@ func (r *Runner) Run(ctx context.Context, spec Spec, rec *timeline.Recorder) (re
 		return res
 	}
 
-	// Setup.
+	// Setup. Services are created before Consul is up (they retry their
+	// registration, as Spring apps do) so that both start at once.
 	t := time.Now()
 	if err := r.deleteNamespace(ctx, ns); err != nil { // a leftover of an interrupted run
 		res.Err = err
 		return res
 	}
-	r.logf(spec.Name, "deploying Consul in namespace %s", ns)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Labels: map[string]string{"app.kubernetes.io/part-of": "kubegrace"}}}, metav1.CreateOptions{}); err != nil {
+		res.Err = fmt.Errorf("create namespace %s: %w", ns, err)
+		return res
+	}
+	pods := observe.Start(ctx, &observe.Pods{Clientset: cs, Namespace: ns, Rec: rec, Scenario: spec.Name})
+	defer func() {
+		if err := pods.Stop(); err != nil {
+			res.Err = errors.Join(res.Err, err)
+		}
+	}()
+	for _, s := range spec.Services {
+		d, err := workload.Deployment(ns, s.Workload(), r.FixtureImage, consul.ServiceAddr(ns))
+		if err == nil {
+			_, err = cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+		}
+		if err != nil {
+			res.Err = fmt.Errorf("create service %s: %w", s.Name, err)
+			return res
+		}
+	}
+	r.logf(spec.Name, "deploying Consul and %d service(s) in namespace %s", len(spec.Services), ns)
 	cons, err := consul.Deploy(ctx, r.Client, consul.DeployOptions{Namespace: ns, Image: r.ConsulImage})
 	if err != nil {
 		res.Err = err
 		return res
 	}
-	set := observe.Start(ctx,
-		&observe.Pods{Clientset: cs, Namespace: ns, Rec: rec, Scenario: spec.Name},
-		&observe.Consul{Client: cons.Client, Services: services, Rec: rec, Scenario: spec.Name},
-	)
+	set := observe.Start(ctx, &observe.Consul{Client: cons.Client, Services: services, Rec: rec, Scenario: spec.Name})
 	defer func() {
 		if err := set.Stop(); err != nil {
 			res.Err = errors.Join(res.Err, err)
@@ -132,18 +151,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec, rec *timeline.Recorder) (re
 }
 
 func (r *Runner) run(ctx context.Context, spec Spec, ns string, cs kubernetes.Interface, cons *consul.InCluster, rec *timeline.Recorder, res *Result, setupStart time.Time) error {
-	res.Faults = nil
-	res.Phases.Setup = 0
 	deps := cs.AppsV1().Deployments(ns)
-	for _, s := range spec.Services {
-		d, err := workload.Deployment(ns, s.Workload(), r.FixtureImage, cons.ServiceAddr)
-		if err != nil {
-			return err
-		}
-		if _, err := deps.Create(ctx, d, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("create service %s: %w", s.Name, err)
-		}
-	}
 	r.logf(spec.Name, "waiting for %d service(s) to pass their Consul checks", len(spec.Services))
 	for _, s := range spec.Services {
 		want := int(max(s.Replicas, 1))
@@ -275,7 +283,7 @@ func (r *Runner) fault(spec Spec, fs FaultSpec, ns string) (fault.Fault, error) 
 		}
 		ipr := fault.IPReuse{Victim: fs.IPReuse.Victim.Service, Index: fs.IPReuse.Victim.Index, By: by.Name, Timeout: fs.IPReuse.Timeout.D()}
 		ipr.NewPod = func(name, node string) (*corev1.Pod, error) {
-			d, err := workload.Deployment(ns, by.Workload(), r.FixtureImage, "consul."+ns+".svc.cluster.local:8500")
+			d, err := workload.Deployment(ns, by.Workload(), r.FixtureImage, consul.ServiceAddr(ns))
 			if err != nil {
 				return nil, err
 			}
@@ -307,10 +315,12 @@ func (r *Runner) deleteNamespace(ctx context.Context, ns string) error {
 		return fmt.Errorf("delete namespace %s: %w", ns, err)
 	}
 	// Pods of a no-exec entrypoint would hold the namespace for their whole
-	// grace period; the scenario is over, so kill them now.
-	zero := int64(0)
+	// grace period; the scenario is over, so stop them now (1 s, not forced:
+	// the namespace is gone only once the kubelet has released their
+	// addresses, which the next scenario needs).
+	one := int64(1)
 	return poll.Until(ctx, "namespace "+ns+" deleted", 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
-		_ = cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
+		_ = cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &one}, metav1.ListOptions{})
 		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return true, nil
