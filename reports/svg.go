@@ -102,6 +102,10 @@ type instLane struct {
 	events            []timeline.Event
 }
 
+// fillerPrefix names the pause pods the IP reuse fault creates to fill a
+// node's address pool (harness/fault).
+const fillerPrefix = "ipfill-"
+
 // renderSVG draws one scenario: lanes for faults and observer gaps, for each
 // pod (alive bar, deletion, signal and termination markers), for each Consul
 // instance (bar segments colored by check status while registered) and for
@@ -122,7 +126,7 @@ func renderSVG(tl timeline.Timeline, ctx check.Context, windows []check.Window, 
 	}
 
 	// Collect lanes.
-	var faults, gaps []timeline.Event
+	var faults, gaps, fillers []timeline.Event
 	pods := map[string]*podLane{}
 	insts := map[string]*instLane{}
 	calls := map[string][]timeline.Event{}
@@ -134,6 +138,12 @@ func renderSVG(tl timeline.Timeline, ctx check.Context, windows []check.Window, 
 		case timeline.SourceHarness:
 			gaps = append(gaps, e)
 		case timeline.SourcePod, timeline.SourceApp:
+			if strings.HasPrefix(e.Pod, fillerPrefix) {
+				// The IP reuse fault's pool fillers (tens of pause pods)
+				// share one lane: when the pool was full is what matters.
+				fillers = append(fillers, e)
+				continue
+			}
 			l := pods[e.Pod]
 			if l == nil {
 				l = &podLane{name: e.Pod, first: e.At}
@@ -163,6 +173,25 @@ func renderSVG(tl timeline.Timeline, ctx check.Context, windows []check.Window, 
 		if e.Service != "" && e.Source != timeline.SourceCaller && !slices.Contains(services, e.Service) {
 			services = append(services, e.Service)
 		}
+	}
+	if len(fillers) > 0 {
+		names := map[string]bool{}
+		l := &podLane{first: fillers[0].At}
+		var last timeline.Event
+		for _, e := range fillers {
+			names[e.Pod] = true
+			if e.Kind == timeline.PodDeleted {
+				last = e
+			}
+		}
+		created := fillers[0]
+		created.Kind = timeline.PodCreated
+		l.events = []timeline.Event{created}
+		if last.Kind == timeline.PodDeleted {
+			l.events = append(l.events, last)
+		}
+		l.name = fmt.Sprintf("%s* (%d pool fillers)", fillerPrefix, len(names))
+		pods[l.name] = l
 	}
 	slices.Sort(services)
 	palette := []string{"#4e79a7", "#b07aa1", "#76b7b2", "#9c755f", "#1f4e79", "#7f7f7f", "#bcbd22", "#17becf"}
