@@ -2,10 +2,7 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -97,18 +94,12 @@ var _ = Describe("signal delivery by entrypoint variant", Label("fast", "signals
 			results[r.Name] = r
 		}
 
-		table := process.FormatMatrix(list)
-		// Printed straight to stdout: the matrix is this tier's headline.
-		fmt.Fprintf(os.Stdout, "\nSignal matrix (grace %s, app drain %s):\n%s\n", matrixGrace, matrixDrain, table)
-		b, err := json.MarshalIndent(map[string]any{
-			"generated_at": time.Now().UTC().Format(time.RFC3339),
-			"grace_ms":     matrixGrace.Milliseconds(),
-			"drain_ms":     matrixDrain.Milliseconds(),
-			"results":      list,
-		}, "", "  ")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(os.WriteFile(filepath.Join(reportDir, "signal-matrix.json"), b, 0o644)).To(Succeed())
-		Expect(os.WriteFile(filepath.Join(reportDir, "signal-matrix.txt"), []byte(table), 0o644)).To(Succeed())
+		writeTierReport("signal-matrix", fmt.Sprintf("Signal matrix (grace %s, app drain %s)", matrixGrace, matrixDrain),
+			process.FormatMatrix(list), map[string]any{
+				"grace_ms": matrixGrace.Milliseconds(),
+				"drain_ms": matrixDrain.Milliseconds(),
+				"results":  list,
+			})
 	}, NodeTimeout(2*time.Minute))
 
 	It("has an expectation for every variant", func() {

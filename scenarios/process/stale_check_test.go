@@ -1,10 +1,7 @@
 package process
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -69,16 +66,11 @@ var _ = Describe("stale registration on a reused address", Label("fast", "stale-
 			Expect(errs[i]).NotTo(HaveOccurred(), c.name)
 			results[c.name] = list[i]
 		}
-		table := process.FormatStale(list)
-		fmt.Fprintf(os.Stdout, "\nStale check at process level (check interval %s):\n%s\n", staleCheckInterval, table)
-		b, err := json.MarshalIndent(map[string]any{
-			"generated_at":      time.Now().UTC().Format(time.RFC3339),
-			"check_interval_ms": staleCheckInterval.Milliseconds(),
-			"results":           list,
-		}, "", "  ")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(os.WriteFile(filepath.Join(reportDir, "stale-check.json"), b, 0o644)).To(Succeed())
-		Expect(os.WriteFile(filepath.Join(reportDir, "stale-check.txt"), []byte(table), 0o644)).To(Succeed())
+		writeTierReport("stale-check", fmt.Sprintf("Stale check at process level (check interval %s)", staleCheckInterval),
+			process.FormatStale(list), map[string]any{
+				"check_interval_ms": staleCheckInterval.Milliseconds(),
+				"results":           list,
+			})
 	}, NodeTimeout(90*time.Second))
 
 	It("opens a stale window with a plain check: the killed service's registration passes again", func() {

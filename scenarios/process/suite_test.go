@@ -5,6 +5,8 @@
 package process
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -90,4 +92,16 @@ func freePort(ip string) int {
 	Expect(err).NotTo(HaveOccurred())
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// writeTierReport prints a table to stdout (this tier's headline) and writes
+// it as name.txt, with payload plus a timestamp as name.json, to reportDir.
+func writeTierReport(name, title, table string, payload map[string]any) {
+	GinkgoHelper()
+	fmt.Fprintf(os.Stdout, "\n%s:\n%s\n", title, table)
+	payload["generated_at"] = time.Now().UTC().Format(time.RFC3339)
+	b, err := json.MarshalIndent(payload, "", "  ")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(filepath.Join(reportDir, name+".json"), b, 0o644)).To(Succeed())
+	Expect(os.WriteFile(filepath.Join(reportDir, name+".txt"), []byte(table), 0o644)).To(Succeed())
 }
