@@ -226,7 +226,7 @@ func metMark(met bool) string {
 // it. A cell is "–" when the scenario has no verdict to count.
 type glance struct {
 	Scenario, Anchor                                            string
-	Signalled, Deregistered, Killed, Stale, WrongTarget, Failed string
+	Signalled, Deregistered, Killed, Stale, Reused, WrongTarget, Failed string
 	Expectations                                                string
 	HasExpectations, AllMet                                     bool
 	// Linked is set by the HTML rendering when the scenario has a section
@@ -266,7 +266,7 @@ func glances(run Run, names []string, groups map[string][]check.Verdict) []glanc
 	for _, name := range names {
 		g := glance{Scenario: scenarioTitle(name), Anchor: anchor(name)}
 		var signalled, signals, dereg, deregs, killed, kills int
-		stale, wrong, failed := "–", "–", "–"
+		stale, reused, wrong, failed := "–", "–", "–", "–"
 		for _, v := range groups[name] {
 			switch v.Name {
 			case check.NameSignalDelivered:
@@ -288,6 +288,8 @@ func glances(run Run, names []string, groups map[string][]check.Verdict) []glanc
 				if v.Subject == "" {
 					stale = strconv.FormatFloat(v.Value, 'f', -1, 64)
 				}
+			case check.NameReusedAddressWindow:
+				reused = strconv.FormatFloat(v.Value, 'f', -1, 64)
 			case check.NameWrongTargetCalls:
 				wrong = strconv.FormatFloat(v.Value, 'f', -1, 64)
 			case check.NameFailedCalls:
@@ -305,7 +307,7 @@ func glances(run Run, names []string, groups map[string][]check.Verdict) []glanc
 		if kills > 0 {
 			g.Killed = strconv.Itoa(killed)
 		}
-		g.Stale, g.WrongTarget, g.Failed = stale, wrong, failed
+		g.Stale, g.Reused, g.WrongTarget, g.Failed = stale, reused, wrong, failed
 		var met, total int
 		for _, e := range run.Expectations {
 			if e.Scenario == name {

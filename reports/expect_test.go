@@ -156,9 +156,9 @@ func TestWriteExpectationsAndTimings(t *testing.T) {
 	for _, want := range []string{
 		"- **outcome**: completed; expectations 4/5 met",
 		"## Scenarios at a glance",
-		"| scenario | SIGTERM delivered | deregistered | SIGKILLed | stale window (ms) | wrong-target calls | failed calls | expectations |",
-		"| incident | 0/1 | 0/1 | 1 | 1690 | 4 | 1 | 2/2 ✅ |",
-		"| exec-fix | 1/1 | 1/1 | 0 | 0 | 0 | 2 | 2/3 ❌ |",
+		"| scenario | SIGTERM delivered | deregistered | SIGKILLed | stale window (ms) | of it on another service's pod (ms) | wrong-target calls | failed calls | expectations |",
+		"| incident | 0/1 | 0/1 | 1 | 1690 | 1690 | 4 | 1 | 2/2 ✅ |",
+		"| exec-fix | 1/1 | 1/1 | 0 | 0 | 0 | 0 | 2 | 2/3 ❌ |",
 		"## Expectations",
 		"| incident | `stale_window > 0` | 1690 | ✅ | the incident reproduces: Consul lists a stale instance |",
 		"| exec-fix | `signal_delivered(*) == 1` | 1 | ✅ | exec makes the app PID 1, so it hears SIGTERM |",
@@ -223,7 +223,7 @@ func TestWriteWithoutExpectations(t *testing.T) {
 			t.Errorf("report.md has %q without data", absent)
 		}
 	}
-	for _, want := range []string{"- **outcome**: completed\n", "| incident | 0/1 | 0/1 | 1 | 1690 | 4 | 1 | – |"} {
+	for _, want := range []string{"- **outcome**: completed\n", "| incident | 0/1 | 0/1 | 1 | 1690 | 1690 | 4 | 1 | – |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}

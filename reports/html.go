@@ -63,8 +63,8 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 {{with .Glance}}
 <h2>Scenarios at a glance</h2>
 <table>
-<tr><th>scenario</th><th>SIGTERM delivered</th><th>deregistered</th><th>SIGKILLed</th><th>stale window (ms)</th><th>wrong-target calls</th><th>failed calls</th><th>expectations</th></tr>
-{{range .}}<tr{{if and .HasExpectations (not .AllMet)}} class="unmet"{{end}}><td>{{if .Linked}}<a href="#scenario-{{.Anchor}}">{{.Scenario}}</a>{{else}}{{.Scenario}}{{end}}</td><td class="num">{{.Signalled}}</td><td class="num">{{.Deregistered}}</td><td class="num">{{.Killed}}</td><td class="num">{{.Stale}}</td><td class="num">{{.WrongTarget}}</td><td class="num">{{.Failed}}</td><td class="num">{{if .HasExpectations}}<span class="status status-{{if .AllMet}}pass{{else}}fail{{end}}">{{.Expectations}}</span>{{else}}{{.Expectations}}{{end}}</td></tr>
+<tr><th>scenario</th><th>SIGTERM delivered</th><th>deregistered</th><th>SIGKILLed</th><th>stale window (ms)</th><th>of it on another service's pod (ms)</th><th>wrong-target calls</th><th>failed calls</th><th>expectations</th></tr>
+{{range .}}<tr{{if and .HasExpectations (not .AllMet)}} class="unmet"{{end}}><td>{{if .Linked}}<a href="#scenario-{{.Anchor}}">{{.Scenario}}</a>{{else}}{{.Scenario}}{{end}}</td><td class="num">{{.Signalled}}</td><td class="num">{{.Deregistered}}</td><td class="num">{{.Killed}}</td><td class="num">{{.Stale}}</td><td class="num">{{.Reused}}</td><td class="num">{{.WrongTarget}}</td><td class="num">{{.Failed}}</td><td class="num">{{if .HasExpectations}}<span class="status status-{{if .AllMet}}pass{{else}}fail{{end}}">{{.Expectations}}</span>{{else}}{{.Expectations}}{{end}}</td></tr>
 {{end}}</table>
 {{end}}
 {{with .Expectations}}

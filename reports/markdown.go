@@ -71,10 +71,10 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 	overview := overviewScenarios(run, names)
 	if len(verdicts) > 0 || len(run.Expectations) > 0 {
 		p("\n## Scenarios at a glance\n\n")
-		p("| scenario | SIGTERM delivered | deregistered | SIGKILLed | stale window (ms) | wrong-target calls | failed calls | expectations |\n")
-		p("|---|---|---|---|---|---|---|---|\n")
+		p("| scenario | SIGTERM delivered | deregistered | SIGKILLed | stale window (ms) | of it on another service's pod (ms) | wrong-target calls | failed calls | expectations |\n")
+		p("|---|---|---|---|---|---|---|---|---|\n")
 		for _, g := range glances(run, overview, groups) {
-			p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(g.Scenario), g.Signalled, g.Deregistered, g.Killed, g.Stale, g.WrongTarget, g.Failed, g.Expectations)
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(g.Scenario), g.Signalled, g.Deregistered, g.Killed, g.Stale, g.Reused, g.WrongTarget, g.Failed, g.Expectations)
 		}
 	}
 	if len(run.Expectations) > 0 {

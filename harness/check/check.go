@@ -39,6 +39,7 @@ const (
 	NameKilledBySIGKILL       = "killed_by_sigkill"
 	NameGraceUsed             = "grace_used"
 	NameStaleWindow           = "stale_window"
+	NameReusedAddressWindow   = "reused_address_window"
 	NameWrongTargetCalls      = "wrong_target_calls"
 	NameFailedCalls           = "failed_calls"
 	NameOKCalls               = "ok_calls"
@@ -95,7 +96,7 @@ func All(tl timeline.Timeline, ctx Context) []Verdict {
 	var out []Verdict
 	for _, f := range []func(timeline.Timeline, Context) []Verdict{
 		SignalDelivered, DeregistrationLatency, KilledBySIGKILL, GraceUsed,
-		StaleWindow, CallOutcomes, ObserverGaps,
+		StaleWindow, ReusedAddressWindow, CallOutcomes, ObserverGaps,
 	} {
 		out = append(out, f(tl, ctx)...)
 	}

@@ -220,7 +220,7 @@ func TestEmptyTimeline(t *testing.T) {
 				t.Errorf("empty timeline gave %+v", v)
 			}
 		}
-		want := []string{NameFailedCalls, NameObserverGaps, NameOKCalls, NameStaleWindow, NameWrongTargetCalls}
+		want := []string{NameFailedCalls, NameObserverGaps, NameOKCalls, NameReusedAddressWindow, NameStaleWindow, NameWrongTargetCalls}
 		if !reflect.DeepEqual(names, want) {
 			t.Errorf("names = %v, want %v", names, want)
 		}

@@ -258,5 +258,26 @@ func StaleWindow(tl timeline.Timeline, ctx Context) []Verdict {
 	return out
 }
 
+// ReusedAddressWindow reports, scenario-wide, the time during which Consul
+// listed a passing instance whose address a pod of ANOTHER service held:
+// the part of the stale window that routes callers to the wrong service.
+// It is split out because the fixes differ: an identity-aware check closes
+// this part, while only deregistration closes the short window in which a
+// deleted pod's check has not yet failed.
+func ReusedAddressWindow(tl timeline.Timeline, ctx Context) []Verdict {
+	var iv []interval
+	for _, w := range StaleWindows(tl, ctx) {
+		if w.Cause == CauseOtherService {
+			iv = append(iv, interval{Start: w.Start, End: w.End})
+		}
+	}
+	total := unionLength(iv)
+	msg := "no passing instance was ever answered for by another service's pod"
+	if total > 0 {
+		msg = fmt.Sprintf("for %s Consul listed a passing instance whose address a pod of another service held", fmtMS(total))
+	}
+	return []Verdict{{Name: NameReusedAddressWindow, Scenario: ctx.Scenario, Status: Info, Unit: UnitMS, Value: ms(total), Message: msg}}
+}
+
 // trimMS formats d in milliseconds without the unit, for "[a, b] ms".
 func trimMS(d time.Duration) string { return strings.TrimSuffix(fmtMS(d), " ms") }

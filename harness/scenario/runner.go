@@ -88,7 +88,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec, rec *timeline.Recorder) (re
 		t := time.Now()
 		bg, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if err := r.deleteNamespace(bg, ns); err != nil {
+		if err := r.deleteNamespace(bg, ns, false); err != nil {
 			res.Err = errors.Join(res.Err, err)
 		}
 		res.Phases.Teardown = time.Since(t)
@@ -109,7 +109,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec, rec *timeline.Recorder) (re
 	// Setup. Services are created before Consul is up (they retry their
 	// registration, as Spring apps do) so that both start at once.
 	t := time.Now()
-	if err := r.deleteNamespace(ctx, ns); err != nil { // a leftover of an interrupted run
+	if err := r.deleteNamespace(ctx, ns, true); err != nil { // a leftover of an interrupted run
 		res.Err = err
 		return res
 	}
@@ -302,7 +302,12 @@ func (r *Runner) fault(spec Spec, fs FaultSpec, ns string) (fault.Fault, error) 
 	return nil, fmt.Errorf("empty fault")
 }
 
-func (r *Runner) deleteNamespace(ctx context.Context, ns string) error {
+// deleteNamespace deletes ns. Its pods are stopped at once (1 s grace, not
+// forced: a pod is gone only once the kubelet has released its address,
+// which the next scenario needs) and waited for. With whole, it also waits
+// for the namespace object itself, which the namespace controller finalizes
+// some seconds later; the end of a scenario does not need to wait for that.
+func (r *Runner) deleteNamespace(ctx context.Context, ns string, whole bool) error {
 	cs, err := kubernetes.NewForConfig(r.Client.RESTConfig())
 	if err != nil {
 		return err
@@ -314,13 +319,17 @@ func (r *Runner) deleteNamespace(ctx context.Context, ns string) error {
 	if err != nil {
 		return fmt.Errorf("delete namespace %s: %w", ns, err)
 	}
-	// Pods of a no-exec entrypoint would hold the namespace for their whole
-	// grace period; the scenario is over, so stop them now (1 s, not forced:
-	// the namespace is gone only once the kubelet has released their
-	// addresses, which the next scenario needs).
 	one := int64(1)
-	return poll.Until(ctx, "namespace "+ns+" deleted", 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
-		_ = cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &one}, metav1.ListOptions{})
+	return poll.Until(ctx, "namespace "+ns+" deleted", 250*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
+		pods := cs.CoreV1().Pods(ns)
+		_ = pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &one}, metav1.ListOptions{})
+		if !whole {
+			l, err := pods.List(ctx, metav1.ListOptions{})
+			if err != nil || len(l.Items) > 0 {
+				return poll.Not("pods still there")
+			}
+			return true, nil
+		}
 		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return true, nil

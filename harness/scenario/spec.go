@@ -153,7 +153,7 @@ func Parse(raw []byte) (Spec, error) {
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
 
 var verdictNames = []string{check.NameSignalDelivered, check.NameDeregistrationLatency, check.NameKilledBySIGKILL,
-	check.NameGraceUsed, check.NameStaleWindow, check.NameWrongTargetCalls, check.NameFailedCalls, check.NameOKCalls, check.NameObserverGaps}
+	check.NameGraceUsed, check.NameStaleWindow, check.NameReusedAddressWindow, check.NameWrongTargetCalls, check.NameFailedCalls, check.NameOKCalls, check.NameObserverGaps}
 
 // Validate checks the spec; every error names its field.
 func (s Spec) Validate() error {
