@@ -120,30 +120,37 @@ func Ensure(ctx context.Context, opts Options) (c *Cluster, err error) {
 	provider := kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(opts.Logger))
 	c = &Cluster{Name: opts.Name, provider: provider, logger: opts.Logger}
 
+	// The image first: a cluster running another node image than the one
+	// this run would choose (the offline image changed, say) is recreated.
+	choice, err := ChooseNodeImage(ctx, opts.NodeImage, opts.PullTimeout, opts.BuildOfflineImage)
+	if err != nil {
+		return nil, err
+	}
 	existing, err := provider.List()
 	if err != nil {
 		return nil, fmt.Errorf("list kind clusters: %w", err)
 	}
 	if slices.Contains(existing, opts.Name) {
-		opts.Logger.V(0).Infof("Reusing kind cluster %q; checking it is healthy", opts.Name)
-		if err := c.connect(); err == nil {
-			// A node container restarted with its engine needs ~30 s.
-			if err = c.WaitReady(ctx, 90*time.Second); err == nil {
-				c.NodeImage = c.runningImage(ctx)
-				return c, nil
+		running := c.runningImage(ctx)
+		switch {
+		case running.Image != "" && !sameImage(ctx, running.Image, choice.Image):
+			opts.Logger.Warnf("cluster %q runs node image %s, this run wants %s; recreating it", opts.Name, running.Image, choice.Image)
+		default:
+			opts.Logger.V(0).Infof("Reusing kind cluster %q; checking it is healthy", opts.Name)
+			if err := c.connect(); err == nil {
+				// A node container restarted with its engine needs ~30 s.
+				if err = c.WaitReady(ctx, 90*time.Second); err == nil {
+					c.NodeImage = running
+					return c, nil
+				}
+				opts.Logger.Warnf("cluster %q is not healthy (%v); recreating it", opts.Name, err)
+			} else {
+				opts.Logger.Warnf("cluster %q has no usable kubeconfig (%v); recreating it", opts.Name, err)
 			}
-			opts.Logger.Warnf("cluster %q is not healthy (%v); recreating it", opts.Name, err)
-		} else {
-			opts.Logger.Warnf("cluster %q has no usable kubeconfig (%v); recreating it", opts.Name, err)
 		}
 		if err := provider.Delete(opts.Name, ""); err != nil {
-			return nil, fmt.Errorf("delete unhealthy cluster %q: %w", opts.Name, err)
+			return nil, fmt.Errorf("delete cluster %q: %w", opts.Name, err)
 		}
-	}
-
-	choice, err := ChooseNodeImage(ctx, opts.NodeImage, opts.PullTimeout, opts.BuildOfflineImage)
-	if err != nil {
-		return nil, err
 	}
 	c.NodeImage = choice
 	opts.Logger.V(0).Infof("Node image %s (%s)", choice.Image, choice.Why)
@@ -292,6 +299,22 @@ func nodeReady(n corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// sameImage says whether two references name the same local image (a tag
+// and a digest reference of one image are the same).
+func sameImage(ctx context.Context, a, b string) bool {
+	if a == b {
+		return true
+	}
+	id := func(ref string) string {
+		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Id}}", ref).Output()
+		if err != nil {
+			return "missing:" + ref
+		}
+		return strings.TrimSpace(string(out))
+	}
+	return id(a) == id(b)
 }
 
 func (c *Cluster) runningImage(ctx context.Context) NodeImageChoice {

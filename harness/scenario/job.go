@@ -108,7 +108,7 @@ func RunJob(ctx context.Context, opts JobOptions) (res JobResult, err error) {
 		LogDir:     filepath.Join(res.Dir, "cluster-logs"),
 		Logger:     logger,
 		BuildOfflineImage: func(ctx context.Context) (string, error) {
-			fmt.Fprintln(opts.Log, "building the offline kind node image (cold: about 10 minutes on 2 cores; cached afterwards)")
+			fmt.Fprintln(opts.Log, "offline kind node image: checking it is built (a cold build takes about 10 minutes on 2 cores)")
 			return images.OfflineNode(ctx, opts.Repo, opts.Log)
 		},
 	})

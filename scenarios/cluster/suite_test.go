@@ -116,9 +116,7 @@ var _ = Describe("kind substrate", Label("kind", "cluster"), Ordered, func() {
 		again, err := cluster.Ensure(ctx, cluster.Options{
 			Name:       name,
 			ConfigPath: filepath.Join(repoRoot(), "kind-config.yaml"),
-			BuildOfflineImage: func(context.Context) (string, error) {
-				return "", nil
-			},
+			NodeImage:  c.NodeImage.Image,
 		})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(again.Created).To(BeFalse())
