@@ -225,10 +225,10 @@ func metMark(met bool) string {
 // that say which failure a scenario shows and whether a remediation closed
 // it. A cell is "–" when the scenario has no verdict to count.
 type glance struct {
-	Scenario, Anchor                                            string
+	Scenario, Anchor                                                    string
 	Signalled, Deregistered, Killed, Stale, Reused, WrongTarget, Failed string
-	Expectations                                                string
-	HasExpectations, AllMet                                     bool
+	Expectations                                                        string
+	HasExpectations, AllMet                                             bool
 	// Linked is set by the HTML rendering when the scenario has a section
 	// to link to.
 	Linked bool
