@@ -57,7 +57,7 @@ cluster-delete: ## delete the kind cluster
 
 .PHONY: test-kind
 test-kind: host tools ## kind tier: creates its own cluster (kubegrace-it), checks it, deletes it
-	go test -tags kind -count=1 -timeout 60m ./scenarios/cluster/ -ginkgo.v
+	go test -tags kind -count=1 -timeout 60m -v ./scenarios/cluster/
 
 .PHONY: vet
 vet: ## go vet
