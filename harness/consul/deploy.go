@@ -59,6 +59,20 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 	if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create namespace %s: %w", opts.Namespace, err)
 	}
+	// The Service first: apps started alongside Consul resolve its name at
+	// once, and a name looked up before it exists is cached as missing by
+	// CoreDNS for 30 s.
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "consul", Namespace: opts.Namespace, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeNodePort,
+			Selector: labels,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 8500, TargetPort: intstr.FromInt32(8500)}},
+		},
+	}
+	if err := r.Create(ctx, svc); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create consul service: %w", err)
+	}
 	one := int32(1)
 	zero := int64(0)
 	dep := &appsv1.Deployment{
@@ -87,17 +101,6 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 	}
 	if err := r.Create(ctx, dep); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create consul deployment: %w", err)
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "consul", Namespace: opts.Namespace, Labels: labels},
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeNodePort,
-			Selector: labels,
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 8500, TargetPort: intstr.FromInt32(8500)}},
-		},
-	}
-	if err := r.Create(ctx, svc); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("create consul service: %w", err)
 	}
 	if err := r.Get(ctx, "consul", opts.Namespace, svc); err != nil {
 		return nil, fmt.Errorf("get consul service: %w", err)

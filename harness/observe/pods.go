@@ -44,7 +44,10 @@ type Pods struct {
 
 type podState struct {
 	scheduled, ip, ready, deleting, terminated bool
-	following                                  bool
+	// followed is the number of app container instances whose log is
+	// being or was followed: a restarted container is a new instance
+	// with a new log.
+	followed int32
 }
 
 // Run watches until ctx ends, then waits for the log followers to finish.
@@ -123,8 +126,8 @@ func (p *Pods) update(ctx context.Context, obj any) {
 			p.record(pod, timeline.Event{Kind: timeline.PodContainerTerminated, ExitCode: &code, Reason: t.Reason,
 				Detail: "finished " + t.FinishedAt.UTC().Format(time.RFC3339)})
 		}
-		if !st.following && (cs.State.Running != nil || cs.State.Terminated != nil) {
-			st.following = true
+		if instances := cs.RestartCount + 1; st.followed < instances && (cs.State.Running != nil || cs.State.Terminated != nil) {
+			st.followed = instances
 			p.logsWG.Add(1)
 			go func(name string) {
 				defer p.logsWG.Done()
