@@ -181,38 +181,37 @@ func (p *Pods) follow(ctx context.Context, pod string) {
 	}
 }
 
+// appKinds maps the fixture's lifecycle events to timeline kinds.
+var appKinds = map[event.Kind]string{
+	event.Started:          timeline.AppStarted,
+	event.Registered:       timeline.AppRegistered,
+	event.RegisterFailed:   timeline.AppRegisterFailed,
+	event.Signal:           timeline.AppSignal,
+	event.Deregistered:     timeline.AppDeregistered,
+	event.DeregisterFailed: timeline.AppDeregisterFailed,
+	event.Exiting:          timeline.AppExiting,
+}
+
 // AppEvent maps one fixture event to its timeline event: lifecycle events
 // under source app, caller-mode calls under source caller.
 func AppEvent(e event.Event, pod, scenario string) (timeline.Event, bool) {
 	te := timeline.Event{Source: timeline.SourceApp, Scenario: scenario, Pod: pod, Service: e.Service,
 		Instance: e.Instance, IP: e.Address, Port: e.Port, Signal: e.Signal, ExitCode: e.ExitCode, Reason: e.Error}
-	switch e.Kind {
-	case event.Started:
-		te.Kind = timeline.AppStarted
-	case event.Registered:
-		te.Kind = timeline.AppRegistered
-	case event.RegisterFailed:
-		te.Kind = timeline.AppRegisterFailed
-	case event.Signal:
-		te.Kind = timeline.AppSignal
-	case event.Deregistered:
-		te.Kind = timeline.AppDeregistered
-	case event.DeregisterFailed:
-		te.Kind = timeline.AppDeregisterFailed
-	case event.Exiting:
-		te.Kind = timeline.AppExiting
-	case event.Call:
-		te = timeline.Event{Source: timeline.SourceCaller, Scenario: scenario, Pod: pod, Service: e.Target, Detail: e.Addr}
-		switch {
-		case e.Error != "":
-			te.Kind, te.Reason = timeline.CallError, e.Error
-		case e.Answered != e.Target:
-			te.Kind, te.Reason = timeline.CallWrongTarget, e.Answered
-		default:
-			te.Kind, te.Reason = timeline.CallOK, e.Answered
-		}
-	default:
+	if k, ok := appKinds[e.Kind]; ok {
+		te.Kind = k
+		return te, true
+	}
+	if e.Kind != event.Call {
 		return te, false
+	}
+	te = timeline.Event{Source: timeline.SourceCaller, Scenario: scenario, Pod: pod, Service: e.Target, Detail: e.Addr}
+	switch {
+	case e.Error != "":
+		te.Kind, te.Reason = timeline.CallError, e.Error
+	case e.Answered != e.Target:
+		te.Kind, te.Reason = timeline.CallWrongTarget, e.Answered
+	default:
+		te.Kind, te.Reason = timeline.CallOK, e.Answered
 	}
 	return te, true
 }
