@@ -43,7 +43,11 @@ type Pods struct {
 }
 
 type podState struct {
-	scheduled, ip, ready, deleting, terminated bool
+	scheduled, ip, ready, deleting bool
+	// terminations is how many app container instances were recorded as
+	// terminated: a container SIGKILLed and restarted shows its end only
+	// as the last state of the next instance.
+	terminations int32
 	// followed is the number of app container instances whose log is
 	// being or was followed: a restarted container is a new instance
 	// with a new log.
@@ -120,8 +124,12 @@ func (p *Pods) update(ctx context.Context, obj any) {
 		if cs.Name != AppContainer {
 			continue
 		}
-		if t := cs.State.Terminated; t != nil && !st.terminated {
-			st.terminated = true
+		t, ended := cs.State.Terminated, cs.RestartCount+1
+		if t == nil {
+			t, ended = cs.LastTerminationState.Terminated, cs.RestartCount
+		}
+		if t != nil && st.terminations < ended {
+			st.terminations = ended
 			code := int(t.ExitCode)
 			p.record(pod, timeline.Event{Kind: timeline.PodContainerTerminated, ExitCode: &code, Reason: t.Reason,
 				Detail: "finished " + t.FinishedAt.UTC().Format(time.RFC3339)})
