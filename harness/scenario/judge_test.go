@@ -1,0 +1,36 @@
+package scenario
+
+import (
+	"testing"
+
+	"github.com/kubegrace/kubegrace/harness/check"
+)
+
+// Expectations address pods by glob: "orders-*" is every pod of orders.
+func TestJudgeGlobSubjects(t *testing.T) {
+	v := func(name, subject string, value float64) check.Verdict {
+		return check.Verdict{Name: name, Scenario: "s", Subject: subject, Value: value}
+	}
+	verdicts := []check.Verdict{
+		v(check.NameSignalDelivered, "orders-1", 1),
+		v(check.NameSignalDelivered, "orders-2", 1),
+		v(check.NameSignalDelivered, "payments-1", 0),
+		v(check.NameStaleWindow, "", 0),
+	}
+	spec := Spec{Name: "s", Expect: []Expectation{
+		{Verdict: check.NameSignalDelivered, Subject: "orders-*", Op: "==", Value: 1},
+		{Verdict: check.NameSignalDelivered, Subject: "*", Op: "==", Value: 1},
+		{Verdict: check.NameStaleWindow, Op: "==", Value: 0},
+		{Verdict: check.NameSignalDelivered, Subject: "billing-*", Op: "==", Value: 1},
+	}}
+	got := Judge(spec, verdicts)
+	want := []bool{true, false, true, false}
+	for i, e := range got {
+		if e.Met != want[i] {
+			t.Errorf("expectation %d (%s %s): met %v, want %v: %s", i, e.Verdict, e.Subject, e.Met, want[i], e.Message)
+		}
+	}
+	if len(got[0].Got) != 2 || got[0].Subject != "orders-*" {
+		t.Errorf("orders-* compared %v as %q", got[0].Got, got[0].Subject)
+	}
+}
