@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/klient"
 
 	"github.com/kubegrace/kubegrace/harness/check"
@@ -100,7 +101,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec, rec *timeline.Recorder) (re
 			r.logf(spec.Name, "done in %s", res.Phases.Total.Round(time.Millisecond))
 		}
 	}()
-	cs, err := kubernetes.NewForConfig(r.Client.RESTConfig())
+	cs, err := r.clientset()
 	if err != nil {
 		res.Err = err
 		return res
@@ -251,6 +252,15 @@ func (r *Runner) run(ctx context.Context, spec Spec, ns string, cs kubernetes.In
 	return nil
 }
 
+// clientset talks to the cluster without client-go's default 5 QPS limit:
+// the IP reuse fault creates tens of pods at once, and at 5 QPS that alone
+// took 6 s.
+func (r *Runner) clientset() (kubernetes.Interface, error) {
+	cfg := rest.CopyConfig(r.Client.RESTConfig())
+	cfg.QPS, cfg.Burst = 100, 200
+	return kubernetes.NewForConfig(cfg)
+}
+
 // Workload converts the spec's service to the workload package's form.
 func (s ServiceSpec) Workload() workload.Service {
 	w := workload.Service{
@@ -311,7 +321,7 @@ func (r *Runner) fault(spec Spec, fs FaultSpec, ns string) (fault.Fault, error) 
 // for the namespace object itself, which the namespace controller finalizes
 // some seconds later; the end of a scenario does not need to wait for that.
 func (r *Runner) deleteNamespace(ctx context.Context, ns string, whole bool) error {
-	cs, err := kubernetes.NewForConfig(r.Client.RESTConfig())
+	cs, err := r.clientset()
 	if err != nil {
 		return err
 	}
