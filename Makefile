@@ -44,7 +44,7 @@ images: host tools ## build (or find) the Consul and fixture images
 	go run ./cmd/kubegrace images
 
 .PHONY: node-image
-node-image: host ## build (or find) the offline kind node image (cold ~15 min on 2 cores)
+node-image: host ## build (or find) the offline kind node image (cold: 436 s measured on 2 cores)
 	@bash images/kind-node/build.sh
 
 .PHONY: cluster

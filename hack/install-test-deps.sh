@@ -7,7 +7,7 @@ set -euo pipefail
 
 log() { printf '[install-test-deps] %s\n' "$*" >&2; }
 
-declare -A pkg_of=([tini]=tini [dumb-init]=dumb-init [bash]=bash [dash]=dash [unshare]=util-linux)
+declare -A pkg_of=([tini]=tini [dumb-init]=dumb-init [bash]=bash [dash]=dash)
 missing=()
 for bin in "${!pkg_of[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_of[$bin]}")

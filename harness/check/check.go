@@ -90,6 +90,13 @@ type Context struct {
 	WatchedServices []string `json:"watched_services,omitempty"`
 }
 
+// Names lists every verdict name All can produce, in name order; scenario
+// specs are validated against it.
+func Names() []string {
+	return []string{NameDeregistrationLatency, NameFailedCalls, NameGraceUsed, NameKilledBySIGKILL, NameObserverGaps,
+		NameOKCalls, NameReusedAddressWindow, NameSignalDelivered, NameStaleWindow, NameWrongTargetCalls}
+}
+
 // All runs every verdict function and returns their verdicts sorted by Name,
 // then Subject.
 func All(tl timeline.Timeline, ctx Context) []Verdict {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -285,5 +286,25 @@ func TestDeterministicAndGolden(t *testing.T) {
 				t.Errorf("verdicts differ from %s:\n%s", golden, first)
 			}
 		})
+	}
+}
+
+// Names covers exactly the verdicts All produces (a timeline with a pod of
+// a watched service produces every kind).
+func TestNamesMatchAll(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range []string{"incident", "exec-fix"} {
+		for _, v := range All(load(t, f), Context{}) {
+			seen[v.Name] = true
+		}
+	}
+	for _, n := range Names() {
+		delete(seen, n)
+	}
+	if len(seen) > 0 {
+		t.Errorf("All produces verdicts missing from Names: %v", seen)
+	}
+	if !slices.IsSorted(Names()) {
+		t.Error("Names is not sorted")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	"sigs.k8s.io/kind/pkg/log"
 
+	"github.com/kubegrace/kubegrace/harness/cache"
 	"github.com/kubegrace/kubegrace/harness/poll"
 )
 
@@ -209,17 +210,7 @@ func Ensure(ctx context.Context, opts Options) (c *Cluster, err error) {
 
 // kubeconfigPath keeps the harness's kubeconfig away from ~/.kube/config.
 func kubeconfigPath(name string) string {
-	return filepath.Join(cacheDir(), "kubeconfig-"+name)
-}
-
-func cacheDir() string {
-	if d := os.Getenv("KUBEGRACE_CACHE"); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "kubegrace")
-	}
-	return filepath.Join(os.TempDir(), "kubegrace")
+	return filepath.Join(cache.Dir(), "kubeconfig-"+name)
 }
 
 func (c *Cluster) connect() error {
@@ -385,11 +376,6 @@ func (c *Cluster) LoadImages(ctx context.Context, refs ...string) error {
 		}
 	}
 	return nil
-}
-
-// ExportLogs writes kind's node logs (journal, containers, pods) to dir.
-func (c *Cluster) ExportLogs(dir string) error {
-	return c.provider.CollectLogs(c.Name, dir)
 }
 
 // Delete removes the cluster and its kubeconfig.

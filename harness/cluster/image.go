@@ -50,7 +50,7 @@ func ChooseNodeImage(ctx context.Context, explicit string, pullTimeout time.Dura
 		if berr != nil {
 			return NodeImageChoice{}, fmt.Errorf("kindest/node cannot be pulled (%v) and the offline node image build failed: %w", err, berr)
 		}
-		return NodeImageChoice{img, SourceOffline, "kindest/node cannot be pulled (" + firstLine(err.Error()) + "); built offline"}, nil
+		return NodeImageChoice{img, SourceOffline, "kindest/node cannot be pulled (" + firstLineOf(err) + "); built offline"}, nil
 	}
 }
 
@@ -71,9 +71,7 @@ func ensureImage(ctx context.Context, ref string, timeout time.Duration) error {
 	return nil
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+func firstLineOf(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }

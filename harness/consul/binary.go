@@ -14,26 +14,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kubegrace/kubegrace/harness/cache"
 )
 
 // Version is the Consul agent the project builds and tests against.
 const Version = "v1.22.0"
-
-// CacheDir is where hack/build-consul.sh puts builds: outside the clone, so
-// a fresh clone or a CI run on the same machine reuses them.
-func CacheDir() string {
-	if d := os.Getenv("KUBEGRACE_CACHE"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "kubegrace")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "kubegrace-cache")
-	}
-	return filepath.Join(home, ".cache", "kubegrace")
-}
 
 // ErrBinary says the pinned consul is missing or unusable; its message
 // says how to get it.
@@ -45,7 +31,7 @@ var ErrBinary = errors.New("consul agent binary unusable")
 func LocalBinary(ctx context.Context) (string, error) {
 	path := os.Getenv("KUBEGRACE_CONSUL")
 	if path == "" {
-		path = filepath.Join(CacheDir(), "consul", Version, "consul")
+		path = filepath.Join(cache.Dir(), "consul", Version, "consul")
 	}
 	if _, err := os.Stat(path); err != nil {
 		return "", fmt.Errorf("%w: %s not found: run `make tools` to build consul %s from the Go module proxy (about 5 minutes once)", ErrBinary, path, Version)

@@ -1,7 +1,6 @@
 package observe
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -176,17 +175,11 @@ func (p *Pods) follow(ctx context.Context, pod string) {
 		return
 	}
 	defer stream.Close()
-	sc := bufio.NewScanner(stream)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		e, ok := event.Parse(sc.Bytes())
-		if !ok {
-			continue
-		}
+	_ = event.Scan(stream, func(e event.Event) {
 		if te, ok := AppEvent(e, pod, p.Scenario); ok {
 			p.Rec.Record(e.Time(), te)
 		}
-	}
+	}, nil) // the stream ends with the container or ctx; nothing more to do
 }
 
 // appKinds maps the fixture's lifecycle events to timeline kinds.

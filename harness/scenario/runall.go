@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,22 +101,11 @@ func BuildReport(meta Meta, results []Result, tl timeline.Timeline) (reports.Run
 		}
 	}
 	if len(errs) > 0 {
-		run.Error = joinLines(errs)
+		run.Error = strings.Join(errs, "\n")
 	}
 	verdicts := reports.Verdicts(run, tl)
 	for _, res := range results {
 		run.Expectations = append(run.Expectations, Judge(res.Spec, verdicts)...)
 	}
 	return run, verdicts
-}
-
-func joinLines(s []string) string {
-	out := ""
-	for i, l := range s {
-		if i > 0 {
-			out += "\n"
-		}
-		out += l
-	}
-	return out
 }

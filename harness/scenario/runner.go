@@ -36,7 +36,9 @@ type Runner struct {
 }
 
 // Phases are the wall times of one scenario's steps, so a report can tell
-// the harness's own overhead from the waits the scenario is made of.
+// the harness's own overhead from the waits the scenario is made of
+// (reports.NewTiming: faults, drain and settle are inherent, the rest is
+// overhead).
 type Phases struct {
 	Setup    time.Duration `json:"setup_ns"`    // namespace, Consul, services passing, callers
 	Faults   time.Duration `json:"faults_ns"`   // every fault, in order
@@ -45,11 +47,6 @@ type Phases struct {
 	Teardown time.Duration `json:"teardown_ns"` // namespace deletion
 	Total    time.Duration `json:"total_ns"`
 }
-
-// Inherent is the part of a run the scenario itself asks for: faults (which
-// contain its grace periods and rollouts), the drain of terminating pods and
-// the settle time. Everything else is harness overhead.
-func (p Phases) Inherent() time.Duration { return p.Faults + p.Drain + p.Settle }
 
 // Result is one scenario's run.
 type Result struct {

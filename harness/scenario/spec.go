@@ -152,9 +152,6 @@ func Parse(raw []byte) (Spec, error) {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
 
-var verdictNames = []string{check.NameSignalDelivered, check.NameDeregistrationLatency, check.NameKilledBySIGKILL,
-	check.NameGraceUsed, check.NameStaleWindow, check.NameReusedAddressWindow, check.NameWrongTargetCalls, check.NameFailedCalls, check.NameOKCalls, check.NameObserverGaps}
-
 // Validate checks the spec; every error names its field.
 func (s Spec) Validate() error {
 	var errs []error
@@ -261,8 +258,8 @@ func (s Spec) Validate() error {
 	}
 	for i, e := range s.Expect {
 		field := fmt.Sprintf("expect[%d]", i)
-		if !slices.Contains(verdictNames, e.Verdict) {
-			bad(field+".verdict", "%q: want one of %s", e.Verdict, strings.Join(verdictNames, ", "))
+		if !slices.Contains(check.Names(), e.Verdict) {
+			bad(field+".verdict", "%q: want one of %s", e.Verdict, strings.Join(check.Names(), ", "))
 		}
 		if !slices.Contains([]string{">", ">=", "<", "<=", "==", "!="}, e.Op) {
 			bad(field+".op", "%q: want > >= < <= == !=", e.Op)
