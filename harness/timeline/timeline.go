@@ -156,7 +156,20 @@ type Event struct {
 	// clock as At).
 	Until  time.Duration `json:"until_ns,omitempty"`
 	Detail string        `json:"detail,omitempty"`
+	// Role marks pods the harness made for its own ends (RoleIPFiller), so
+	// reports and verdicts can tell them from the scenario's services
+	// without relying on a naming convention.
+	Role string `json:"role,omitempty"`
 }
+
+// Pod roles (Event.Role), from the pod label RoleLabel.
+const (
+	// RoleLabel is the pod label whose value becomes Event.Role.
+	RoleLabel = "kubegrace.io/role"
+	// RoleIPFiller is a throwaway pod that fills a node's pod IP pool so
+	// that an address is reused (fault.IPReuse by pool exhaustion).
+	RoleIPFiller = "ip-filler"
+)
 
 // Timeline is a run's events against one base time.
 type Timeline struct {
