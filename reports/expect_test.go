@@ -16,7 +16,7 @@ import (
 // never heard SIGTERM, and a stale window.
 func judgeVerdicts() []check.Verdict {
 	v := func(name, subject string, value float64, unit string) check.Verdict {
-		return check.Verdict{Name: name, Scenario: "s", Subject: subject, Status: check.Info, Value: value, Unit: unit}
+		return check.Verdict{Name: name, Scenario: "s", Subject: subject, Value: value, Unit: unit}
 	}
 	return []check.Verdict{
 		v(check.NameStaleWindow, "", 4211.2, check.UnitMS),
@@ -157,13 +157,13 @@ func TestWriteExpectationsAndTimings(t *testing.T) {
 		"- **outcome**: completed; expectations 4/5 met",
 		"## Scenarios at a glance",
 		"| scenario | SIGTERM delivered | deregistered | SIGKILLed | stale window (ms) | of it on another service's pod (ms) | wrong-target calls | failed calls | expectations |",
-		"| incident | 0/1 | 0/1 | 1 | 1690 | 1690 | 4 | 1 | 2/2 ✅ |",
-		"| exec-fix | 1/1 | 1/1 | 0 | 0 | 0 | 0 | 2 | 2/3 ❌ |",
+		"| incident | 0/1 | 0/1 | 1 | 1690 | 1690 | 4 | 1 | 2/2 ✓ met |",
+		"| exec-fix | 1/1 | 1/1 | 0 | 0 | 0 | 0 | 2 | 2/3 ✗ not met |",
 		"## Expectations",
-		"| incident | `stale_window > 0` | 1690 | ✅ | the incident reproduces: Consul lists a stale instance |",
-		"| exec-fix | `signal_delivered(*) == 1` | 1 | ✅ | exec makes the app PID 1, so it hears SIGTERM |",
-		`| exec-fix | ` + "`stale_window == 0`" + ` | 0 | ✅ | no stale window \| with exec |`,
-		"| exec-fix | `failed_calls == 0` | 2 | ❌ | no call fails |",
+		"| incident | `stale_window > 0` | 1690 | ✓ met | the incident reproduces: Consul lists a stale instance |",
+		"| exec-fix | `signal_delivered(*) == 1` | 1 | ✓ met | exec makes the app PID 1, so it hears SIGTERM |",
+		`| exec-fix | ` + "`stale_window == 0`" + ` | 0 | ✓ met | no stale window \| with exec |`,
+		"| exec-fix | `failed_calls == 0` | 2 | ✗ not met | no call fails |",
 		"## Timings",
 		"| scenario | setup | faults | drain | settle | teardown | total | inherent | overhead |",
 		"| incident | 12s | 4s | 3s | 5s | 2s | 27s | 12s | 2.25 |",
@@ -185,11 +185,11 @@ func TestWriteExpectationsAndTimings(t *testing.T) {
 	for _, want := range []string{
 		"<h2>Scenarios at a glance</h2>", "<h2>Expectations</h2>", "<h2>Timings</h2>",
 		`<a href="#scenario-exec-fix">exec-fix</a>`,
-		`<span class="status status-pass">2/2 ✅</span>`,
-		`<span class="status status-fail">2/3 ❌</span>`,
+		`<span class="status status-pass">2/2 ✓ met</span>`,
+		`<span class="status status-fail">2/3 ✗ not met</span>`,
 		`<code>signal_delivered(*) == 1</code>`,
-		`<span class="status status-fail">❌ not met</span>`,
-		`<span class="status status-pass">✅ met</span>`,
+		`<span class="status status-fail">✗ not met</span>`,
+		`<span class="status status-pass">✓ met</span>`,
 		`title="failed_calls 2 == 0: not met"`,
 		`<tr class="unmet"`,
 		`<td class="num">2.30</td>`,

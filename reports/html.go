@@ -36,7 +36,6 @@ td.mono, code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; fon
 .status { font-weight: 600; border-radius: 3px; padding: 0 6px; }
 .status-pass { background: #e3f4e6; color: #1e6b2e; }
 .status-fail { background: #fdecea; color: #a5231f; }
-.status-info { background: #eef1f5; color: #4a5568; }
 tr.unmet td { background: #fff6f5; }
 .figure { overflow-x: auto; border: 1px solid #e4e4e4; border-radius: 4px; padding: 4px 0; }
 svg.timeline { display: block; font-size: 11px; }
@@ -71,7 +70,7 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 <h2>Expectations</h2>
 <table>
 <tr><th>scenario</th><th>expectation</th><th>got</th><th>met</th><th>why</th></tr>
-{{range .}}<tr{{if not .Met}} class="unmet"{{end}} title="{{.Message}}"><td>{{.Scenario}}</td><td><code>{{.Text}}</code></td><td class="num">{{.Got}}</td><td><span class="status status-{{if .Met}}pass{{else}}fail{{end}}">{{if .Met}}✅ met{{else}}❌ not met{{end}}</span></td><td>{{.Why}}</td></tr>
+{{range .}}<tr{{if not .Met}} class="unmet"{{end}} title="{{.Message}}"><td>{{.Scenario}}</td><td><code>{{.Text}}</code></td><td class="num">{{.Got}}</td><td><span class="status status-{{if .Met}}pass{{else}}fail{{end}}">{{.Mark}}</span></td><td>{{.Why}}</td></tr>
 {{end}}</table>
 {{end}}
 {{with .Timings}}
@@ -84,8 +83,8 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 
 <h2>Summary</h2>
 <table>
-<tr><th>scenario</th><th>verdict</th><th>subject</th><th>value</th><th>status</th></tr>
-{{range .Summary}}<tr><td>{{.Scenario}}</td><td>{{.Name}}</td><td class="mono">{{.Subject}}</td><td class="num">{{.Value}}</td><td><span class="status status-{{.Status}}">{{.Status}}</span></td></tr>
+<tr><th>scenario</th><th>verdict</th><th>subject</th><th>value</th></tr>
+{{range .Summary}}<tr><td>{{.Scenario}}</td><td>{{.Name}}</td><td class="mono">{{.Subject}}</td><td class="num">{{.Value}}</td></tr>
 {{end}}</table>
 
 {{range .Scenarios}}
@@ -106,9 +105,9 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 <span><span class="sw" style="background:#8e6bbf"></span>fault</span>
 </div>
 <table>
-<tr><th>verdict</th><th>subject</th><th>value</th><th>status</th><th>what happened</th></tr>
-{{range .Verdicts}}<tr><td>{{.Name}}</td><td class="mono">{{.Subject}}</td><td class="num">{{.Value}}</td><td><span class="status status-{{.Status}}">{{.Status}}</span></td><td>{{.Message}}</td></tr>
-{{else}}<tr><td colspan="5" class="empty">No verdicts.</td></tr>
+<tr><th>verdict</th><th>subject</th><th>value</th><th>what happened</th></tr>
+{{range .Verdicts}}<tr><td>{{.Name}}</td><td class="mono">{{.Subject}}</td><td class="num">{{.Value}}</td><td>{{.Message}}</td></tr>
+{{else}}<tr><td colspan="4" class="empty">No verdicts.</td></tr>
 {{end}}</table>
 {{end}}
 
@@ -122,7 +121,7 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 `
 
 type htmlRow struct {
-	Scenario, Name, Subject, Value, Status, Message string
+	Scenario, Name, Subject, Value, Message string
 }
 
 type htmlScenario struct {
@@ -134,7 +133,9 @@ type htmlScenario struct {
 // htmlExpectation is one row of the expectations table.
 type htmlExpectation struct {
 	Scenario, Text, Got, Why, Message string
-	Met                               bool
+	// Mark says met or not met in text every font has (metMark).
+	Mark string
+	Met  bool
 }
 
 type htmlPage struct {
@@ -150,7 +151,7 @@ type htmlPage struct {
 }
 
 func htmlRowOf(v check.Verdict) htmlRow {
-	return htmlRow{Scenario: scenarioTitle(v.Scenario), Name: v.Name, Subject: v.Subject, Value: fmtValueUnit(v), Status: string(v.Status), Message: v.Message}
+	return htmlRow{Scenario: scenarioTitle(v.Scenario), Name: v.Name, Subject: v.Subject, Value: fmtValueUnit(v), Message: v.Message}
 }
 
 // anchor turns a scenario name into an HTML id fragment.
@@ -181,7 +182,7 @@ func renderHTML(run Run, tl timeline.Timeline, verdicts []check.Verdict) ([]byte
 	}
 	for _, e := range run.Expectations {
 		page.Expectations = append(page.Expectations, htmlExpectation{
-			Scenario: scenarioTitle(e.Scenario), Text: expectationText(e), Got: gotText(e), Why: e.Why, Message: e.Message, Met: e.Met,
+			Scenario: scenarioTitle(e.Scenario), Text: expectationText(e), Got: gotText(e), Why: e.Why, Message: e.Message, Mark: metMark(e.Met), Met: e.Met,
 		})
 	}
 	page.Timings = timingRows(run, overview)
@@ -196,7 +197,7 @@ func renderHTML(run Run, tl timeline.Timeline, verdicts []check.Verdict) ([]byte
 			Title:  scenarioTitle(name),
 			Anchor: anchor(name),
 			// renderSVG escapes every text it draws.
-			SVG: template.HTML(renderSVG(tl, ctx, check.StaleWindows(tl, ctx), fmt.Sprintf("s%d", i))),
+			SVG: template.HTML(renderSVG(check.Lanes(tl, ctx), fmt.Sprintf("s%d", i))),
 		}
 		for _, v := range groups[name] {
 			s.Verdicts = append(s.Verdicts, htmlRowOf(v))

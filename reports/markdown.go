@@ -91,10 +91,10 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 	}
 
 	p("\n## Summary\n\n")
-	p("| scenario | verdict | subject | value | status |\n|---|---|---|---|---|\n")
+	p("| scenario | verdict | subject | value |\n|---|---|---|---|\n")
 	for _, name := range names {
 		for _, v := range groups[name] {
-			p("| %s | %s | %s | %s | %s |\n", mdCell(scenarioTitle(v.Scenario)), mdCell(v.Name), mdCell(v.Subject), mdCell(fmtValueUnit(v)), v.Status)
+			p("| %s | %s | %s | %s |\n", mdCell(scenarioTitle(v.Scenario)), mdCell(v.Name), mdCell(v.Subject), mdCell(fmtValueUnit(v)))
 		}
 	}
 
@@ -108,7 +108,7 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 			if v.Subject != "" {
 				subject = " `" + v.Subject + "`"
 			}
-			p("- **%s**%s: %s (%s): %s\n", v.Name, subject, fmtValueUnit(v), v.Status, v.Message)
+			p("- **%s**%s: %s: %s\n", v.Name, subject, fmtValueUnit(v), v.Message)
 		}
 		if ws := check.StaleWindows(tl, contextFor(run, name)); len(ws) > 0 {
 			p("\nStale windows (ms from the run's base time):\n\n")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,10 +15,13 @@ import (
 
 // Recheck recomputes a report folder's verdicts from its run.json (the check
 // contexts) and timeline.jsonl alone, and compares them byte for byte with
-// its verdicts.json. identical is false when they differ, whether because
-// the saved verdicts were edited, the timeline was, or the checks changed
-// since the report was written; diff then says what differs, verdict by
-// verdict. err is only for a folder that cannot be read.
+// its verdicts.json; it also judges run.json's saved expectations again
+// against the recomputed verdicts (JudgeAll, WantOf) and compares each with
+// the saved judgement (met, got, message). identical is false when either
+// differs, whether because the saved verdicts, expectations or timeline were
+// edited, or the checks changed since the report was written; diff then
+// says what differs, verdict by verdict and expectation by expectation. err
+// is only for a folder that cannot be read.
 func Recheck(dir string) (recomputed []check.Verdict, identical bool, diff string, err error) {
 	run, tl, err := Load(dir)
 	if err != nil {
@@ -32,10 +36,63 @@ func Recheck(dir string) (recomputed []check.Verdict, identical bool, diff strin
 	if err != nil {
 		return nil, false, "", err
 	}
-	if bytes.Equal(saved, fresh) {
-		return recomputed, true, "", nil
+	var parts []string
+	if !bytes.Equal(saved, fresh) {
+		parts = append(parts, Diff(saved, recomputed))
 	}
-	return recomputed, false, Diff(saved, recomputed), nil
+	if d := ExpectationsDiff(run.Expectations, recomputed); d != "" {
+		parts = append(parts, d)
+	}
+	return recomputed, len(parts) == 0, strings.Join(parts, "\n"), nil
+}
+
+// rejudge judges saved expectations again against verdicts: grouped by
+// scenario, each through WantOf and JudgeAll, as the scenario runner judged
+// them. The result is in the order of saved.
+func rejudge(saved []Expectation, verdicts []check.Verdict) []Expectation {
+	var scenarios []string
+	wants := map[string][]Want{}
+	for _, e := range saved {
+		if _, ok := wants[e.Scenario]; !ok {
+			scenarios = append(scenarios, e.Scenario)
+		}
+		wants[e.Scenario] = append(wants[e.Scenario], WantOf(e))
+	}
+	judged := map[string][]Expectation{}
+	for _, s := range scenarios {
+		judged[s] = JudgeAll(s, wants[s], verdicts)
+	}
+	out := make([]Expectation, 0, len(saved))
+	next := map[string]int{}
+	for _, e := range saved {
+		out = append(out, judged[e.Scenario][next[e.Scenario]])
+		next[e.Scenario]++
+	}
+	return out
+}
+
+// ExpectationsDiff judges saved expectations again against verdicts
+// (rejudge) and describes, one line per expectation, where the saved
+// judgement differs in met, got or message; "" if none does.
+func ExpectationsDiff(saved []Expectation, verdicts []check.Verdict) string {
+	var lines []string
+	for i, n := range rejudge(saved, verdicts) {
+		o := saved[i]
+		var ch []string
+		if o.Met != n.Met {
+			ch = append(ch, fmt.Sprintf("met %v → %v", o.Met, n.Met))
+		}
+		if !slices.Equal(o.Got, n.Got) {
+			ch = append(ch, fmt.Sprintf("got [%s] → [%s]", gotText(o), gotText(n)))
+		}
+		if o.Message != n.Message {
+			ch = append(ch, fmt.Sprintf("message %q → %q", o.Message, n.Message))
+		}
+		if len(ch) > 0 {
+			lines = append(lines, fmt.Sprintf("~ expectation %s/%s: %s", o.Scenario, expectationText(o), strings.Join(ch, "; ")))
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Diff describes how saved verdicts.json content differs from recomputed
@@ -67,7 +124,7 @@ func Diff(saved []byte, recomputed []check.Verdict) string {
 		seen[k] = true
 		o, ok := oldBy[k]
 		if !ok {
-			lines = append(lines, fmt.Sprintf("+ %s: %s [%s] %s (not in the saved verdicts)", k, fmtValueUnit(n), n.Status, n.Message))
+			lines = append(lines, fmt.Sprintf("+ %s: %s %s (not in the saved verdicts)", k, fmtValueUnit(n), n.Message))
 			continue
 		}
 		var ch []string
@@ -76,9 +133,6 @@ func Diff(saved []byte, recomputed []check.Verdict) string {
 		}
 		if o.Unit != n.Unit {
 			ch = append(ch, fmt.Sprintf("unit %q → %q", o.Unit, n.Unit))
-		}
-		if o.Status != n.Status {
-			ch = append(ch, fmt.Sprintf("status %s → %s", o.Status, n.Status))
 		}
 		if o.Message != n.Message {
 			ch = append(ch, fmt.Sprintf("message %q → %q", o.Message, n.Message))
@@ -90,7 +144,7 @@ func Diff(saved []byte, recomputed []check.Verdict) string {
 	for _, k := range oldKeys {
 		if !seen[k] {
 			o := oldBy[k]
-			lines = append(lines, fmt.Sprintf("- %s: %s [%s] %s (saved, but not recomputed)", k, fmtValueUnit(o), o.Status, o.Message))
+			lines = append(lines, fmt.Sprintf("- %s: %s %s (saved, but not recomputed)", k, fmtValueUnit(o), o.Message))
 		}
 	}
 	if len(lines) == 0 {

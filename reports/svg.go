@@ -47,8 +47,8 @@ const (
 type picture struct {
 	b      strings.Builder
 	id     string        // prefix for SVG ids, unique in the page
-	t0, t1 time.Duration // the axis
-	end    time.Duration // the last recorded moment: open bars stop here
+	start  time.Duration // the scenario's first event: the axis's 0
+	t0, t1 time.Duration // the axis, as offsets from the run's base
 	y      int
 }
 
@@ -71,9 +71,15 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// at formats an offset for tooltips, in seconds.
-func at(d time.Duration) string {
-	return "t=" + strconv.FormatFloat(math.Round(d.Seconds()*1e4)/1e4, 'f', -1, 64) + " s"
+// at formats an offset for tooltips, in seconds from the scenario's start
+// like the axis.
+func (p *picture) at(d time.Duration) string {
+	return "t=" + secs(d-p.start) + " s"
+}
+
+// secs formats d in seconds to the 0.1 ms.
+func secs(d time.Duration) string {
+	return strconv.FormatFloat(math.Round(d.Seconds()*1e4)/1e4, 'f', -1, 64)
 }
 
 // niceStep returns a 1, 2 or 5 times a power of ten step near raw seconds.
@@ -90,110 +96,37 @@ func niceStep(raw float64) float64 {
 	return 10 * p
 }
 
-type podLane struct {
-	name, service, ip string
-	first             time.Duration
-	events            []timeline.Event
-}
-
-type instLane struct {
-	id, service, addr string
-	first             time.Duration
-	events            []timeline.Event
-}
-
-// fillerPrefix names the pause pods the IP reuse fault creates to fill a
-// node's address pool (harness/fault).
-const fillerPrefix = "ipfill-"
-
-// renderSVG draws one scenario: lanes for faults and observer gaps, for each
-// pod (alive bar, deletion, signal and termination markers), for each Consul
-// instance (bar segments colored by check status while registered) and for
-// each service callers asked for (a dot per call), with stale windows shaded
-// across the whole picture. Tooltips are SVG <title>s: no script needed.
-func renderSVG(tl timeline.Timeline, ctx check.Context, windows []check.Window, id string) string {
-	events := tl.Scenario(ctx.Scenario).Sorted().Events
-	if len(events) == 0 {
+// renderSVG draws one scenario's lane model (check.Lanes): lanes for faults
+// and observer gaps, for each pod (alive bar, deletion, signal and
+// termination markers), for each Consul instance (bar segments colored by
+// check status while listed) and for each service callers asked for (a dot
+// per call), with stale windows shaded across the whole picture. It only
+// draws: every state and interval comes from the model, which the verdicts
+// share. The axis counts seconds from the scenario's first event. Tooltips
+// are SVG <title>s: no script needed.
+func renderSVG(m check.LaneModel, id string) string {
+	if m.Empty() {
 		return `<p class="empty">No events were recorded for this scenario.</p>`
 	}
-	first, last := timeline.Timeline{Events: events}.Span()
-	p := &picture{id: id, end: last}
-	step := niceStep((last - first).Seconds() / 10)
-	p.t0 = time.Duration(math.Floor(first.Seconds()/step) * step * float64(time.Second))
-	p.t1 = time.Duration(math.Ceil(last.Seconds()/step) * step * float64(time.Second))
+	p := &picture{id: id, start: m.Start}
+	step := niceStep((m.End - m.Start).Seconds() / 10)
+	stepD := time.Duration(step * float64(time.Second))
+	p.t0 = m.Start
+	p.t1 = m.Start + time.Duration(math.Ceil((m.End-m.Start).Seconds()/step)*step*float64(time.Second))
 	if p.t1 <= p.t0 {
-		p.t1 = p.t0 + time.Duration(step*float64(time.Second))
+		p.t1 = p.t0 + stepD
 	}
 
-	// Collect lanes.
-	var faults, gaps, fillers []timeline.Event
-	pods := map[string]*podLane{}
-	insts := map[string]*instLane{}
-	calls := map[string][]timeline.Event{}
+	// One hue per service, for pods; green, red and orange are taken.
 	var services []string
-	for _, e := range events {
-		switch e.Source {
-		case timeline.SourceFault:
-			faults = append(faults, e)
-		case timeline.SourceHarness:
-			gaps = append(gaps, e)
-		case timeline.SourcePod, timeline.SourceApp:
-			if strings.HasPrefix(e.Pod, fillerPrefix) {
-				// The IP reuse fault's pool fillers (tens of pause pods)
-				// share one lane: when the pool was full is what matters.
-				fillers = append(fillers, e)
-				continue
-			}
-			l := pods[e.Pod]
-			if l == nil {
-				l = &podLane{name: e.Pod, first: e.At}
-				pods[e.Pod] = l
-			}
-			if e.Source == timeline.SourcePod && l.service == "" {
-				l.service = e.Service
-			}
-			if e.Kind == timeline.PodIPAssigned && l.ip == "" {
-				l.ip = e.IP
-			}
-			l.events = append(l.events, e)
-		case timeline.SourceConsul:
-			l := insts[e.Instance]
-			if l == nil {
-				l = &instLane{id: e.Instance, first: e.At}
-				insts[e.Instance] = l
-			}
-			if e.Kind == timeline.ConsulRegistered {
-				l.service = e.Service
-				l.addr = e.IP + ":" + strconv.Itoa(e.Port)
-			}
-			l.events = append(l.events, e)
-		case timeline.SourceCaller:
-			calls[e.Service] = append(calls[e.Service], e)
-		}
-		if e.Service != "" && e.Source != timeline.SourceCaller && !slices.Contains(services, e.Service) {
-			services = append(services, e.Service)
-		}
+	for _, l := range m.Pods {
+		services = append(services, l.Service)
 	}
-	if len(fillers) > 0 {
-		names := map[string]bool{}
-		l := &podLane{first: fillers[0].At}
-		var last timeline.Event
-		for _, e := range fillers {
-			names[e.Pod] = true
-			if e.Kind == timeline.PodDeleted {
-				last = e
-			}
-		}
-		created := fillers[0]
-		created.Kind = timeline.PodCreated
-		l.events = []timeline.Event{created}
-		if last.Kind == timeline.PodDeleted {
-			l.events = append(l.events, last)
-		}
-		l.name = fmt.Sprintf("%s* (%d pool fillers)", fillerPrefix, len(names))
-		pods[l.name] = l
+	for _, l := range m.Instances {
+		services = append(services, l.Service)
 	}
 	slices.Sort(services)
+	services = slices.Compact(slices.DeleteFunc(services, func(s string) bool { return s == "" }))
 	palette := []string{"#4e79a7", "#b07aa1", "#76b7b2", "#9c755f", "#1f4e79", "#7f7f7f", "#bcbd22", "#17becf"}
 	serviceColor := func(s string) string {
 		if i := slices.Index(services, s); i >= 0 {
@@ -201,20 +134,13 @@ func renderSVG(tl timeline.Timeline, ctx check.Context, windows []check.Window, 
 		}
 		return colorUnknown
 	}
-	podOrder := sortedLanes(pods, func(l *podLane) (time.Duration, string) { return l.first, l.name })
-	instOrder := sortedLanes(insts, func(l *instLane) (time.Duration, string) { return l.first, l.id })
-	callOrder := make([]string, 0, len(calls))
-	for s := range calls {
-		callOrder = append(callOrder, s)
-	}
-	slices.Sort(callOrder)
 
 	// Height: groups and lanes.
 	height := topMargin + axisHeight
-	if len(faults)+len(gaps) > 0 {
+	if len(m.Faults)+len(m.FaultEnds)+len(m.Gaps) > 0 {
 		height += groupH + laneH
 	}
-	for _, n := range []int{len(podOrder), len(instOrder), len(callOrder)} {
+	for _, n := range []int{len(m.Pods), len(m.Instances), len(m.Callers)} {
 		if n > 0 {
 			height += groupH + n*laneH
 		}
@@ -222,35 +148,35 @@ func renderSVG(tl timeline.Timeline, ctx check.Context, windows []check.Window, 
 	plotTop, plotBottom := topMargin, height-axisHeight
 
 	p.f(`<svg class="timeline" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="timeline of scenario %s">`,
-		svgWidth, height, svgWidth, height, esc(scenarioTitle(ctx.Scenario)))
+		svgWidth, height, svgWidth, height, esc(scenarioTitle(m.Scenario)))
 	p.f(`<defs><pattern id="%s-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">`+
 		`<rect width="6" height="6" fill="%s" fill-opacity="0.35"/><line x1="0" y1="0" x2="0" y2="6" stroke="%s" stroke-width="3"/></pattern>`+
 		`<pattern id="%s-gap" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)">`+
 		`<line x1="0" y1="0" x2="0" y2="6" stroke="%s" stroke-width="2" stroke-opacity="0.5"/></pattern></defs>`,
 		p.id, colorStale, colorStale, p.id, colorGap)
 
-	// Grid and axis.
+	// Grid and axis, in seconds from the scenario's start.
 	ticks := int(math.Round((p.t1 - p.t0).Seconds() / step))
 	for i := 0; i <= ticks; i++ {
-		s := p.t0.Seconds() + float64(i)*step
-		x := p.x(time.Duration(s * float64(time.Second)))
+		s := float64(i) * step
+		x := p.x(p.t0 + time.Duration(s*float64(time.Second)))
 		p.f(`<line class="grid" x1="%s" y1="%d" x2="%s" y2="%d"/>`, num(x), plotTop, num(x), plotBottom)
 		p.f(`<text class="tick" x="%s" y="%d" text-anchor="middle">%s s</text>`, num(x), plotBottom+16,
 			strconv.FormatFloat(math.Round(s*1e6)/1e6, 'f', -1, 64))
 	}
 	p.f(`<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, plotX0, plotBottom, plotX1, plotBottom)
-	p.f(`<text class="tick" x="%d" y="%d" text-anchor="end">seconds from run start</text>`, plotX1, plotBottom+28)
+	p.f(`<text class="tick" x="%d" y="%d" text-anchor="end">seconds from scenario start (t=%s s of the run)</text>`, plotX1, plotBottom+28, secs(m.Start))
 
 	// Stale windows and gaps first, so lanes draw over them.
-	for _, w := range windows {
+	for _, w := range m.Windows {
 		x0, x1 := p.x(w.Start), p.x(w.End)
 		p.f(`<rect class="stale" x="%s" y="%d" width="%s" height="%d"><title>%s</title></rect>`,
-			num(x0), plotTop, num(max(x1-x0, 1)), plotBottom-plotTop, esc(windowTitle(w)))
+			num(x0), plotTop, num(max(x1-x0, 1)), plotBottom-plotTop, esc(p.windowTitle(w)))
 	}
 	// One label per run of overlapping windows, skipped where it would
 	// collide with the previous one (the lanes and tooltips still say it).
 	labelEnd := math.Inf(-1)
-	for _, run := range staleRuns(windows) {
+	for _, run := range staleRuns(m.Windows) {
 		x := p.x(run.start)
 		if x < labelEnd {
 			continue
@@ -262,45 +188,57 @@ func renderSVG(tl timeline.Timeline, ctx check.Context, windows []check.Window, 
 		p.f(`<text class="stalelabel" x="%s" y="%d">%s</text>`, num(x+2), plotTop-6, esc(text))
 		labelEnd = x + 2 + 6.2*float64(len([]rune(text))) + 8
 	}
-	for _, g := range gaps {
+	for _, g := range m.Gaps {
 		x0, x1 := p.x(g.At), p.x(g.Until)
 		p.f(`<rect x="%s" y="%d" width="%s" height="%d" fill="url(#%s-gap)"><title>%s</title></rect>`,
-			num(x0), plotTop, num(max(x1-x0, 1)), plotBottom-plotTop, p.id, esc(gapTitle(g)))
+			num(x0), plotTop, num(max(x1-x0, 1)), plotBottom-plotTop, p.id, esc(p.gapTitle(g)))
 	}
 
 	p.y = plotTop
-	if len(faults)+len(gaps) > 0 {
+	if len(m.Faults)+len(m.FaultEnds)+len(m.Gaps) > 0 {
 		p.group("faults and observer gaps")
 		p.label("faults / gaps", "")
-		p.faultLane(faults, gaps)
+		p.faultLane(m)
 		p.y += laneH
 	}
-	if len(podOrder) > 0 {
+	if len(m.Pods) > 0 {
 		p.group("pods")
-		for _, l := range podOrder {
-			p.label(l.name, strings.TrimSpace(l.service+" "+l.ip))
-			p.podLane(l, serviceColor(l.service))
+		for _, l := range m.Pods {
+			name := l.Pod
+			if l.Fillers > 0 {
+				name = fmt.Sprintf("IP-pool fillers (%d pods)", l.Fillers)
+			}
+			p.label(name, strings.TrimSpace(l.Service+" "+l.IP))
+			p.podLane(l, name, serviceColor(l.Service))
 			p.y += laneH
 		}
 	}
-	if len(instOrder) > 0 {
+	if len(m.Instances) > 0 {
 		p.group("Consul instances")
-		for _, l := range instOrder {
-			p.label(l.id, strings.TrimSpace(l.service+" "+l.addr))
-			p.instLane(l, windows)
+		for _, l := range m.Instances {
+			p.label(l.Instance, strings.TrimSpace(l.Service+" "+addr(l)))
+			p.instLane(l, m.Windows)
 			p.y += laneH
 		}
 	}
-	if len(callOrder) > 0 {
+	if len(m.Callers) > 0 {
 		p.group("callers, by service asked for")
-		for _, s := range callOrder {
-			p.label("→ "+s, "")
-			p.callLane(calls[s])
+		for _, l := range m.Callers {
+			p.label("→ "+l.Service, "")
+			p.callLane(l.Calls)
 			p.y += laneH
 		}
 	}
 	p.f(`</svg>`)
 	return p.b.String()
+}
+
+// addr is an instance's registered address, "" if Consul never said.
+func addr(l check.InstanceLane) string {
+	if l.IP == "" {
+		return ""
+	}
+	return l.IP + ":" + strconv.Itoa(l.Port)
 }
 
 // staleRun is a maximal stretch of time covered by overlapping windows.
@@ -330,30 +268,20 @@ func staleRuns(windows []check.Window) []staleRun {
 	return runs
 }
 
-func sortedLanes[L any](m map[string]L, key func(L) (time.Duration, string)) []L {
-	out := make([]L, 0, len(m))
-	for _, l := range m {
-		out = append(out, l)
-	}
-	slices.SortFunc(out, func(a, b L) int {
-		ta, na := key(a)
-		tb, nb := key(b)
-		return cmp.Or(cmp.Compare(ta, tb), cmp.Compare(na, nb))
-	})
-	return out
-}
-
-func windowTitle(w check.Window) string {
+func (p *picture) windowTitle(w check.Window) string {
 	why := "the pod that registered it is deleted and no pod holds " + w.IP
 	if w.Cause == check.CauseOtherService {
 		why = w.IP + " is held by pod " + w.OtherPod + " of service " + w.OtherService
 	}
 	return fmt.Sprintf("stale: %s (%s) listed passing from %s to %s (%s): %s",
-		w.Instance, w.Service, at(w.Start), at(w.End), msString(w.End-w.Start), why)
+		w.Instance, w.Service, p.at(w.Start), p.at(w.End), msString(w.End-w.Start), why)
 }
 
-func gapTitle(g timeline.Event) string {
-	s := fmt.Sprintf("observer gap %s to %s", at(g.At), at(g.Until))
+func (p *picture) gapTitle(g timeline.Event) string {
+	s := fmt.Sprintf("observer gap %s to %s", p.at(g.At), p.at(g.Until))
+	if g.Until == g.At {
+		s = "observer loss at " + p.at(g.At)
+	}
 	if g.Reason != "" {
 		s += ": " + g.Reason
 	}
@@ -386,35 +314,25 @@ func (p *picture) rect(t0, t1 time.Duration, fill, extra, title string) {
 		num(x0), p.barY(), num(max(x1-x0, 1)), barH, fill, extra, esc(title))
 }
 
-func (p *picture) faultLane(faults, gaps []timeline.Event) {
-	for _, g := range gaps {
-		p.rect(g.At, g.Until, "url(#"+p.id+"-gap)", ` stroke="`+colorGap+`"`, gapTitle(g))
+func (p *picture) faultLane(m check.LaneModel) {
+	for _, g := range m.Gaps {
+		p.rect(g.At, g.Until, "url(#"+p.id+"-gap)", ` stroke="`+colorGap+`"`, p.gapTitle(g))
 	}
-	used := make([]bool, len(faults))
-	for i, f := range faults {
-		if f.Kind != timeline.FaultStart {
-			continue
+	for _, f := range m.Faults {
+		title := fmt.Sprintf("fault %s to %s: %s", p.at(f.From), p.at(f.To), f.Detail)
+		if !f.Ended {
+			title += " (no end recorded)"
 		}
-		end := p.end
-		for j := i + 1; j < len(faults); j++ {
-			if !used[j] && faults[j].Kind == timeline.FaultEnd && (faults[j].Detail == f.Detail || f.Detail == "") {
-				end, used[j] = faults[j].At, true
-				break
-			}
-		}
-		title := fmt.Sprintf("fault %s to %s: %s", at(f.At), at(end), f.Detail)
-		p.rect(f.At, end, colorFault, ` fill-opacity="0.8"`, title)
+		p.rect(f.From, f.To, colorFault, ` fill-opacity="0.8"`, title)
 		// The name goes inside a bar wide enough for it, else after it.
-		if x0, x1 := p.x(f.At), p.x(end); x1-x0 > 240 {
+		if x0, x1 := p.x(f.From), p.x(f.To); x1-x0 > 240 {
 			p.f(`<text class="inbar" x="%s" y="%d">%s</text>`, num(x0+4), p.barY()+11, esc(truncate(f.Detail, 40)))
 		} else {
 			p.f(`<text class="faultlabel" x="%s" y="%d">%s</text>`, num(max(x1, x0+1)+4), p.barY()+11, esc(truncate(f.Detail, 60)))
 		}
 	}
-	for i, f := range faults {
-		if f.Kind == timeline.FaultEnd && !used[i] {
-			p.marker(f.At, colorFault, "fault ended "+at(f.At)+": "+f.Detail)
-		}
+	for _, f := range m.FaultEnds {
+		p.marker(f.At, colorFault, "fault ended "+p.at(f.At)+": "+f.Detail)
 	}
 }
 
@@ -423,62 +341,46 @@ func (p *picture) marker(t time.Duration, color, title string) {
 		num(p.x(t)), p.barY()-2, num(p.x(t)), p.barY()+barH+2, color, esc(title))
 }
 
-func (p *picture) podLane(l *podLane, color string) {
-	var start, end time.Duration = l.first, p.end
-	var deletion, terminated *time.Duration
-	for _, e := range l.events {
-		if e.Source != timeline.SourcePod {
-			continue
-		}
-		switch e.Kind {
-		case timeline.PodDeleted:
-			end = e.At
-		case timeline.PodDeletionRequested:
-			if deletion == nil {
-				deletion = &e.At
+// podSegmentLook is how a pod segment is drawn: its opacity and what its
+// tooltip calls it.
+func podSegmentLook(state string) (extra, what string) {
+	switch state {
+	case check.PodTerminating:
+		return ` fill-opacity="0.55"`, "terminating"
+	case check.PodTerminated:
+		return ` fill-opacity="0.2"`, "terminated, object not yet deleted,"
+	}
+	return "", "alive"
+}
+
+func (p *picture) podLane(l check.PodLane, name, color string) {
+	desc := strings.TrimSpace(name + " " + l.Service + " " + l.IP)
+	for _, s := range l.Segments {
+		extra, what := podSegmentLook(s.State)
+		p.rect(s.From, s.To, color, extra, fmt.Sprintf("%s %s %s to %s", desc, what, p.at(s.From), p.at(s.To)))
+		if s.State == check.PodAlive {
+			if x0, x1 := p.x(s.From), p.x(s.To); x1-x0 > 130 {
+				p.f(`<text class="inbar" x="%s" y="%d">%s</text>`, num(x0+4), p.barY()+11, esc(strings.TrimSpace(l.Service+" "+l.IP)))
 			}
-		case timeline.PodContainerTerminated:
-			if terminated == nil || (deletion != nil && *terminated < *deletion) {
-				terminated = &e.At
-			}
 		}
-	}
-	desc := strings.TrimSpace(l.name + " " + l.service + " " + l.ip)
-	aliveEnd := end
-	if deletion != nil {
-		aliveEnd = min(aliveEnd, *deletion)
-	}
-	p.rect(start, aliveEnd, color, "", fmt.Sprintf("%s alive %s to %s", desc, at(start), at(aliveEnd)))
-	if deletion != nil {
-		termEnd := end
-		if terminated != nil && *terminated >= *deletion {
-			termEnd = min(end, *terminated)
-		}
-		p.rect(*deletion, termEnd, color, ` fill-opacity="0.55"`, fmt.Sprintf("%s terminating %s to %s", desc, at(*deletion), at(termEnd)))
-		if termEnd < end {
-			p.rect(termEnd, end, color, ` fill-opacity="0.2"`, fmt.Sprintf("%s terminated, object not yet deleted, %s to %s", desc, at(termEnd), at(end)))
-		}
-	}
-	if x0, x1 := p.x(start), p.x(aliveEnd); x1-x0 > 130 {
-		p.f(`<text class="inbar" x="%s" y="%d">%s</text>`, num(x0+4), p.barY()+11, esc(strings.TrimSpace(l.service+" "+l.ip)))
 	}
 	cy := p.barY() + barH/2
-	for _, e := range l.events {
+	for _, e := range l.Markers {
 		x := num(p.x(e.At))
 		switch {
 		case e.Source == timeline.SourcePod && e.Kind == timeline.PodReady:
-			p.f(`<line x1="%s" y1="%d" x2="%s" y2="%d" stroke="#fff" stroke-width="2"><title>ready %s</title></line>`, x, p.barY()+2, x, p.barY()+barH-2, at(e.At))
+			p.f(`<line x1="%s" y1="%d" x2="%s" y2="%d" stroke="#fff" stroke-width="2"><title>ready %s</title></line>`, x, p.barY()+2, x, p.barY()+barH-2, p.at(e.At))
 		case e.Source == timeline.SourcePod && e.Kind == timeline.PodDeletionRequested:
-			title := "deletion requested " + at(e.At)
+			title := "deletion requested " + p.at(e.At)
 			if e.GraceSeconds != nil {
 				title += fmt.Sprintf(" (grace %d s)", *e.GraceSeconds)
 			}
 			p.f(`<path d="M%s %d l-5 -6 h10 z" fill="#000"><title>%s</title></path>`, x, p.barY()+1, esc(title))
 			p.f(`<line x1="%s" y1="%d" x2="%s" y2="%d" stroke="#000" stroke-width="1.5"/>`, x, p.barY(), x, p.barY()+barH)
 		case e.Source == timeline.SourceApp && e.Kind == timeline.AppSignal:
-			p.f(`<circle cx="%s" cy="%d" r="4.5" fill="%s" stroke="#fff"><title>app got %s %s</title></circle>`, x, cy, colorSignal, esc(e.Signal), at(e.At))
+			p.f(`<circle cx="%s" cy="%d" r="4.5" fill="%s" stroke="#fff"><title>app got %s %s</title></circle>`, x, cy, colorSignal, esc(e.Signal), p.at(e.At))
 		case e.Source == timeline.SourceApp && e.Kind == timeline.AppDeregistered:
-			p.f(`<path d="M%s %d l4 4 l-4 4 l-4 -4 z" fill="#fff" stroke="%s" stroke-width="1.5"><title>app deregistered %s</title></path>`, x, cy-4, colorSignal, at(e.At))
+			p.f(`<path d="M%s %d l4 4 l-4 4 l-4 -4 z" fill="#fff" stroke="%s" stroke-width="1.5"><title>app deregistered %s</title></path>`, x, cy-4, colorSignal, p.at(e.At))
 		case e.Source == timeline.SourcePod && e.Kind == timeline.PodContainerTerminated:
 			code, color := "?", "#000"
 			if e.ExitCode != nil {
@@ -487,7 +389,7 @@ func (p *picture) podLane(l *podLane, color string) {
 					color = colorCritical
 				}
 			}
-			title := fmt.Sprintf("container terminated %s, exit code %s %s", at(e.At), code, e.Reason)
+			title := fmt.Sprintf("container terminated %s, exit code %s %s", p.at(e.At), code, e.Reason)
 			p.f(`<g stroke="%s" stroke-width="2.5"><title>%s</title><line x1="%s" y1="%d" x2="%s" y2="%d"/><line x1="%s" y1="%d" x2="%s" y2="%d"/></g>`,
 				color, esc(strings.TrimSpace(title)),
 				num(p.x(e.At)-5), cy-5, num(p.x(e.At)+5), cy+5, num(p.x(e.At)-5), cy+5, num(p.x(e.At)+5), cy-5)
@@ -508,45 +410,19 @@ func statusColor(s string) string {
 	return colorUnknown
 }
 
-func (p *picture) instLane(l *instLane, windows []check.Window) {
-	listed, seen := false, false
-	status := ""
-	var from time.Duration
-	flush := func(to time.Duration) {
-		if listed && to > from {
-			label := cmp.Or(status, "no status yet")
-			p.rect(from, to, statusColor(status), "", fmt.Sprintf("%s (%s %s) %s from %s to %s", l.id, l.service, l.addr, label, at(from), at(to)))
-		}
+func (p *picture) instLane(l check.InstanceLane, windows []check.Window) {
+	for _, s := range l.Segments {
+		label := cmp.Or(s.State, "no status yet")
+		p.rect(s.From, s.To, statusColor(s.State), "", fmt.Sprintf("%s (%s %s) %s from %s to %s", l.Instance, l.Service, addr(l), label, p.at(s.From), p.at(s.To)))
 	}
-	for _, e := range l.events {
-		switch e.Kind {
-		case timeline.ConsulRegistered:
-			seen = true
-			if !listed {
-				flush(e.At)
-				listed, status, from = true, "", e.At
-			}
-		case timeline.ConsulDeregistered:
-			seen = true
-			flush(e.At)
-			listed, status = false, ""
-			p.marker(e.At, "#000", "deregistered "+at(e.At))
-		case timeline.ConsulCheckStatus:
-			flush(e.At)
-			if !seen {
-				// As in check.StaleWindows: a check implies a listing the
-				// watch has not delivered yet.
-				listed, seen = true, true
-			}
-			status, from = e.Status, e.At
-		}
+	for _, e := range l.Markers {
+		p.marker(e.At, "#000", "deregistered "+p.at(e.At))
 	}
-	flush(p.end)
 	for _, w := range windows {
-		if w.Instance == l.id {
+		if w.Instance == l.Instance {
 			x0, x1 := p.x(w.Start), p.x(w.End)
 			p.f(`<rect x="%s" y="%d" width="%s" height="%d" fill="url(#%s-hatch)" stroke="%s"><title>%s</title></rect>`,
-				num(x0), p.barY()-2, num(max(x1-x0, 1)), barH+4, p.id, colorStale, esc(windowTitle(w)))
+				num(x0), p.barY()-2, num(max(x1-x0, 1)), barH+4, p.id, colorStale, esc(p.windowTitle(w)))
 		}
 	}
 }
@@ -562,6 +438,6 @@ func (p *picture) callLane(calls []timeline.Event) {
 			color, what = colorError, "error: "+e.Reason
 		}
 		p.f(`<circle cx="%s" cy="%d" r="3.5" fill="%s"><title>call to %s %s: %s</title></circle>`,
-			num(p.x(e.At)), cy, color, esc(e.Service), at(e.At), esc(what))
+			num(p.x(e.At)), cy, color, esc(e.Service), p.at(e.At), esc(what))
 	}
 }

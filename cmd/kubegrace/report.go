@@ -47,9 +47,9 @@ func runReportCheck(out io.Writer, dir string) error {
 		return fmt.Errorf("recheck %s: %w", dir, err)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tVERDICT\tSUBJECT\tVALUE\tUNIT\tSTATUS")
+	fmt.Fprintln(tw, "SCENARIO\tVERDICT\tSUBJECT\tVALUE\tUNIT")
 	for _, v := range verdicts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%g\t%s\t%s\n", v.Scenario, v.Name, v.Subject, v.Value, v.Unit, v.Status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%g\t%s\n", v.Scenario, v.Name, v.Subject, v.Value, v.Unit)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("print verdicts: %w", err)

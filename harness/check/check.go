@@ -20,18 +20,6 @@ import (
 	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
-// Status is a verdict's judgement. Most verdicts here are measurements
-// (Info); whether a measurement is what a scenario expects is judged by the
-// scenario, which knows whether it reproduces the incident or its fix.
-type Status string
-
-// The statuses.
-const (
-	Pass Status = "pass"
-	Fail Status = "fail"
-	Info Status = "info" // measured, no judgement
-)
-
 // Verdict names, one per question the harness answers.
 const (
 	NameSignalDelivered       = "signal_delivered"
@@ -53,14 +41,16 @@ const (
 	UnitBool  = "bool"
 )
 
-// Verdict is one measured answer about one subject of one scenario.
+// Verdict is one measured answer about one subject of one scenario. It
+// measures and does not judge: whether a measurement is what a scenario
+// expects is judged by the scenario (reports.Judge), which knows whether it
+// reproduces the incident or its fix.
 type Verdict struct {
 	Name     string `json:"name"`
 	Scenario string `json:"scenario"`
 	// Subject is a pod name, a Consul instance ID, or "" for the scenario as
 	// a whole.
 	Subject string `json:"subject"`
-	Status  Status `json:"status"`
 	// Value is the number: milliseconds (rounded to the microsecond so JSON
 	// stays readable), a count, or 0/1. Negative milliseconds mean "never
 	// happened within the timeline".
@@ -80,10 +70,11 @@ type Context struct {
 	// DefaultGrace is the pods' terminationGracePeriodSeconds as configured;
 	// zero means not known.
 	DefaultGrace time.Duration `json:"default_grace_ns,omitempty"`
-	// GracePeriod overrides DefaultGrace per pod name. A deletion event's
-	// own grace_s, when recorded, wins over both: it is what the API server
-	// actually applied.
-	GracePeriod map[string]time.Duration `json:"grace_period_ns,omitempty"`
+	// ServiceGrace overrides DefaultGrace per service name, for the pods of
+	// that service (a pod's service is its pod events' Service). A deletion
+	// event's own grace_s, when recorded, wins over both: it is what the API
+	// server actually applied.
+	ServiceGrace map[string]time.Duration `json:"service_grace_ns,omitempty"`
 	// WatchedServices limits the stale-window check to these Consul
 	// services (Consul itself, or a scenario's bystanders, are not
 	// interesting); empty means every service.
@@ -140,8 +131,10 @@ func fmtAt(d time.Duration) string { return "t=" + fmtMS(d) }
 // deletion request counts.
 type pod struct {
 	name, service string
+	role          string // Event.Role of its pod events, e.g. timeline.RoleIPFiller
 	ip            string
 	deletion      *timeline.Event // first deletion_requested
+	deleted       *time.Duration  // last deleted: the object is gone
 	terminations  []timeline.Event
 }
 
@@ -163,6 +156,9 @@ func pods(events []timeline.Event) (map[string]*pod, []string) {
 		if p.service == "" {
 			p.service = e.Service
 		}
+		if p.role == "" {
+			p.role = e.Role
+		}
 		switch e.Kind {
 		case timeline.PodIPAssigned:
 			if p.ip == "" {
@@ -174,6 +170,9 @@ func pods(events []timeline.Event) (map[string]*pod, []string) {
 			}
 		case timeline.PodContainerTerminated:
 			p.terminations = append(p.terminations, *e)
+		case timeline.PodDeleted:
+			at := e.At
+			p.deleted = &at
 		}
 	}
 	slices.Sort(names)
@@ -227,7 +226,7 @@ func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
 		if p.deletion == nil {
 			continue
 		}
-		v := Verdict{Name: NameSignalDelivered, Scenario: ctx.Scenario, Subject: name, Status: Info, Unit: UnitBool}
+		v := Verdict{Name: NameSignalDelivered, Scenario: ctx.Scenario, Subject: name, Unit: UnitBool}
 		v.Message = fmt.Sprintf("the app never logged SIGTERM after deletion was requested at %s", fmtAt(p.deletion.At))
 		for _, e := range events {
 			if e.Source == timeline.SourceApp && e.Kind == timeline.AppSignal && e.Pod == name &&
@@ -255,7 +254,7 @@ func KilledBySIGKILL(tl timeline.Timeline, ctx Context) []Verdict {
 		if !ok {
 			continue
 		}
-		v := Verdict{Name: NameKilledBySIGKILL, Scenario: ctx.Scenario, Subject: name, Status: Info, Unit: UnitBool}
+		v := Verdict{Name: NameKilledBySIGKILL, Scenario: ctx.Scenario, Subject: name, Unit: UnitBool}
 		reason := ""
 		if t.Reason != "" {
 			reason = " (reason " + t.Reason + ")"
@@ -281,7 +280,7 @@ func grace(p *pod, ctx Context) (time.Duration, bool) {
 	if p.deletion != nil && p.deletion.GraceSeconds != nil {
 		return time.Duration(*p.deletion.GraceSeconds) * time.Second, true
 	}
-	if g, ok := ctx.GracePeriod[p.name]; ok {
+	if g, ok := ctx.ServiceGrace[p.service]; ok && p.service != "" {
 		return g, true
 	}
 	return ctx.DefaultGrace, ctx.DefaultGrace > 0
@@ -299,7 +298,7 @@ func GraceUsed(tl timeline.Timeline, ctx Context) []Verdict {
 		if p.deletion == nil {
 			continue
 		}
-		v := Verdict{Name: NameGraceUsed, Scenario: ctx.Scenario, Subject: name, Status: Info, Unit: UnitMS, Value: -1}
+		v := Verdict{Name: NameGraceUsed, Scenario: ctx.Scenario, Subject: name, Unit: UnitMS, Value: -1}
 		g, gok := grace(p, ctx)
 		t, ok := p.termination()
 		switch {
@@ -415,7 +414,7 @@ func DeregistrationLatency(tl timeline.Timeline, ctx Context) []Verdict {
 			continue
 		}
 		del := p.deletion.At
-		v := Verdict{Name: NameDeregistrationLatency, Scenario: ctx.Scenario, Subject: name, Status: Info, Unit: UnitMS}
+		v := Verdict{Name: NameDeregistrationLatency, Scenario: ctx.Scenario, Subject: name, Unit: UnitMS}
 		var pending, stale []string
 		var latest time.Duration
 		for _, id := range ids {
@@ -497,7 +496,7 @@ func CallOutcomes(tl timeline.Timeline, ctx Context) []Verdict {
 			}
 			msg += fmt.Sprintf(" (%s; %s)", tally(es, label), when)
 		}
-		return Verdict{Name: name, Scenario: ctx.Scenario, Status: Info, Value: float64(len(es)), Unit: UnitCount, Message: msg}
+		return Verdict{Name: name, Scenario: ctx.Scenario, Value: float64(len(es)), Unit: UnitCount, Message: msg}
 	}
 	return []Verdict{
 		mk(NameFailedCalls, failed, "failed", func(e timeline.Event) string { return e.Service + ": " + e.Reason }),
@@ -529,22 +528,34 @@ func tally(es []timeline.Event, label func(timeline.Event) string) string {
 	return strings.Join(parts, ", ")
 }
 
-// ObserverGaps reports the total time during which some observer had lost
-// its watch: verdicts over those intervals may be missing events, so a
-// report must show it next to them.
-func ObserverGaps(tl timeline.Timeline, ctx Context) []Verdict {
-	var ivs []interval
-	observers := map[string]bool{}
-	for _, e := range scope(tl, ctx) {
+// gapEvents returns the observer gaps among events (harness gap events), in
+// the events' order. A gap with Until == At is a loss at one moment (an app
+// log that could not be followed): it has no length but still counts.
+func gapEvents(events []timeline.Event) []timeline.Event {
+	var out []timeline.Event
+	for _, e := range events {
 		if e.Source == timeline.SourceHarness && e.Kind == timeline.HarnessGap {
-			ivs = append(ivs, interval{Start: e.At, End: e.Until})
-			observers[cmp.Or(e.Reason, "an observer")] = true
+			out = append(out, e)
 		}
 	}
-	v := Verdict{Name: NameObserverGaps, Scenario: ctx.Scenario, Status: Info, Unit: UnitMS}
-	total := unionLength(ivs)
-	v.Value = ms(total)
-	if len(ivs) == 0 {
+	return out
+}
+
+// ObserverGaps reports how many times an observer lost its watch (a count:
+// a zero-length gap, such as a lost app log, counts too) and, in the
+// message, which observers and the total time covered. Verdicts over those
+// intervals may be missing events, so a report must show it next to them,
+// and an expectation of observer_gaps == 0 fails after any loss.
+func ObserverGaps(tl timeline.Timeline, ctx Context) []Verdict {
+	gaps := gapEvents(scope(tl, ctx))
+	var ivs []interval
+	observers := map[string]bool{}
+	for _, g := range gaps {
+		ivs = append(ivs, interval{Start: g.At, End: g.Until})
+		observers[cmp.Or(g.Reason, "an observer")] = true
+	}
+	v := Verdict{Name: NameObserverGaps, Scenario: ctx.Scenario, Unit: UnitCount, Value: float64(len(gaps))}
+	if len(gaps) == 0 {
 		v.Message = "no observer lost its watch"
 	} else {
 		names := make([]string, 0, len(observers))
@@ -552,7 +563,8 @@ func ObserverGaps(tl timeline.Timeline, ctx Context) []Verdict {
 			names = append(names, n)
 		}
 		slices.Sort(names)
-		v.Message = fmt.Sprintf("%s (%s) covering %s: events in them may be missing", plural(len(ivs), "observer gap"), strings.Join(names, ", "), fmtMS(total))
+		v.Message = fmt.Sprintf("%s (%s) covering %s in all: events in or at them may be missing",
+			plural(len(gaps), "observer gap"), strings.Join(names, ", "), fmtMS(unionLength(ivs)))
 	}
 	return []Verdict{v}
 }

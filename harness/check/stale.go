@@ -56,11 +56,51 @@ func (w Window) describe() string {
 // instance is Consul's view of one service ID while walking the timeline.
 type instance struct {
 	id, service, ip string
+	port            int
 	listed          bool
 	status          string
 	regOwner        string // the pod holding the IP when Consul registered it
 	appPod          string // the pod whose app last logged registering it
 	open            *Window
+
+	// For the picture (Lanes): what Consul said about it over time.
+	consul   bool          // Consul (not only the app) mentioned it
+	first    time.Duration // its first Consul event
+	segments []Segment     // closed listed stretches of one status
+	seg      *Segment      // the stretch now open, while listed
+	deregs   []timeline.Event
+}
+
+// track cuts in's status segments at t after an event changed (or kept) its
+// listing or status: a segment is a stretch during which Consul listed in
+// with one check status.
+func (in *instance) track(t time.Duration) {
+	if in.seg != nil && (!in.listed || in.seg.State != in.status) {
+		in.closeSegment(t)
+	}
+	if in.listed && in.seg == nil {
+		in.seg = &Segment{From: t, To: t, State: in.status}
+	}
+}
+
+// closeSegment ends the open segment at t, keeping it if it has a length.
+func (in *instance) closeSegment(t time.Duration) {
+	if in.seg == nil {
+		return
+	}
+	in.seg.To = t
+	if in.seg.To > in.seg.From {
+		in.segments = append(in.segments, *in.seg)
+	}
+	in.seg = nil
+}
+
+// consulView is the result of walking Consul's view of a scenario: every
+// instance (sorted IDs) with its status segments, and the stale windows.
+type consulView struct {
+	insts   map[string]*instance
+	ids     []string
+	windows []Window
 }
 
 // StaleWindows returns every stale window in the context's part of the
@@ -79,6 +119,15 @@ func StaleWindows(tl timeline.Timeline, ctx Context) []Window {
 	if len(events) == 0 {
 		return nil
 	}
+	return walkConsul(events, ctx, events[len(events)-1].At).windows
+}
+
+// walkConsul walks events (sorted by time, not empty) once, keeping
+// Consul's view of every instance and judging, at each moment, whether it
+// is stale. StaleWindows and Lanes both read this one walk, so the picture
+// and the verdicts cannot disagree. Stale windows still open at the end
+// close at the last event; status segments close at segEnd.
+func walkConsul(events []timeline.Event, ctx Context, segEnd time.Duration) consulView {
 	ls := leases(events)
 	// Each pod's deletions and (re)creations, to tell whether a pod name is
 	// deleted at a given moment.
@@ -152,25 +201,32 @@ func StaleWindows(tl timeline.Timeline, ctx Context) []Window {
 			switch {
 			case e.Source == timeline.SourceConsul && e.Kind == timeline.ConsulRegistered:
 				in, _ := get(e.Instance)
+				in.seenByConsul(e)
 				if !in.listed {
 					in.status = ""
 				}
-				in.listed, in.service, in.ip = true, e.Service, e.IP
+				in.listed, in.service, in.ip, in.port = true, e.Service, e.IP, e.Port
 				in.regOwner = ""
 				if owner, ok := ownerAt(ls, e.IP, e.At); ok && (owner.service == "" || owner.service == e.Service) {
 					in.regOwner = owner.pod
 				}
+				in.track(t)
 			case e.Source == timeline.SourceConsul && e.Kind == timeline.ConsulDeregistered:
 				in, _ := get(e.Instance)
+				in.seenByConsul(e)
 				in.listed, in.status = false, ""
+				in.deregs = append(in.deregs, e)
+				in.track(t)
 			case e.Source == timeline.SourceConsul && e.Kind == timeline.ConsulCheckStatus:
 				in, seen := get(e.Instance)
+				in.seenByConsul(e)
 				if !seen {
 					// A check implies a listed service whose registration the
 					// watch has not delivered yet.
 					in.listed = true
 				}
 				in.status = e.Status
+				in.track(t)
 			case e.Source == timeline.SourceApp && e.Kind == timeline.AppRegistered && e.Instance != "":
 				in, _ := get(e.Instance)
 				in.appPod = e.Pod
@@ -196,11 +252,19 @@ func StaleWindows(tl timeline.Timeline, ctx Context) []Window {
 	end := events[len(events)-1].At
 	for _, id := range ids {
 		closeAt(insts[id], end)
+		insts[id].closeSegment(max(segEnd, end))
 	}
 	slices.SortStableFunc(windows, func(a, b Window) int {
 		return cmp.Or(cmp.Compare(a.Instance, b.Instance), cmp.Compare(a.Start, b.Start))
 	})
-	return windows
+	return consulView{insts: insts, ids: ids, windows: windows}
+}
+
+// seenByConsul notes that Consul mentioned in, first at e.At.
+func (in *instance) seenByConsul(e timeline.Event) {
+	if !in.consul {
+		in.consul, in.first = true, e.At
+	}
 }
 
 // StaleWindow reports, per instance with at least one stale window, the
@@ -212,10 +276,8 @@ func StaleWindows(tl timeline.Timeline, ctx Context) []Window {
 func StaleWindow(tl timeline.Timeline, ctx Context) []Verdict {
 	ws := StaleWindows(tl, ctx)
 	var gaps []interval
-	for _, e := range scope(tl, ctx) {
-		if e.Source == timeline.SourceHarness && e.Kind == timeline.HarnessGap {
-			gaps = append(gaps, interval{Start: e.At, End: e.Until})
-		}
+	for _, g := range gapEvents(scope(tl, ctx)) {
+		gaps = append(gaps, interval{Start: g.At, End: g.Until})
 	}
 	var out []Verdict
 	var all []interval
@@ -239,12 +301,12 @@ func StaleWindow(tl timeline.Timeline, ctx Context) []Verdict {
 		}
 		sum += total
 		out = append(out, Verdict{
-			Name: NameStaleWindow, Scenario: ctx.Scenario, Subject: id, Status: Info, Unit: UnitMS, Value: ms(total),
+			Name: NameStaleWindow, Scenario: ctx.Scenario, Subject: id, Unit: UnitMS, Value: ms(total),
 			Message: fmt.Sprintf("%s (%s) was listed passing while stale for %s: %s", id, ws[i-1].Service, fmtMS(total), strings.Join(parts, "; ")),
 		})
 	}
 	union := unionLength(all)
-	v := Verdict{Name: NameStaleWindow, Scenario: ctx.Scenario, Status: Info, Unit: UnitMS, Value: ms(union)}
+	v := Verdict{Name: NameStaleWindow, Scenario: ctx.Scenario, Unit: UnitMS, Value: ms(union)}
 	switch n := len(out); {
 	case n == 0:
 		v.Message = "Consul never listed a stale instance as passing"
@@ -276,7 +338,7 @@ func ReusedAddressWindow(tl timeline.Timeline, ctx Context) []Verdict {
 	if total > 0 {
 		msg = fmt.Sprintf("for %s Consul listed a passing instance whose address a pod of another service held", fmtMS(total))
 	}
-	return []Verdict{{Name: NameReusedAddressWindow, Scenario: ctx.Scenario, Status: Info, Unit: UnitMS, Value: ms(total), Message: msg}}
+	return []Verdict{{Name: NameReusedAddressWindow, Scenario: ctx.Scenario, Unit: UnitMS, Value: ms(total), Message: msg}}
 }
 
 // trimMS formats d in milliseconds without the unit, for "[a, b] ms".

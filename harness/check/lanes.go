@@ -1,0 +1,294 @@
+package check
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// Pod lane states, the Segment.State of a PodLane.
+const (
+	// PodAlive: from the pod's first event until its deletion is requested.
+	PodAlive = "alive"
+	// PodTerminating: deletion requested, container not yet terminated.
+	PodTerminating = "terminating"
+	// PodTerminated: container terminated, pod object not yet deleted.
+	PodTerminated = "terminated"
+)
+
+// Segment is a stretch [From, To) of a lane in one state.
+type Segment struct {
+	From, To time.Duration
+	// State is, for a pod lane, PodAlive, PodTerminating or PodTerminated;
+	// for an instance lane, the check status Consul reported while it
+	// listed the instance (timeline.StatusPassing, StatusWarning,
+	// StatusCritical), or "" before the first status.
+	State string
+}
+
+// LaneModel is one scenario's timeline picture as data: a lane per pod, per
+// Consul instance and per service callers asked for, the faults and
+// observer gaps, and the stale windows. It is derived by the same code as
+// the verdicts (the pod index, the termination and grace rules, the one
+// walk over Consul's view that finds stale windows), so a picture drawn
+// from it cannot contradict the verdicts printed next to it. All times are
+// offsets from the timeline's base, like the events'.
+type LaneModel struct {
+	Scenario string
+	// Start is the scenario's first event and End its last recorded moment
+	// (counting the end of gaps). Bars still open at the end stop at End.
+	Start, End time.Duration
+	// Faults are the injected faults, in order of their start.
+	Faults []Fault
+	// FaultEnds are fault_end events that no fault_start matched.
+	FaultEnds []timeline.Event
+	// Gaps are the observer gap events (At to Until; Reason names the
+	// observer), the same ObserverGaps counts; a zero-length gap is a loss
+	// at one moment.
+	Gaps []timeline.Event
+	// Pods are ordered by From, then pod name. The scenario's IP-pool
+	// fillers (pods whose events carry Role timeline.RoleIPFiller) share
+	// one lane.
+	Pods []PodLane
+	// Instances are the Consul instances Consul mentioned, ordered by
+	// From, then instance ID.
+	Instances []InstanceLane
+	// Callers are one lane per service asked for, by service name.
+	Callers []CallerLane
+	// Windows are the stale windows, exactly StaleWindows.
+	Windows []Window
+}
+
+// Empty reports whether the model has nothing to draw: the scenario
+// recorded no events.
+func (m LaneModel) Empty() bool {
+	return len(m.Faults)+len(m.FaultEnds)+len(m.Gaps)+len(m.Pods)+len(m.Instances)+len(m.Callers) == 0
+}
+
+// Fault is one injected fault, from its fault_start to the matching
+// fault_end (same Detail).
+type Fault struct {
+	Detail   string
+	From, To time.Duration
+	// Ended is false when no fault_end matched; To is then the model's End.
+	Ended bool
+}
+
+// PodLane is one pod's lane: its life as segments (alive, then once
+// deletion is requested terminating, then terminated until the object is
+// deleted) and its markers.
+type PodLane struct {
+	// Pod is the pod name; "" for the IP-pool fillers' lane.
+	Pod string
+	// Service is the pod's service label; "" for pods of no service
+	// (Consul, callers, fillers).
+	Service, IP string
+	// Role is the pod events' Role, e.g. timeline.RoleIPFiller.
+	Role string
+	// Fillers is, for the lane standing for the IP-pool filler pods, how
+	// many pods it stands for; 0 for a pod's own lane.
+	Fillers int
+	// From is the pod's first pod or app event; To is when the pod object
+	// was deleted (its last deleted event), or the model's End.
+	From, To time.Duration
+	// Segments are in time order and cover [From, To). The alive segment
+	// is always there (possibly empty); terminating and terminated follow
+	// the first deletion request and the container termination the per-pod
+	// verdicts use.
+	Segments []Segment
+	// Markers are the pod's ready, deletion_requested and
+	// container_terminated events and its app's signal and deregistered
+	// events, in time order. A filler lane has none.
+	Markers []timeline.Event
+}
+
+// InstanceLane is one Consul instance's lane: a segment per stretch during
+// which Consul listed it with one check status, nothing while it was not
+// listed.
+type InstanceLane struct {
+	Instance string
+	// Service, IP and Port are as Consul last registered them.
+	Service, IP string
+	Port        int
+	// From is the instance's first Consul event.
+	From     time.Duration
+	Segments []Segment
+	// Markers are its Consul deregistered events.
+	Markers []timeline.Event
+}
+
+// CallerLane is the calls made to one service through Consul.
+type CallerLane struct {
+	// Service is the service asked for.
+	Service string
+	// Calls are the caller events (timeline.CallOK, CallWrongTarget,
+	// CallError; Reason names the service that answered, or the error), in
+	// time order.
+	Calls []timeline.Event
+}
+
+// Lanes derives the lane model of ctx's scenario from the timeline: the
+// picture of what the verdicts measured. Pure, like the verdicts.
+func Lanes(tl timeline.Timeline, ctx Context) LaneModel {
+	m := LaneModel{Scenario: ctx.Scenario}
+	events := scope(tl, ctx)
+	if len(events) == 0 {
+		return m
+	}
+	m.Start, m.End = timeline.Timeline{Events: events}.Span()
+	m.Faults, m.FaultEnds = faultBars(events, m.End)
+	m.Gaps = gapEvents(events)
+	m.Pods = podLanes(events, m.End)
+
+	view := walkConsul(events, ctx, m.End)
+	m.Windows = view.windows
+	for _, id := range view.ids {
+		in := view.insts[id]
+		if !in.consul {
+			continue // only the app mentioned it
+		}
+		m.Instances = append(m.Instances, InstanceLane{
+			Instance: id, Service: in.service, IP: in.ip, Port: in.port, From: in.first,
+			Segments: in.segments, Markers: in.deregs,
+		})
+	}
+	slices.SortStableFunc(m.Instances, func(a, b InstanceLane) int {
+		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.Instance, b.Instance))
+	})
+
+	calls := map[string][]timeline.Event{}
+	for _, e := range events {
+		if e.Source == timeline.SourceCaller {
+			calls[e.Service] = append(calls[e.Service], e)
+		}
+	}
+	for _, s := range sortedKeys(calls) {
+		m.Callers = append(m.Callers, CallerLane{Service: s, Calls: calls[s]})
+	}
+	return m
+}
+
+// faultBars pairs each fault_start with the next unused fault_end of the
+// same Detail (any, for a start without one); a start left unmatched runs
+// to end. Unmatched ends are returned apart.
+func faultBars(events []timeline.Event, end time.Duration) ([]Fault, []timeline.Event) {
+	var faults []timeline.Event
+	for _, e := range events {
+		if e.Source == timeline.SourceFault {
+			faults = append(faults, e)
+		}
+	}
+	var bars []Fault
+	var orphans []timeline.Event
+	used := make([]bool, len(faults))
+	for i, f := range faults {
+		if f.Kind != timeline.FaultStart {
+			continue
+		}
+		bar := Fault{Detail: f.Detail, From: f.At, To: end}
+		for j := i + 1; j < len(faults); j++ {
+			if !used[j] && faults[j].Kind == timeline.FaultEnd && (faults[j].Detail == f.Detail || f.Detail == "") {
+				bar.To, bar.Ended, used[j] = faults[j].At, true, true
+				break
+			}
+		}
+		bars = append(bars, bar)
+	}
+	for i, f := range faults {
+		if f.Kind == timeline.FaultEnd && !used[i] {
+			orphans = append(orphans, f)
+		}
+	}
+	return bars, orphans
+}
+
+// podLanes builds the pod lanes from the same pod index the per-pod
+// verdicts use, plus a lane for each pod only its app's log mentions.
+func podLanes(events []timeline.Event, end time.Duration) []PodLane {
+	ps, names := pods(events)
+	first := map[string]time.Duration{}
+	markers := map[string][]timeline.Event{}
+	var appOnly []string
+	for _, e := range events {
+		if e.Source != timeline.SourcePod && e.Source != timeline.SourceApp {
+			continue
+		}
+		if _, ok := first[e.Pod]; !ok {
+			first[e.Pod] = e.At
+			if ps[e.Pod] == nil {
+				appOnly = append(appOnly, e.Pod)
+			}
+		}
+		switch {
+		case e.Source == timeline.SourcePod && (e.Kind == timeline.PodReady || e.Kind == timeline.PodDeletionRequested || e.Kind == timeline.PodContainerTerminated),
+			e.Source == timeline.SourceApp && (e.Kind == timeline.AppSignal || e.Kind == timeline.AppDeregistered):
+			markers[e.Pod] = append(markers[e.Pod], e)
+		}
+	}
+
+	var lanes []PodLane
+	var fillers []*pod
+	for _, name := range names {
+		p := ps[name]
+		if p.role == timeline.RoleIPFiller {
+			fillers = append(fillers, p)
+			continue
+		}
+		l := PodLane{Pod: name, Service: p.service, IP: p.ip, Role: p.role, From: first[name], To: end, Markers: markers[name]}
+		if p.deleted != nil {
+			l.To = *p.deleted
+		}
+		aliveEnd := l.To
+		if p.deletion != nil {
+			aliveEnd = min(aliveEnd, p.deletion.At)
+		}
+		l.Segments = []Segment{{From: l.From, To: aliveEnd, State: PodAlive}}
+		if p.deletion != nil {
+			termEnd := l.To
+			if t, ok := p.termination(); ok {
+				termEnd = max(aliveEnd, min(l.To, t.At))
+			}
+			l.Segments = append(l.Segments, Segment{From: aliveEnd, To: termEnd, State: PodTerminating})
+			if termEnd < l.To {
+				l.Segments = append(l.Segments, Segment{From: termEnd, To: l.To, State: PodTerminated})
+			}
+		}
+		lanes = append(lanes, l)
+	}
+	for _, name := range appOnly {
+		l := PodLane{Pod: name, From: first[name], To: end, Markers: markers[name]}
+		l.Segments = []Segment{{From: l.From, To: l.To, State: PodAlive}}
+		lanes = append(lanes, l)
+	}
+	if len(fillers) > 0 {
+		// Tens of pause pods: when the pool was full is what matters, so
+		// they share one lane, alive until the last of them is deleted.
+		l := PodLane{Role: timeline.RoleIPFiller, Fillers: len(fillers), From: end, To: 0}
+		for _, p := range fillers {
+			l.From = min(l.From, first[p.name])
+			if p.deleted == nil {
+				l.To = end
+			} else {
+				l.To = max(l.To, *p.deleted)
+			}
+		}
+		l.Segments = []Segment{{From: l.From, To: l.To, State: PodAlive}}
+		lanes = append(lanes, l)
+	}
+	slices.SortStableFunc(lanes, func(a, b PodLane) int {
+		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.Pod, b.Pod))
+	})
+	return lanes
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,227 @@
+package check
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// lanesTimeline is a small hand-written scenario that starts 10 s into the
+// run: orders-a hears SIGTERM but is SIGKILLed at the end of its 2 s grace;
+// its instance goes passing, critical, passing again once the pod is gone
+// (a stale window) and is then deregistered; two IP-pool fillers, one not
+// named ipfill-*, come and go; a consul watch gap and a lost app log (a
+// zero-length gap); calls. One event of another scenario at t=0 must not
+// move the scenario's start.
+func lanesTimeline() (timeline.Timeline, map[string]timeline.Event) {
+	at := func(ms int) time.Duration { return 10*time.Second + time.Duration(ms)*time.Millisecond }
+	code := func(c int) *int { return &c }
+	grace := int64(2)
+	const s = "lanes"
+	named := map[string]timeline.Event{
+		"ready":      {At: at(500), Source: timeline.SourcePod, Kind: timeline.PodReady, Scenario: s, Pod: "orders-a", Service: "orders"},
+		"deletion":   {At: at(1000), Source: timeline.SourcePod, Kind: timeline.PodDeletionRequested, Scenario: s, Pod: "orders-a", Service: "orders", GraceSeconds: &grace},
+		"sigterm":    {At: at(1001), Source: timeline.SourceApp, Kind: timeline.AppSignal, Scenario: s, Pod: "orders-a", Service: "orders", Signal: "SIGTERM"},
+		"terminated": {At: at(3000), Source: timeline.SourcePod, Kind: timeline.PodContainerTerminated, Scenario: s, Pod: "orders-a", Service: "orders", ExitCode: code(137), Reason: "Error"},
+		"dereg":      {At: at(4200), Source: timeline.SourceConsul, Kind: timeline.ConsulDeregistered, Scenario: s, Service: "orders", Instance: "inst-a"},
+		"gap":        {At: at(3500), Until: at(3700), Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: s, Reason: "consul watch"},
+		"lost-log":   {At: at(3600), Until: at(3600), Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: s, Reason: "app log of orders-a"},
+		"call-ok":    {At: at(1500), Source: timeline.SourceCaller, Kind: timeline.CallOK, Scenario: s, Service: "orders", Reason: "orders"},
+		"call-err":   {At: at(2600), Source: timeline.SourceCaller, Kind: timeline.CallError, Scenario: s, Service: "orders", Reason: "connection refused"},
+		"call-last":  {At: at(4500), Source: timeline.SourceCaller, Kind: timeline.CallError, Scenario: s, Service: "orders", Reason: "no passing instance"},
+	}
+	filler := func(ms int, kind, pod, ip string) timeline.Event {
+		return timeline.Event{At: at(ms), Source: timeline.SourcePod, Kind: kind, Scenario: s, Pod: pod, IP: ip, Role: timeline.RoleIPFiller}
+	}
+	events := []timeline.Event{
+		{At: 0, Source: timeline.SourcePod, Kind: timeline.PodCreated, Scenario: "other", Pod: "elsewhere"},
+		{At: at(0), Source: timeline.SourcePod, Kind: timeline.PodCreated, Scenario: s, Pod: "orders-a", Service: "orders"},
+		{At: at(100), Source: timeline.SourcePod, Kind: timeline.PodIPAssigned, Scenario: s, Pod: "orders-a", Service: "orders", IP: "10.0.0.5"},
+		{At: at(200), Source: timeline.SourceApp, Kind: timeline.AppStarted, Scenario: s, Pod: "orders-a", Service: "orders"},
+		{At: at(300), Source: timeline.SourceConsul, Kind: timeline.ConsulRegistered, Scenario: s, Service: "orders", Instance: "inst-a", IP: "10.0.0.5", Port: 8080},
+		{At: at(310), Source: timeline.SourceConsul, Kind: timeline.ConsulCheckStatus, Scenario: s, Service: "orders", Instance: "inst-a", Status: timeline.StatusPassing},
+		{At: at(320), Source: timeline.SourceApp, Kind: timeline.AppRegistered, Scenario: s, Pod: "orders-a", Service: "orders", Instance: "inst-a", IP: "10.0.0.5", Port: 8080},
+		named["ready"],
+		{At: at(900), Source: timeline.SourceFault, Kind: timeline.FaultStart, Scenario: s, Detail: "delete pod orders-a"},
+		named["deletion"],
+		named["sigterm"],
+		{At: at(1001), Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: s, Detail: "delete pod orders-a"},
+		filler(1200, timeline.PodCreated, "ipfill-00", ""),
+		filler(1210, timeline.PodIPAssigned, "ipfill-00", "10.0.0.6"),
+		filler(1300, timeline.PodCreated, "pool-x", ""),
+		filler(1310, timeline.PodIPAssigned, "pool-x", "10.0.0.7"),
+		named["call-ok"],
+		{At: at(2500), Source: timeline.SourceConsul, Kind: timeline.ConsulCheckStatus, Scenario: s, Service: "orders", Instance: "inst-a", Status: timeline.StatusCritical},
+		named["call-err"],
+		named["terminated"],
+		{At: at(3200), Source: timeline.SourcePod, Kind: timeline.PodDeleted, Scenario: s, Pod: "orders-a", Service: "orders"},
+		{At: at(3300), Source: timeline.SourceConsul, Kind: timeline.ConsulCheckStatus, Scenario: s, Service: "orders", Instance: "inst-a", Status: timeline.StatusPassing},
+		named["gap"],
+		named["lost-log"],
+		filler(4000, timeline.PodDeleted, "ipfill-00", ""),
+		filler(4100, timeline.PodDeleted, "pool-x", ""),
+		named["dereg"],
+		named["call-last"],
+	}
+	return timeline.Timeline{Events: events}, named
+}
+
+func TestLanes(t *testing.T) {
+	tl, ev := lanesTimeline()
+	at := func(ms int) time.Duration { return 10*time.Second + time.Duration(ms)*time.Millisecond }
+	ctx := Context{Scenario: "lanes", DefaultGrace: 30 * time.Second}
+	got := Lanes(tl, ctx)
+	want := LaneModel{
+		Scenario: "lanes",
+		Start:    at(0),
+		End:      at(4500),
+		Faults:   []Fault{{Detail: "delete pod orders-a", From: at(900), To: at(1001), Ended: true}},
+		Gaps:     []timeline.Event{ev["gap"], ev["lost-log"]},
+		Pods: []PodLane{
+			{
+				Pod: "orders-a", Service: "orders", IP: "10.0.0.5", From: at(0), To: at(3200),
+				Segments: []Segment{
+					{From: at(0), To: at(1000), State: PodAlive},
+					{From: at(1000), To: at(3000), State: PodTerminating},
+					{From: at(3000), To: at(3200), State: PodTerminated},
+				},
+				Markers: []timeline.Event{ev["ready"], ev["deletion"], ev["sigterm"], ev["terminated"]},
+			},
+			{
+				Role: timeline.RoleIPFiller, Fillers: 2, From: at(1200), To: at(4100),
+				Segments: []Segment{{From: at(1200), To: at(4100), State: PodAlive}},
+			},
+		},
+		Instances: []InstanceLane{{
+			Instance: "inst-a", Service: "orders", IP: "10.0.0.5", Port: 8080, From: at(300),
+			Segments: []Segment{
+				{From: at(300), To: at(310), State: ""},
+				{From: at(310), To: at(2500), State: timeline.StatusPassing},
+				{From: at(2500), To: at(3300), State: timeline.StatusCritical},
+				{From: at(3300), To: at(4200), State: timeline.StatusPassing},
+			},
+			Markers: []timeline.Event{ev["dereg"]},
+		}},
+		Callers: []CallerLane{{Service: "orders", Calls: []timeline.Event{ev["call-ok"], ev["call-err"], ev["call-last"]}}},
+		Windows: []Window{{Instance: "inst-a", Service: "orders", IP: "10.0.0.5", Start: at(3300), End: at(4200), Cause: CauseDeletedPod, RegisteredBy: "orders-a"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Lanes =\n%+v\nwant\n%+v", got, want)
+	}
+	if got.Empty() {
+		t.Error("Empty() on a model with lanes")
+	}
+
+	// The picture says what the verdicts say.
+	if !reflect.DeepEqual(got.Windows, StaleWindows(tl, ctx)) {
+		t.Errorf("lane windows %+v differ from StaleWindows %+v", got.Windows, StaleWindows(tl, ctx))
+	}
+	vs := All(tl, ctx)
+	terminating := got.Pods[0].Segments[1]
+	expect(t, vs, NameGraceUsed, "orders-a", ms(terminating.To-terminating.From), "of the 2s grace period")
+	expect(t, vs, NameSignalDelivered, "orders-a", 1)
+	expect(t, vs, NameKilledBySIGKILL, "orders-a", 1)
+	expect(t, vs, NameObserverGaps, "", float64(len(got.Gaps)), "2 observer gaps (app log of orders-a, consul watch) covering 200 ms in all")
+	expect(t, vs, NameStaleWindow, "inst-a", 900, "pod orders-a deleted, 10.0.0.5 held by no pod")
+	// Fillers are no subjects of the per-pod verdicts.
+	for _, v := range vs {
+		if strings.Contains(v.Subject, "ipfill") || v.Subject == "pool-x" {
+			t.Errorf("verdict about a filler pod: %+v", v)
+		}
+	}
+}
+
+func TestLanesEdgeCases(t *testing.T) {
+	if m := Lanes(timeline.Timeline{}, Context{Scenario: "none"}); !m.Empty() || m.Scenario != "none" {
+		t.Errorf("empty timeline: %+v", m)
+	}
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tl := timeline.Timeline{Events: []timeline.Event{
+		// A fault that never ended, and an end without a start.
+		{At: ms(100), Source: timeline.SourceFault, Kind: timeline.FaultStart, Detail: "wait 5s"},
+		{At: ms(200), Source: timeline.SourceFault, Kind: timeline.FaultEnd, Detail: "something else"},
+		// A pod only its app's log mentions, and a filler still alive at
+		// the end.
+		{At: ms(300), Source: timeline.SourceApp, Kind: timeline.AppSignal, Pod: "ghost", Signal: "SIGTERM"},
+		{At: ms(400), Source: timeline.SourcePod, Kind: timeline.PodCreated, Pod: "f1", Role: timeline.RoleIPFiller},
+		{At: ms(500), Source: timeline.SourcePod, Kind: timeline.PodDeleted, Pod: "f1", Role: timeline.RoleIPFiller},
+		{At: ms(450), Source: timeline.SourcePod, Kind: timeline.PodCreated, Pod: "f2", Role: timeline.RoleIPFiller},
+		// A check status before any registration: listed until the end.
+		{At: ms(600), Source: timeline.SourceConsul, Kind: timeline.ConsulCheckStatus, Instance: "early", Status: timeline.StatusCritical},
+		// An app-only instance gets no lane.
+		{At: ms(700), Source: timeline.SourceApp, Kind: timeline.AppRegistered, Pod: "ghost", Instance: "app-only"},
+		{At: ms(800), Source: timeline.SourceCaller, Kind: timeline.CallOK, Service: "b", Reason: "b"},
+		{At: ms(900), Source: timeline.SourceCaller, Kind: timeline.CallOK, Service: "a", Reason: "a"},
+		// A gap that outlasts the last event: open bars run to its end.
+		{At: ms(850), Until: ms(1000), Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Reason: "pod watch"},
+	}}
+	m := Lanes(tl, Context{})
+	if m.Start != ms(100) || m.End != ms(1000) {
+		t.Errorf("axis %v to %v, want 100ms to 1s", m.Start, m.End)
+	}
+	if want := []Fault{{Detail: "wait 5s", From: ms(100), To: ms(1000)}}; !reflect.DeepEqual(m.Faults, want) {
+		t.Errorf("faults = %+v, want %+v", m.Faults, want)
+	}
+	if len(m.FaultEnds) != 1 || m.FaultEnds[0].Detail != "something else" {
+		t.Errorf("fault ends = %+v", m.FaultEnds)
+	}
+	wantPods := []PodLane{
+		{Pod: "ghost", From: ms(300), To: ms(1000), Segments: []Segment{{From: ms(300), To: ms(1000), State: PodAlive}}, Markers: []timeline.Event{tl.Events[2]}},
+		{Role: timeline.RoleIPFiller, Fillers: 2, From: ms(400), To: ms(1000), Segments: []Segment{{From: ms(400), To: ms(1000), State: PodAlive}}},
+	}
+	if !reflect.DeepEqual(m.Pods, wantPods) {
+		t.Errorf("pods =\n%+v\nwant\n%+v", m.Pods, wantPods)
+	}
+	wantInst := []InstanceLane{{Instance: "early", From: ms(600), Segments: []Segment{{From: ms(600), To: ms(1000), State: timeline.StatusCritical}}}}
+	if !reflect.DeepEqual(m.Instances, wantInst) {
+		t.Errorf("instances = %+v, want %+v", m.Instances, wantInst)
+	}
+	if len(m.Callers) != 2 || m.Callers[0].Service != "a" || m.Callers[1].Service != "b" {
+		t.Errorf("callers = %+v, want a then b", m.Callers)
+	}
+}
+
+// A lost app log is a gap of no length: it must still count, or
+// observer_gaps == 0 would pass after a loss.
+func TestObserverGapsCountsZeroLengthGaps(t *testing.T) {
+	tl := timeline.Timeline{Events: []timeline.Event{
+		{At: time.Second, Until: time.Second, Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Reason: "app log of orders-a"},
+	}}
+	vs := ObserverGaps(tl, Context{})
+	want := []Verdict{{Name: NameObserverGaps, Value: 1, Unit: UnitCount,
+		Message: "1 observer gap (app log of orders-a) covering 0 ms in all: events in or at them may be missing"}}
+	if !reflect.DeepEqual(vs, want) {
+		t.Errorf("ObserverGaps = %+v, want %+v", vs, want)
+	}
+	if vs := ObserverGaps(timeline.Timeline{}, Context{}); vs[0].Value != 0 || vs[0].Unit != UnitCount || vs[0].Message != "no observer lost its watch" {
+		t.Errorf("no gaps: %+v", vs)
+	}
+}
+
+// The grace period of a pod is its deletion's own grace_s, else its
+// service's, else the default.
+func TestServiceGrace(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	one := int64(1)
+	var events []timeline.Event
+	for _, p := range []struct {
+		pod, service string
+		grace        *int64
+	}{{"orders-a", "orders", nil}, {"orders-b", "orders", &one}, {"payments-c", "payments", nil}} {
+		events = append(events,
+			timeline.Event{At: ms(0), Source: timeline.SourcePod, Kind: timeline.PodDeletionRequested, Pod: p.pod, Service: p.service, GraceSeconds: p.grace},
+			timeline.Event{At: ms(1000), Source: timeline.SourcePod, Kind: timeline.PodContainerTerminated, Pod: p.pod, Service: p.service})
+	}
+	tl := timeline.Timeline{Events: events}
+	ctx := Context{DefaultGrace: 10 * time.Second, ServiceGrace: map[string]time.Duration{"orders": 4 * time.Second}}
+	vs := GraceUsed(tl, ctx)
+	expect(t, vs, NameGraceUsed, "orders-a", 1000, "25.0% of the 4s grace period")
+	expect(t, vs, NameGraceUsed, "orders-b", 1000, "100.0% of the 1s grace period")
+	expect(t, vs, NameGraceUsed, "payments-c", 1000, "10.0% of the 10s grace period")
+	// Without a default, a service without its own grace is not known.
+	ctx.DefaultGrace = 0
+	expect(t, GraceUsed(tl, ctx), NameGraceUsed, "payments-c", 1000, "(grace period not known)")
+}
