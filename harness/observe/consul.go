@@ -7,6 +7,7 @@ package observe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -32,7 +33,7 @@ type Consul struct {
 }
 
 type instanceState struct {
-	status string
+	status string // Consul's aggregated status, before CheckStatus
 	ip     string
 	port   int
 }
@@ -108,6 +109,8 @@ func (c *Consul) diff(now time.Time, service string, index uint64, entries []*ap
 				own = append(own, chk)
 			}
 		}
+		// Compared raw, so that e.g. maintenance -> critical is still a
+		// change (its Detail says so) though both record as critical.
 		st := instanceState{status: own.AggregatedStatus(), ip: e.Service.Address, port: e.Service.Port}
 		if st.ip == "" {
 			st.ip = e.Node.Address
@@ -122,7 +125,8 @@ func (c *Consul) diff(now time.Time, service string, index uint64, entries []*ap
 		}
 		if prev.status != st.status {
 			ev := base
-			ev.Kind, ev.Status = timeline.ConsulCheckStatus, st.status
+			ev.Kind = timeline.ConsulCheckStatus
+			ev.Status, ev.Detail = CheckStatus(st.status)
 			c.Rec.Record(now, ev)
 		}
 		known[id] = st
@@ -139,5 +143,30 @@ func (c *Consul) diff(now time.Time, service string, index uint64, entries []*ap
 		c.Rec.Record(now, timeline.Event{Source: timeline.SourceConsul, Kind: timeline.ConsulDeregistered, Scenario: c.Scenario,
 			Service: service, Instance: id, IP: st.ip, Port: st.port, Index: index})
 		delete(known, id)
+	}
+}
+
+// CheckStatus maps an instance's aggregated Consul check status (as from
+// api.HealthChecks.AggregatedStatus) to a timeline status, which has only
+// passing, warning and critical. Whatever does not map one to one becomes
+// critical, the status under which Consul does not route to the instance,
+// and the raw status is returned as detail so that nothing is hidden:
+//
+//   - maintenance: an instance in maintenance mode is left out of
+//     passing-only queries, exactly like a critical one;
+//   - empty: Consul's answer when a check has a status it does not know;
+//   - anything else: a status this observer does not know.
+//
+// Detail is empty for passing, warning and critical.
+func CheckStatus(consul string) (status, detail string) {
+	switch consul {
+	case api.HealthPassing, api.HealthWarning, api.HealthCritical:
+		return consul, ""
+	case api.HealthMaint:
+		return timeline.StatusCritical, "consul status maintenance: not routed to"
+	case "":
+		return timeline.StatusCritical, "consul status empty: a check has a status consul does not know"
+	default:
+		return timeline.StatusCritical, fmt.Sprintf("consul status %q: unknown, recorded as critical", consul)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,10 +28,14 @@ const AppContainer = "app"
 // Pods watches the pods of one namespace through an informer (a list, then
 // a watch that resumes from its resourceVersion, relisting when it must) and
 // records each lifecycle step once per pod: created, scheduled, IP assigned,
-// ready, deletion requested, app container terminated, deleted. For every
-// pod it also follows the app container's log from the start and records
-// the fixture's own lifecycle and caller lines; the stream is read until
-// the container exits, so the lines of a pod being deleted are not lost.
+// ready, deletion requested, app container terminated, deleted. Every pod
+// event carries the pod's service label in Service and its RoleLabel in
+// Role. For every pod it also follows the app container's log from the
+// start and records the fixture's own lifecycle and caller lines; the stream
+// is read until the container exits, so the lines of a pod being deleted are
+// not lost. A log that cannot be followed (or breaks off) is recorded as a
+// gap lasting until the pod is gone or the observer stops: the app's lines
+// of that whole time may be missing.
 type Pods struct {
 	Clientset kubernetes.Interface
 	Namespace string
@@ -38,6 +44,7 @@ type Pods struct {
 
 	mu     sync.Mutex
 	state  map[string]*podState // by UID
+	gaps   *logGaps
 	logsWG sync.WaitGroup
 }
 
@@ -55,21 +62,13 @@ type podState struct {
 
 // Run watches until ctx ends, then waits for the log followers to finish.
 func (p *Pods) Run(ctx context.Context) error {
-	p.state = map[string]*podState{}
+	p.init()
 	factory := informers.NewSharedInformerFactoryWithOptions(p.Clientset, 0, informers.WithNamespace(p.Namespace))
 	inf := factory.Core().V1().Pods().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { p.update(ctx, obj) },
 		UpdateFunc: func(_, obj any) { p.update(ctx, obj) },
-		DeleteFunc: func(obj any) {
-			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if pod, ok := obj.(*corev1.Pod); ok {
-				p.update(ctx, pod) // catch steps the last update carried
-				p.record(pod, timeline.Event{Kind: timeline.PodDeleted})
-			}
-		},
+		DeleteFunc: func(obj any) { p.deleted(ctx, obj) },
 	})
 	if err != nil {
 		return fmt.Errorf("pod informer: %w", err)
@@ -79,15 +78,53 @@ func (p *Pods) Run(ctx context.Context) error {
 		return fmt.Errorf("pod informer for namespace %s did not sync", p.Namespace)
 	}
 	<-ctx.Done()
+	stopped := time.Now()
 	factory.Shutdown()
 	p.logsWG.Wait()
+	p.gaps.stop(stopped) // logs lost of pods still there were lost until now
 	return nil
 }
 
+func (p *Pods) init() {
+	p.state = map[string]*podState{}
+	p.gaps = newLogGaps(p.Rec)
+}
+
+// deleted handles the informer's delete notification: steps the last update
+// carried, the deletion itself, and the end of the pod's log gaps.
+func (p *Pods) deleted(ctx context.Context, obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	p.update(ctx, pod) // catch steps the last update carried
+	now := time.Now()
+	p.Rec.Record(now, PodEvent(pod, timeline.PodDeleted, p.Scenario))
+	p.gaps.podGone(string(pod.UID), now)
+}
+
 func (p *Pods) record(pod *corev1.Pod, e timeline.Event) {
-	e.Source, e.Scenario = timeline.SourcePod, p.Scenario
+	p.Rec.Record(time.Now(), withPod(e, pod, p.Scenario))
+}
+
+// PodEvent returns the pod event of the given kind for pod: source pod, the
+// pod's name, IP, service label (ServiceLabel) and role label
+// (timeline.RoleLabel, so that harness-made pods such as IP-pool fillers are
+// marked in every event about them).
+func PodEvent(pod *corev1.Pod, kind, scenario string) timeline.Event {
+	return withPod(timeline.Event{Kind: kind}, pod, scenario)
+}
+
+// withPod fills e's pod fields from pod; the kind-specific fields are left
+// as they are.
+func withPod(e timeline.Event, pod *corev1.Pod, scenario string) timeline.Event {
+	e.Source, e.Scenario = timeline.SourcePod, scenario
 	e.Pod, e.Service, e.IP = pod.Name, pod.Labels[ServiceLabel], pod.Status.PodIP
-	p.Rec.Record(time.Now(), e)
+	e.Role = pod.Labels[timeline.RoleLabel]
+	return e
 }
 
 func (p *Pods) update(ctx context.Context, obj any) {
@@ -135,11 +172,12 @@ func (p *Pods) update(ctx context.Context, obj any) {
 		}
 		if instances := cs.RestartCount + 1; st.followed < instances && (cs.State.Running != nil || cs.State.Terminated != nil) {
 			st.followed = instances
+			lf := logFollow{pod: pod.Name, uid: string(pod.UID), role: pod.Labels[timeline.RoleLabel], from: instanceStart(cs, time.Now())}
 			p.logsWG.Add(1)
-			go func(name string) {
+			go func() {
 				defer p.logsWG.Done()
-				p.follow(ctx, name)
-			}(pod.Name)
+				p.follow(ctx, lf)
+			}()
 		}
 	}
 }
@@ -153,33 +191,172 @@ func podReady(pod *corev1.Pod) bool {
 	return false
 }
 
+// instanceStart is when the app container instance whose status is cs
+// started, as far as known, and no later than now: the start of what its log
+// holds. The kubelet's times have whole seconds, which errs early.
+func instanceStart(cs corev1.ContainerStatus, now time.Time) time.Time {
+	var started time.Time
+	switch {
+	case cs.State.Running != nil:
+		started = cs.State.Running.StartedAt.Time
+	case cs.State.Terminated != nil:
+		started = cs.State.Terminated.StartedAt.Time
+	}
+	if started.IsZero() || started.After(now) {
+		return now
+	}
+	return started
+}
+
+// logFollow is one app container instance's log to follow.
+type logFollow struct {
+	pod, uid, role string
+	// from is when the instance started: if its log is lost, the app's
+	// lines are missing from here on.
+	from time.Time
+}
+
+// Log following retries: how often and how far apart the stream is asked
+// for before the log counts as lost. Variables so that tests can be quick.
+var (
+	followAttempts = 20
+	followRetry    = 250 * time.Millisecond
+)
+
 // follow streams the app container's log from its first line until the
 // container exits (or ctx ends) and records fixture events at the time the
-// app stamped them.
-func (p *Pods) follow(ctx context.Context, pod string) {
-	req := p.Clientset.CoreV1().Pods(p.Namespace).GetLogs(pod, &corev1.PodLogOptions{Container: AppContainer, Follow: true})
+// app stamped them. A log that cannot be opened, or whose stream breaks off
+// before the container ends, is handed to the gap book: its lines are
+// missing until the pod is gone.
+func (p *Pods) follow(ctx context.Context, lf logFollow) {
+	req := p.Clientset.CoreV1().Pods(p.Namespace).GetLogs(lf.pod, &corev1.PodLogOptions{Container: AppContainer, Follow: true})
 	var stream io.ReadCloser
 	var err error
-	for attempt := 0; attempt < 20; attempt++ {
+	failed := false // an attempt failed while the observer was still running
+	for attempt := 0; attempt < followAttempts; attempt++ {
 		if stream, err = req.Stream(ctx); err == nil || ctx.Err() != nil {
 			break
 		}
-		time.Sleep(250 * time.Millisecond)
+		failed = true
+		select {
+		case <-ctx.Done():
+		case <-time.After(followRetry):
+		}
+	}
+	gap := func(detail string) timeline.Event {
+		return timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: p.Scenario, Pod: lf.pod,
+			Role: lf.role, Reason: "app log of " + lf.pod, Detail: detail}
 	}
 	if err != nil {
-		if ctx.Err() == nil {
-			now := time.Now()
-			p.Rec.Record(now, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: p.Scenario, Pod: pod,
-				Until: p.Rec.Offset(now), Reason: "app log of " + pod, Detail: err.Error()})
+		// Not one line of this instance was read. Only a cancelled first
+		// attempt (the observer stopping as the container started) is
+		// not a loss worth a gap.
+		if failed {
+			p.gaps.lost(lf.uid, lf.from, time.Now(), gap("log could not be followed: "+err.Error()))
 		}
 		return
 	}
 	defer stream.Close()
-	_ = event.Scan(stream, func(e event.Event) {
-		if te, ok := AppEvent(e, pod, p.Scenario); ok {
+	err = event.Scan(stream, func(e event.Event) {
+		if te, ok := AppEvent(e, lf.pod, p.Scenario); ok {
 			p.Rec.Record(e.Time(), te)
 		}
-	}, nil) // the stream ends with the container or ctx; nothing more to do
+	}, nil)
+	// A clean end is the container's end. An error while the observer
+	// runs is a stream broken off (or a line too long to read): the lines
+	// after it are lost.
+	if err != nil && ctx.Err() == nil {
+		now := time.Now()
+		p.gaps.lost(lf.uid, now, now, gap("log stream broke off: "+err.Error()))
+	}
+}
+
+// logGaps is the book of lost app logs. A log is lost when it is noticed,
+// but what is missing runs from when the log was lost until the pod is gone
+// (its app can log until then) or, for a pod still there, until the observer
+// stops. So a lost log stays open here until one of those happens, and only
+// then becomes a gap event with a real length: a gap of length zero would be
+// skipped by every check that weighs gaps by their time.
+type logGaps struct {
+	rec *timeline.Recorder
+
+	mu      sync.Mutex
+	open    map[string][]openGap // by pod UID
+	gone    map[string]time.Time // pods seen deleted, by UID
+	stopped time.Time            // zero while the observer runs
+}
+
+type openGap struct {
+	from time.Time
+	ev   timeline.Event
+}
+
+func newLogGaps(rec *timeline.Recorder) *logGaps {
+	return &logGaps{rec: rec, open: map[string][]openGap{}, gone: map[string]time.Time{}}
+}
+
+// lost notes that the log of the pod with UID uid is lost from the wall time
+// from on; noticed is when that was noticed. ev is the gap event without At
+// and Until. If the pod is already gone (or the observer stopped) the gap is
+// recorded at once, ending then; if that was before from, it ends when the
+// loss was noticed.
+func (g *logGaps) lost(uid string, from, noticed time.Time, ev timeline.Event) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	end, ended := g.gone[uid]
+	if !ended && !g.stopped.IsZero() {
+		end, ended = g.stopped, true
+	}
+	if !ended {
+		g.open[uid] = append(g.open[uid], openGap{from: from, ev: ev})
+		return
+	}
+	if !end.After(from) {
+		end = noticed
+	}
+	g.record(openGap{from: from, ev: ev}, end)
+}
+
+// podGone closes the gaps of the pod with UID uid at t, when it was seen
+// deleted; losses noticed later end there too.
+func (g *logGaps) podGone(uid string, t time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gone[uid] = t
+	for _, o := range g.open[uid] {
+		g.record(o, t)
+	}
+	delete(g.open, uid)
+}
+
+// stop closes every open gap at t, when the observer stopped, in the order
+// they were lost; losses noticed later end there too.
+func (g *logGaps) stop(t time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopped = t
+	var all []openGap
+	for _, gs := range g.open {
+		all = append(all, gs...)
+	}
+	clear(g.open)
+	slices.SortStableFunc(all, func(a, b openGap) int {
+		if c := a.from.Compare(b.from); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ev.Pod, b.ev.Pod)
+	})
+	for _, o := range all {
+		g.record(o, t)
+	}
+}
+
+// record records o as a gap from o.from until end, never shorter than a
+// nanosecond: a gap of length zero would be no gap to the checks.
+func (g *logGaps) record(o openGap, end time.Time) {
+	e := o.ev
+	e.Until = max(g.rec.Offset(end), g.rec.Offset(o.from)+1)
+	g.rec.Record(o.from, e)
 }
 
 // appKinds maps the fixture's lifecycle events to timeline kinds.

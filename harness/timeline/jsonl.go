@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -25,14 +26,22 @@ type header struct {
 // WriteJSONL writes tl as JSON lines: a header {"base": RFC 3339 UTC wall
 // time with nanoseconds, "version": 1}, then one event per line in the
 // timeline's order. One event per line keeps a saved run greppable and lets a
-// truncated file still be read up to its damage. Every event is validated
-// first and nothing is written if one is invalid: a file ReadJSONL would
-// reject is a report that can never be re-checked.
+// truncated file still be read up to its damage.
+//
+// Every event is validated first. Valid events are always written; an
+// invalid one is left out (a line ReadJSONL would reject makes the whole file
+// unreadable, so the report could never be re-checked) and reported: the
+// error is then an *InvalidEventsError that counts and names every event left
+// out. The caller should keep what was written and record the error, since
+// one bad event must not cost the rest of the run. A failing writer is
+// reported too, joined with the invalid events if there are any.
 func WriteJSONL(w io.Writer, tl Timeline) error {
-	for i, e := range tl.Events {
-		if err := e.Validate(); err != nil {
-			return fmt.Errorf("event %d (t_ns %d): %w", i, e.At, err)
+	var invalid *InvalidEventsError
+	skip := func(i int, e Event, err error) {
+		if invalid == nil {
+			invalid = &InvalidEventsError{Total: len(tl.Events)}
 		}
+		invalid.Events = append(invalid.Events, InvalidEvent{Index: i, Source: e.Source, Kind: e.Kind, At: e.At, Err: err})
 	}
 	bw := bufio.NewWriter(w)
 	h, err := json.Marshal(header{Base: tl.Base.UTC().Format(time.RFC3339Nano), Version: FormatVersion})
@@ -42,17 +51,78 @@ func WriteJSONL(w io.Writer, tl Timeline) error {
 	bw.Write(h)
 	bw.WriteByte('\n')
 	for i, e := range tl.Events {
+		if err := e.Validate(); err != nil {
+			skip(i, e, err)
+			continue
+		}
 		b, err := json.Marshal(e)
 		if err != nil {
-			return fmt.Errorf("marshal event %d: %w", i, err)
+			skip(i, e, fmt.Errorf("marshal: %w", err))
+			continue
 		}
 		bw.Write(b)
 		bw.WriteByte('\n')
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write timeline: %w", err)
+	var errs []error
+	if invalid != nil {
+		errs = append(errs, invalid)
 	}
-	return nil
+	if err := bw.Flush(); err != nil {
+		errs = append(errs, fmt.Errorf("write timeline: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// maxNamed is how many left-out events an InvalidEventsError names in its
+// message; all of them stay in its Events.
+const maxNamed = 10
+
+// InvalidEventsError is WriteJSONL's report of the events it left out
+// because they did not validate. Everything else was written.
+type InvalidEventsError struct {
+	// Total is the number of events in the timeline given to WriteJSONL.
+	Total int
+	// Events are the events left out, in timeline order.
+	Events []InvalidEvent
+}
+
+// InvalidEvent is one event WriteJSONL left out and why.
+type InvalidEvent struct {
+	// Index is the event's 0-based position in Timeline.Events.
+	Index  int
+	Source Source
+	Kind   string
+	At     time.Duration
+	Err    error
+}
+
+// Error counts the events left out and names them, e.g. `2 of 40 events not
+// written: event 7 (consul/check_status at 1.5s): consul check_status event
+// has unknown status "maintenance"; event 9 (...): ...`.
+func (e *InvalidEventsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d events not written", len(e.Events), e.Total)
+	for i, ev := range e.Events {
+		if i == maxNamed {
+			fmt.Fprintf(&b, "; and %d more", len(e.Events)-maxNamed)
+			break
+		}
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%sevent %d (%s/%s at %s): %v", sep, ev.Index, ev.Source, ev.Kind, ev.At, ev.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns the validation error of every event left out.
+func (e *InvalidEventsError) Unwrap() []error {
+	errs := make([]error, len(e.Events))
+	for i, ev := range e.Events {
+		errs[i] = ev.Err
+	}
+	return errs
 }
 
 // ReadJSONL reads a timeline written by WriteJSONL, keeping the events in

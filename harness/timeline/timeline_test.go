@@ -2,7 +2,10 @@ package timeline
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -160,11 +163,109 @@ func TestReadJSONLErrorsNameTheLine(t *testing.T) {
 	}
 }
 
-func TestWriteJSONLRejectsInvalidEvents(t *testing.T) {
+// One invalid event must not cost the others: every valid event is written
+// (and reads back), the invalid ones are counted and named in the error.
+func TestWriteJSONLKeepsValidEvents(t *testing.T) {
+	tl := sample()
+	good := slices.Clone(tl.Events)
+	bad := []Event{
+		{At: 7 * time.Millisecond, Source: SourceConsul, Kind: ConsulCheckStatus, Instance: "orders-0", Status: "maintenance"},
+		{At: 8 * time.Millisecond, Source: SourcePod, Kind: "nope", Pod: "a"},
+	}
+	// Invalid events at positions 3 and 6 of 10.
+	tl.Events = slices.Insert(slices.Clone(good), 3, bad[0])
+	tl.Events = slices.Insert(tl.Events, 6, bad[1])
+
 	var buf bytes.Buffer
-	err := WriteJSONL(&buf, Timeline{Events: []Event{{Source: SourcePod, Kind: "nope", Pod: "a"}}})
-	if err == nil || buf.Len() != 0 {
-		t.Fatalf("err = %v, wrote %q", err, buf.String())
+	err := WriteJSONL(&buf, tl)
+	if err == nil {
+		t.Fatal("no error for invalid events")
+	}
+	for _, want := range []string{
+		"2 of 10 events not written",
+		`event 3 (consul/check_status at 7ms): consul check_status event has unknown status "maintenance"`,
+		`event 6 (pod/nope at 8ms): unknown kind "nope" for source "pod"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	var inv *InvalidEventsError
+	if !errors.As(err, &inv) || inv.Total != 10 || len(inv.Events) != 2 || inv.Events[0].Index != 3 || inv.Events[1].Index != 6 {
+		t.Errorf("error is not the expected *InvalidEventsError: %#v", err)
+	}
+
+	got, rerr := ReadJSONL(&buf)
+	if rerr != nil {
+		t.Fatalf("what was written does not read back: %v", rerr)
+	}
+	if !reflect.DeepEqual(got, Timeline{Base: tl.Base, Events: good}) {
+		t.Fatalf("read back:\n got %+v\nwant %+v", got.Events, good)
+	}
+}
+
+// The message names at most maxNamed events, however many were left out.
+func TestInvalidEventsErrorIsBounded(t *testing.T) {
+	var tl Timeline
+	for range 25 {
+		tl.Events = append(tl.Events, Event{Source: SourcePod, Kind: PodCreated}) // no pod
+	}
+	err := WriteJSONL(io.Discard, tl)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "25 of 25 events not written: event 0 (pod/created at 0s): pod created event needs pod") ||
+		!strings.HasSuffix(msg, "; and 15 more") || strings.Count(msg, "needs pod") != maxNamed {
+		t.Fatalf("message = %q", msg)
+	}
+}
+
+// A failing writer is an error even when every event is valid.
+func TestWriteJSONLWriterError(t *testing.T) {
+	err := WriteJSONL(failWriter{}, sample())
+	if err == nil || !strings.Contains(err.Error(), "write timeline: disk full") {
+		t.Fatalf("err = %v", err)
+	}
+	var inv *InvalidEventsError
+	if errors.As(err, &inv) {
+		t.Fatalf("no event was invalid, got %v", inv)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// Event.Role (from the pod label RoleLabel) is written, read back and
+// validated like any other field.
+func TestJSONLRoleRoundTrip(t *testing.T) {
+	tl := Timeline{Base: time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC), Events: []Event{
+		{At: 1, Source: SourcePod, Kind: PodCreated, Pod: "filler-3", Role: RoleIPFiller},
+		{At: 2, Source: SourcePod, Kind: PodIPAssigned, Pod: "filler-3", IP: "10.244.0.9", Role: RoleIPFiller},
+		{At: 3, Source: SourcePod, Kind: PodCreated, Pod: "orders-0", Service: "orders"},
+	}}
+	var buf bytes.Buffer
+	if err := WriteJSONL(&buf, tl); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), `"role":"ip-filler"`); n != 2 {
+		t.Fatalf("role written %d times, want 2:\n%s", n, buf.String())
+	}
+	if strings.Count(buf.String(), `"role"`) != 2 {
+		t.Fatalf("an empty role must be omitted:\n%s", buf.String())
+	}
+	got, err := ReadJSONL(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, tl) {
+		t.Fatalf("round trip differs:\n got %+v\nwant %+v", got, tl)
+	}
+	const line = `{"base":"2026-11-24T09:30:00Z","version":1}` + "\n" + `{"t_ns":1,"source":"pod","kind":"deleted","pod":"f","role":"ip-filler"}`
+	got, err = ReadJSONL(strings.NewReader(line))
+	if err != nil || len(got.Events) != 1 || got.Events[0].Role != RoleIPFiller {
+		t.Fatalf("ReadJSONL of a role line: %+v, %v", got, err)
 	}
 }
 
