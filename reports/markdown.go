@@ -153,7 +153,6 @@ func runFacts(run Run) [][2]string {
 	add("kind", run.KindVersion)
 	add("Kubernetes", run.KubernetesVersion)
 	add("Consul", run.ConsulVersion)
-	add("seed", fmt.Sprint(run.Seed))
 	if !run.Started.IsZero() {
 		add("started", run.Started.UTC().Format(time.RFC3339))
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kubegrace/kubegrace/harness/check"
@@ -39,15 +40,13 @@ type Run struct {
 	// KubernetesVersion is the node image's Kubernetes version.
 	KubernetesVersion string `json:"kubernetes_version"`
 	ConsulVersion     string `json:"consul_version"`
-	// Images maps each image reference used to its digest, so a rerun can
-	// pin exactly the same bits.
+	// Images maps each image reference used to its image ID (the hash of
+	// its config), so a rerun can check it has the same bits.
 	Images map[string]string `json:"images,omitempty"`
 	// KindConfig is the kind cluster configuration text as used.
-	KindConfig string `json:"kind_config,omitempty"`
-	// Seed seeds every random choice of the run (fault timing, order).
-	Seed     int64     `json:"seed"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
+	KindConfig string    `json:"kind_config,omitempty"`
+	Started    time.Time `json:"started"`
+	Finished   time.Time `json:"finished"`
 	// Scenarios are the scenario definitions exactly as run, in run order,
 	// opaque to this package.
 	Scenarios []json.RawMessage `json:"scenarios,omitempty"`
@@ -55,14 +54,21 @@ type Run struct {
 	// were computed with; Recheck needs nothing else besides the timeline.
 	CheckContexts map[string]check.Context `json:"check_contexts,omitempty"`
 	// Expectations are each scenario's expectations judged against its
-	// verdicts (see Judge), filled by the scenario runner. Each carries its
-	// own spec (verdict, subject, op, want), so it can be judged again
-	// against recomputed verdicts.
+	// verdicts (JudgeAll). Each carries its own spec (verdict, subject,
+	// op, want), and Recheck judges it again against the recomputed
+	// verdicts.
 	Expectations []Expectation `json:"expectations,omitempty"`
 	// Timings are each scenario's phase wall times, by scenario name.
 	Timings map[string]Timing `json:"timings,omitempty"`
-	// Error says why the run failed, if it did; a failed run still gets a
-	// report of whatever was recorded.
+	// Steps are each scenario's steps as run, with their wall times.
+	Steps map[string][]StepTime `json:"steps,omitempty"`
+	// Faults say what each scenario's faults did, in order.
+	Faults map[string][]string `json:"faults,omitempty"`
+	// ScenarioErrors says why a scenario failed, by scenario name.
+	ScenarioErrors map[string]string `json:"scenario_errors,omitempty"`
+	// Error says why the run as a whole failed (no cluster, no images, a
+	// panic, an interrupt); a failed run still gets a report of whatever
+	// was recorded.
 	Error string `json:"error,omitempty"`
 }
 
@@ -151,18 +157,19 @@ func Write(dir string, run Run, tl timeline.Timeline, verdicts []check.Verdict) 
 			errs = append(errs, fmt.Errorf("write %s: %w", name, err))
 		}
 	}
+	// The timeline first: events that could not be written are said in
+	// run.json and the report, not only in the returned error.
+	var events bytes.Buffer
+	terr := timeline.WriteJSONL(&events, tl)
+	if terr != nil {
+		run.Error = strings.TrimSpace(run.Error + "\ntimeline: " + terr.Error())
+	}
 	write(RunFile, func() ([]byte, error) {
 		b, err := json.MarshalIndent(run, "", "  ")
 		return append(b, '\n'), err
 	})
-	write(TimelineFile, func() ([]byte, error) {
-		var buf bytes.Buffer
-		err := timeline.WriteJSONL(&buf, tl)
-		if err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
-	})
+	// Every valid event is written even when some are not.
+	write(TimelineFile, func() ([]byte, error) { return events.Bytes(), terr })
 	write(VerdictsFile, func() ([]byte, error) { return marshalVerdicts(verdicts) })
 	write(MarkdownFile, func() ([]byte, error) { return renderMarkdown(run, tl, verdicts), nil })
 	write(HTMLFile, func() ([]byte, error) { return renderHTML(run, tl, verdicts) })

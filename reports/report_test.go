@@ -55,7 +55,6 @@ func testRun(tl timeline.Timeline) Run {
 			"kubegrace/consul:dev":  "sha256:2222222222222222222222222222222222222222222222222222222222222222",
 		},
 		KindConfig: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n",
-		Seed:       42,
 		Started:    tl.Base,
 		Finished:   tl.Base.Add(75 * time.Second),
 		Scenarios: []json.RawMessage{
@@ -214,8 +213,16 @@ func TestWriteKeepsGoingAfterAFailure(t *testing.T) {
 	if !strings.Contains(string(md), "The run failed:** scenario exec-fix: pod never became ready") {
 		t.Errorf("report.md does not show the run error:\n%s", md)
 	}
-	if _, _, _, err := Recheck(dir); err == nil {
-		t.Error("Recheck of a folder without a timeline must fail")
+	// The valid events are kept, and run.json says which one was not.
+	saved, stl, err := Load(dir)
+	if err != nil {
+		t.Fatalf("the timeline with the valid events must load: %v", err)
+	}
+	if len(stl.Events) != len(tl.Events)-1 {
+		t.Errorf("saved %d events, want the %d valid ones", len(stl.Events), len(tl.Events)-1)
+	}
+	if !strings.Contains(saved.Error, "timeline: ") || !strings.Contains(saved.Error, "exploded") {
+		t.Errorf("run.json error %q should name the event left out", saved.Error)
 	}
 }
 

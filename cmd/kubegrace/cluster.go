@@ -11,6 +11,7 @@ import (
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/images"
 )
 
@@ -64,42 +65,20 @@ them into every node. Ctrl-C deletes a cluster this command created, unless
 
 func runClusterCreate(ctx context.Context, f clusterFlags) error {
 	start := time.Now()
-	logger := kindcmd.NewLogger()
 	if f.logDir == "" {
 		f.logDir = filepath.Join(f.repo, "reports", "cluster-logs-"+time.Now().Format("20060102-150405"))
 	}
-	c, err := cluster.Ensure(ctx, cluster.Options{
-		Name:         f.name,
-		ConfigPath:   f.config,
-		NodeImage:    f.nodeImage,
-		ReadyTimeout: f.timeout,
-		Keep:         f.keep,
-		LogDir:       f.logDir,
-		Logger:       logger,
-		BuildOfflineImage: func(ctx context.Context) (string, error) {
-			logger.V(0).Info("Offline kind node image: checking it is built (a cold build took 436 s on 2 cores)")
-			return images.OfflineNode(ctx, f.repo, os.Stderr)
-		},
+	p, err := job.PrepareCluster(ctx, job.ClusterOptions{
+		Repo: f.repo, Name: f.name, ConfigPath: f.config, NodeImage: f.nodeImage, Keep: f.keep,
+		LogDir: f.logDir, ReadyTimeout: f.timeout, SkipImages: f.skipImages, Log: os.Stderr,
 	})
 	if err != nil {
 		return err
 	}
-	verb := "Reused"
-	if c.Created {
-		verb = "Created"
-	}
-	logger.V(0).Infof("%s cluster %q in %.1fs (node image %s)", verb, c.Name, time.Since(start).Seconds(), c.NodeImage.Image)
 	if !f.skipImages {
-		p, err := images.BuildProject(ctx, f.repo, os.Stderr)
-		if err != nil {
-			return err
-		}
-		if err := c.LoadImages(ctx, p.Consul, p.Fixture); err != nil {
-			return err
-		}
-		logger.V(0).Infof("Images loaded: %s %s", p.Consul, p.Fixture)
+		fmt.Fprintf(os.Stderr, "images loaded: %s %s\n", p.Images.Consul, p.Images.Fixture)
 	}
-	fmt.Printf("cluster %s ready in %.1fs; kubeconfig: %s\n", c.Name, time.Since(start).Seconds(), c.KubeconfigPath)
+	fmt.Printf("cluster %s ready in %.1fs; kubeconfig: %s\n", p.Cluster.Name, time.Since(start).Seconds(), p.Cluster.KubeconfigPath)
 	return nil
 }
 

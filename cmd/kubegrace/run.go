@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
+	"github.com/kubegrace/kubegrace/reports"
 )
 
 type runFlags struct {
@@ -32,78 +34,75 @@ on the harness's own kind cluster, created if absent (see 'kubegrace cluster
 create'), and writes reports/<run-id>/ (run.json, timeline.jsonl,
 verdicts.json, report.md, report.html) plus the link reports/latest.
 Without files it runs the built-in scenarios in scenarios/specs. Exits non-zero
-when a scenario fails or any expectation is not met.`,
+when a scenario fails or any expectation is not met. Ctrl-C stops the run,
+tears down what it created and still writes the report; a second Ctrl-C
+leaves at once and says what was left behind.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, err := loadSpecs(f.repo, args, f.labels)
+			paths := args
+			if len(paths) == 0 {
+				builtin := filepath.Join(f.repo, "scenarios", "specs")
+				if _, err := os.Stat(builtin); err != nil {
+					return fmt.Errorf("no built-in scenarios under %s (run from the repository root or pass --repo)", builtin)
+				}
+				paths = []string{builtin}
+			}
+			all, err := scenario.LoadAll(paths...)
 			if err != nil {
 				return err
+			}
+			specs := scenario.Select(all, f.labels)
+			if len(specs) == 0 {
+				return fmt.Errorf("no scenario matches labels %v", f.labels)
 			}
 			if f.list {
-				tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tLABELS\tEXCLUSIVE\tDESCRIPTION")
-				for _, s := range specs {
-					desc := strings.Join(strings.Fields(s.Description), " ")
-					if len(desc) > 90 {
-						desc = desc[:87] + "..."
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.Name, strings.Join(s.Labels, ","), s.Exclusive, desc)
-				}
-				return tw.Flush()
+				return listSpecs(specs)
 			}
-			res, err := scenario.RunJob(cmd.Context(), scenario.JobOptions{
-				Specs: specs, Repo: f.repo, ClusterName: f.name, NodeImage: f.nodeImg,
-				ReportsDir: f.reports, Parallel: f.parallel, KeepCluster: f.keep, Log: os.Stderr,
+			res, err := job.Run(cmd.Context(), job.Options{
+				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr,
+				Cluster:  job.ClusterOptions{Repo: f.repo, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: os.Stderr},
+				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.name, r.Live()) } },
 			})
 			fmt.Println()
-			fmt.Print(scenario.Summary(res))
-			fmt.Printf("\nreport: %s (also %s)\n", filepath.Join(res.Dir, "report.html"), filepath.Join(filepath.Dir(res.Dir), "latest", "report.md"))
+			fmt.Print(reports.Summary(res.Run))
+			fmt.Printf("\nreport: %s (also %s)\n", filepath.Join(res.Dir, reports.HTMLFile), filepath.Join(filepath.Dir(res.Dir), "latest", reports.MarkdownFile))
 			if err != nil {
 				return err
 			}
-			if unmet := res.Unmet(); len(unmet) > 0 {
+			if unmet := res.Run.Unmet(); len(unmet) > 0 {
 				return fmt.Errorf("%d expectation(s) not met", len(unmet))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&f.list, "list", false, "list the scenarios (built-in, or the given files) and exit")
-	cmd.Flags().StringSliceVar(&f.labels, "label", nil, "only scenarios with one of these labels")
+	cmd.Flags().StringSliceVar(&f.labels, "label", nil, "only scenarios with one of these labels (or names)")
 	cmd.Flags().StringVar(&f.repo, "repo", ".", "repository root (kind-config.yaml, images/, scenarios/specs)")
 	cmd.Flags().StringVar(&f.name, "cluster", cluster.DefaultName, "kind cluster name (created if absent, reused if healthy)")
 	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
 	cmd.Flags().StringVar(&f.reports, "reports", "", "reports folder (default <repo>/reports)")
-	cmd.Flags().IntVar(&f.parallel, "parallel", 2, "how many non-exclusive scenarios run side by side")
+	cmd.Flags().IntVar(&f.parallel, "parallel", 2, "how many scenarios that can share a node run side by side")
 	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
 	return cmd
 }
 
-// loadSpecs reads the given files, or every built-in spec, filtered by label.
-func loadSpecs(repo string, files, labels []string) ([]scenario.Spec, error) {
-	if len(files) == 0 {
-		var err error
-		files, err = filepath.Glob(filepath.Join(repo, "scenarios", "specs", "*.yaml"))
-		if err != nil || len(files) == 0 {
-			return nil, fmt.Errorf("no built-in scenarios under %s (run from the repository root or pass --repo)", filepath.Join(repo, "scenarios", "specs"))
+func listSpecs(specs []scenario.Spec) error {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tLABELS\tNODE TO ITSELF\tDESCRIPTION")
+	for _, s := range specs {
+		desc := strings.Join(strings.Fields(s.Description), " ")
+		if len(desc) > 90 {
+			desc = desc[:87] + "..."
 		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.Name, strings.Join(s.Labels, ","), s.NeedsNodeToItself(), desc)
 	}
-	var specs []scenario.Spec
-	seen := map[string]string{}
-	for _, f := range files {
-		s, err := scenario.Load(f)
-		if err != nil {
-			return nil, err
-		}
-		if prev, dup := seen[s.Name]; dup {
-			return nil, fmt.Errorf("scenario name %q is used by %s and %s", s.Name, prev, f)
-		}
-		seen[s.Name] = f
-		if len(labels) > 0 && !slices.ContainsFunc(labels, func(l string) bool { return slices.Contains(s.Labels, l) || l == s.Name }) {
-			continue
-		}
-		specs = append(specs, s)
+	return tw.Flush()
+}
+
+// namespaceLeftovers says how to delete what an interrupted run left.
+func namespaceLeftovers(clusterName string, namespaces []string) []string {
+	if len(namespaces) == 0 {
+		return nil
 	}
-	if len(specs) == 0 {
-		return nil, fmt.Errorf("no scenario matches labels %v", labels)
-	}
-	return specs, nil
+	return []string{fmt.Sprintf("namespaces %s on cluster %s: delete with `kubectl --context kind-%s delete namespace %s`",
+		strings.Join(namespaces, ", "), clusterName, clusterName, strings.Join(namespaces, " "))}
 }

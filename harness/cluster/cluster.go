@@ -237,7 +237,7 @@ func (c *Cluster) connect() error {
 func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 	r := c.Client.Resources()
 	start := time.Now()
-	err := poll.Until(ctx, fmt.Sprintf("nodes of %q Ready", c.Name), time.Second, timeout, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, fmt.Sprintf("nodes of %q Ready", c.Name), poll.Slow.For(timeout), func(ctx context.Context) (bool, error) {
 		var list corev1.NodeList
 		if err := r.List(ctx, &list); err != nil {
 			return poll.Not("list nodes: %v", err)
@@ -267,7 +267,7 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 	}
 	remaining := timeout - time.Since(start)
 	avail := conditions.New(r).DeploymentAvailable("coredns", "kube-system")
-	return poll.Until(ctx, "CoreDNS available", time.Second, max(remaining, 10*time.Second), func(ctx context.Context) (bool, error) {
+	return poll.Until(ctx, "CoreDNS available", poll.Slow.For(max(remaining, 10*time.Second)), func(ctx context.Context) (bool, error) {
 		ok, err := avail(ctx)
 		if err != nil {
 			return poll.Not("%v", err)

@@ -28,7 +28,7 @@ func CheckStatus(ctx context.Context, client *api.Client, checkID string) (strin
 // it was first seen so, polling every interval.
 func WaitCheckStatus(ctx context.Context, client *api.Client, checkID, want string, interval, timeout time.Duration) (time.Time, error) {
 	var at time.Time
-	err := poll.Until(ctx, fmt.Sprintf("check %s %s", checkID, want), interval, timeout, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, fmt.Sprintf("check %s %s", checkID, want), poll.Timing{Interval: interval, Timeout: timeout}, func(ctx context.Context) (bool, error) {
 		got, err := CheckStatus(ctx, client, checkID)
 		if err != nil {
 			return poll.Not("%v", err)
@@ -63,4 +63,19 @@ func PassingInstances(ctx context.Context, client *api.Client, service string) (
 		return nil, fmt.Errorf("passing instances of %s: %w", service, err)
 	}
 	return entries, nil
+}
+
+// Passing is the wait condition "at least want instances of service pass
+// their checks".
+func Passing(client *api.Client, service string, want int) poll.Condition {
+	return func(ctx context.Context) (bool, error) {
+		p, err := PassingInstances(ctx, client, service)
+		if err != nil {
+			return poll.Not("%v", err)
+		}
+		if len(p) < want {
+			return poll.Not("%d passing", len(p))
+		}
+		return true, nil
+	}
 }

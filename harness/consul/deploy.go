@@ -136,7 +136,7 @@ func (ic *InCluster) Teardown(ctx context.Context, timeout time.Duration) error 
 	if err := ic.res.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete namespace %s: %w", ic.Namespace, err)
 	}
-	return poll.Until(ctx, "namespace "+ic.Namespace+" deleted", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+	return poll.Until(ctx, "namespace "+ic.Namespace+" deleted", poll.Steady.For(timeout), func(ctx context.Context) (bool, error) {
 		err := ic.res.Get(ctx, ic.Namespace, "", &corev1.Namespace{})
 		if apierrors.IsNotFound(err) {
 			return true, nil

@@ -65,7 +65,7 @@ func StartTestAgent(ctx context.Context, t testutil.TestingTB, logs io.Writer) (
 
 // WaitForLeader waits on Consul's real readiness signal: a known leader.
 func WaitForLeader(ctx context.Context, client *api.Client, timeout time.Duration) error {
-	return poll.Until(ctx, "consul leader elected", 100*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+	return poll.Until(ctx, "consul leader elected", poll.Quick.For(timeout), func(ctx context.Context) (bool, error) {
 		leader, err := client.Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
 		if err != nil {
 			return poll.Not("%v", err)

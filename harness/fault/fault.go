@@ -1,32 +1,34 @@
 // Package fault holds the faults a scenario applies, each a small value
-// behind one interface. The runner records every fault's start and end on
-// the timeline; a fault records what it did (victim, IPs) in its Detail.
+// behind one interface that says what it needs of the cluster (Needs).
+// Inject runs one and records its start and end on the timeline, so no
+// fault and no runner records them by hand (as etcd's robustness
+// failpoints are wrapped).
 package fault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/poll"
+	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
-// Env is what faults act on: one scenario's namespace.
+// Env is what faults act on: one scenario's namespace on one cluster.
 type Env struct {
 	Clientset kubernetes.Interface
 	Namespace string
 	// NodeExec runs a command on a cluster node (kind's node handle), for
 	// faults that must act below the Kubernetes API (SIGKILL a container).
+	// Nil where the harness has no node access.
 	NodeExec func(ctx context.Context, node string, argv ...string) error
 	// PauseImage is an image every node holds, for the pods that fill an IP pool.
 	PauseImage string
@@ -34,14 +36,47 @@ type Env struct {
 	Logf func(format string, args ...any)
 }
 
+// Needs is what a fault needs beyond the API of its namespace.
+type Needs struct {
+	// NodeToItself: the fault acts on a node's shared state (its pod IP
+	// pool), so no other scenario may run pods there meanwhile.
+	NodeToItself bool
+	// NodeAccess: the fault runs commands on a node (Env.NodeExec).
+	NodeAccess bool
+}
+
 // Fault is one disturbance of a running scenario.
 type Fault interface {
 	// Name says what the fault does, for the timeline and the report.
 	Name() string
+	// Needs declares what the fault needs of the cluster, so schedulers
+	// and availability checks need not know the fault.
+	Needs() Needs
 	// Inject applies the fault and returns once it is done (a rollout
 	// complete, a pod gone), or an error saying why it could not be.
 	// detail describes what was done (which pod, which IP).
 	Inject(ctx context.Context, env *Env) (detail string, err error)
+}
+
+// Inject runs f on env, recording fault_start and fault_end (with f's
+// detail, and its error as the reason) for scenario on rec. It refuses a
+// fault whose needs env cannot meet before touching anything. The returned
+// string is what the report lists for the fault.
+func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scenario string) (string, error) {
+	if f.Needs().NodeAccess && env.NodeExec == nil {
+		return f.Name(), fmt.Errorf("%s needs access to the cluster's nodes, which this cluster does not give", f.Name())
+	}
+	rec.Record(time.Now(), timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultStart, Scenario: scenario, Detail: f.Name()})
+	detail, err := f.Inject(ctx, env)
+	end := timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: scenario, Detail: f.Name()}
+	if detail != "" {
+		end.Detail += ": " + detail
+	}
+	if err != nil {
+		end.Reason = err.Error()
+	}
+	rec.Record(time.Now(), end)
+	return end.Detail, err
 }
 
 // Pods returns the live (not terminating) pods of service, oldest first.
@@ -78,15 +113,10 @@ func podAt(ctx context.Context, env *Env, service string, index int) (corev1.Pod
 	return pods[index], nil
 }
 
-// waitGone waits until the named pod object no longer exists.
-func waitGone(ctx context.Context, env *Env, name string, timeout time.Duration) error {
-	return poll.Until(ctx, "pod "+name+" gone", 100*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
-		_, err := env.Clientset.CoreV1().Pods(env.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return poll.Not("still there (%v)", err)
-	})
+// waitGone waits until the pod is gone, allowing its grace period and a
+// minute for the kubelet.
+func waitGone(ctx context.Context, env *Env, p corev1.Pod) error {
+	return poll.Until(ctx, "pod "+p.Name+" gone", poll.Quick.For(graceOf(p)+time.Minute), poll.PodGone(env.Clientset, env.Namespace, p.Name))
 }
 
 func graceOf(p corev1.Pod) time.Duration {
@@ -94,68 +124,6 @@ func graceOf(p corev1.Pod) time.Duration {
 		return time.Duration(*p.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
 	return 30 * time.Second
-}
-
-// RollingUpdate restarts a service's Deployment (a new template
-// annotation, as `kubectl rollout restart` does) with the given strategy and
-// waits until the rollout is complete. Old pods may still be terminating
-// then: that is where the scenario's observation goes on.
-type RollingUpdate struct {
-	Service                  string
-	MaxSurge, MaxUnavailable *int32
-	Timeout                  time.Duration
-}
-
-func (f RollingUpdate) Name() string { return "rolling update of " + f.Service }
-
-func (f RollingUpdate) Inject(ctx context.Context, env *Env) (string, error) {
-	deps := env.Clientset.AppsV1().Deployments(env.Namespace)
-	d, err := deps.Get(ctx, f.Service, metav1.GetOptions{})
-	if err != nil {
-		return "", fmt.Errorf("get deployment %s: %w", f.Service, err)
-	}
-	ru := &appsv1.RollingUpdateDeployment{}
-	if f.MaxSurge != nil {
-		v := intstr.FromInt32(*f.MaxSurge)
-		ru.MaxSurge = &v
-	}
-	if f.MaxUnavailable != nil {
-		v := intstr.FromInt32(*f.MaxUnavailable)
-		ru.MaxUnavailable = &v
-	}
-	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: ru}
-	if d.Spec.Template.Annotations == nil {
-		d.Spec.Template.Annotations = map[string]string{}
-	}
-	d.Spec.Template.Annotations["kubegrace.io/restartedAt"] = time.Now().UTC().Format(time.RFC3339Nano)
-	if d, err = deps.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
-		return "", fmt.Errorf("restart deployment %s: %w", f.Service, err)
-	}
-	gen := d.Generation
-	timeout := f.Timeout
-	if timeout == 0 {
-		timeout = 5 * time.Minute
-	}
-	err = poll.Until(ctx, "rollout of "+f.Service+" complete", 250*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
-		d, err := deps.Get(ctx, f.Service, metav1.GetOptions{})
-		if err != nil {
-			return poll.Not("%v", err)
-		}
-		want := *d.Spec.Replicas
-		st := d.Status
-		if st.ObservedGeneration < gen || st.UpdatedReplicas != want || st.AvailableReplicas != want || st.Replicas != want {
-			return poll.Not("updated %d, available %d, total %d of %d", st.UpdatedReplicas, st.AvailableReplicas, st.Replicas, want)
-		}
-		return true, nil
-	})
-	return fmt.Sprintf("maxSurge %s, maxUnavailable %s", intOr(f.MaxSurge, "25%"), intOr(f.MaxUnavailable, "25%")), err
-}
-
-func intOr(p *int32, def string) string {
-	if p == nil {
-		return def
-	}
-	return fmt.Sprint(*p)
 }
 
 // PodDelete deletes one pod with its own grace period (the kubelet sends
@@ -167,6 +135,8 @@ type PodDelete struct {
 
 func (f PodDelete) Name() string { return fmt.Sprintf("delete pod %d of %s", f.Index, f.Service) }
 
+func (f PodDelete) Needs() Needs { return Needs{} }
+
 func (f PodDelete) Inject(ctx context.Context, env *Env) (string, error) {
 	p, err := podAt(ctx, env, f.Service, f.Index)
 	if err != nil {
@@ -176,7 +146,7 @@ func (f PodDelete) Inject(ctx context.Context, env *Env) (string, error) {
 		return "", fmt.Errorf("delete pod %s: %w", p.Name, err)
 	}
 	detail := fmt.Sprintf("pod %s (%s)", p.Name, p.Status.PodIP)
-	return detail, waitGone(ctx, env, p.Name, graceOf(p)+time.Minute)
+	return detail, waitGone(ctx, env, p)
 }
 
 // PodKill SIGKILLs a pod's app container on its node (crictl stop
@@ -188,6 +158,8 @@ type PodKill struct {
 }
 
 func (f PodKill) Name() string { return fmt.Sprintf("SIGKILL pod %d of %s", f.Index, f.Service) }
+
+func (f PodKill) Needs() Needs { return Needs{NodeAccess: true} }
 
 func (f PodKill) Inject(ctx context.Context, env *Env) (string, error) {
 	p, err := podAt(ctx, env, f.Service, f.Index)
@@ -203,9 +175,6 @@ func (f PodKill) Inject(ctx context.Context, env *Env) (string, error) {
 	if id == "" {
 		return "", fmt.Errorf("pod %s has no running app container", p.Name)
 	}
-	if env.NodeExec == nil {
-		return "", fmt.Errorf("pod kill needs node access")
-	}
 	if err := env.NodeExec(ctx, p.Spec.NodeName, "crictl", "stop", "--timeout", "0", id); err != nil {
 		return "", fmt.Errorf("SIGKILL container of pod %s on %s: %w", p.Name, p.Spec.NodeName, err)
 	}
@@ -217,11 +186,20 @@ type Wait struct{ For time.Duration }
 
 func (f Wait) Name() string { return "wait " + f.For.String() }
 
+func (f Wait) Needs() Needs { return Needs{} }
+
 func (f Wait) Inject(ctx context.Context, _ *Env) (string, error) {
-	select {
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case <-time.After(f.For):
-		return "", nil
-	}
+	return "", poll.Sleep(ctx, f.For)
 }
+
+// Interfaces proven at compile time.
+var (
+	_ Fault = PodDelete{}
+	_ Fault = PodKill{}
+	_ Fault = Wait{}
+	_ Fault = RollingUpdate{}
+	_ Fault = IPReuse{}
+)
+
+// errs joins non-nil errors; a helper for faults that clean up.
+func errs(list ...error) error { return errors.Join(list...) }

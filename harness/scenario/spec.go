@@ -1,7 +1,6 @@
-// Package scenario is a scenario as data (Spec, read from YAML and
-// validated with errors that name the field) and the Runner that drives one
-// on a cluster: Consul, services, callers, observers, faults in order,
-// settle, verdicts and expectations.
+// Package scenario is a scenario as data: Spec, read from YAML and
+// validated with errors that name the field, and its conversion to the
+// harness's values (workload services, faults). harness/run runs one.
 package scenario
 
 import (
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
 	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/fault"
+	"github.com/kubegrace/kubegrace/harness/workload"
 )
 
 // Spec is one scenario. The built-in ones live in scenarios/specs/*.yaml.
@@ -26,8 +26,9 @@ type Spec struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Labels      []string `json:"labels,omitempty"`
-	// Exclusive: the scenario needs a node's pod IP pool to itself (IP
-	// reuse), so it never runs beside another scenario.
+	// Exclusive: never run beside another scenario. Scenarios whose faults
+	// need a node to themselves (IP reuse) are exclusive whatever this says
+	// (NeedsNodeToItself).
 	Exclusive bool          `json:"exclusive,omitempty"`
 	Services  []ServiceSpec `json:"services"`
 	Callers   []CallerSpec  `json:"callers,omitempty"`
@@ -128,19 +129,6 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Load reads and validates a spec file.
-func Load(path string) (Spec, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Spec{}, fmt.Errorf("read scenario: %w", err)
-	}
-	s, err := Parse(raw)
-	if err != nil {
-		return Spec{}, fmt.Errorf("scenario %s: %w", path, err)
-	}
-	return s, nil
-}
-
 // Parse decodes YAML strictly (unknown fields are errors) and validates.
 func Parse(raw []byte) (Spec, error) {
 	var s Spec
@@ -239,9 +227,6 @@ func (s Spec) Validate() error {
 			if f.IPReuse.By == f.IPReuse.Victim.Service {
 				bad(field+".ipReuse.by", "must be another service than the victim's")
 			}
-			if !s.Exclusive {
-				bad(field+".ipReuse", "IP reuse fills the node's pod IP pool: set exclusive: true on the scenario")
-			}
 		}
 		if f.Wait != nil {
 			set++
@@ -266,4 +251,63 @@ func (s Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Fault is the fault value the spec describes.
+func (fs FaultSpec) Fault() fault.Fault {
+	switch {
+	case fs.RollingUpdate != nil:
+		return fault.RollingUpdate{Service: fs.RollingUpdate.Service, MaxSurge: fs.RollingUpdate.MaxSurge, MaxUnavailable: fs.RollingUpdate.MaxUnavailable}
+	case fs.PodDelete != nil:
+		return fault.PodDelete{Service: fs.PodDelete.Service, Index: fs.PodDelete.Index}
+	case fs.PodKill != nil:
+		return fault.PodKill{Service: fs.PodKill.Service, Index: fs.PodKill.Index}
+	case fs.Wait != nil:
+		return fault.Wait{For: fs.Wait.D()}
+	case fs.IPReuse != nil:
+		return fault.IPReuse{Victim: fs.IPReuse.Victim.Service, Index: fs.IPReuse.Victim.Index, By: fs.IPReuse.By, Timeout: fs.IPReuse.Timeout.D()}
+	}
+	return nil // Validate rejects a fault with no field set
+}
+
+// NeedsNodeToItself reports whether the scenario must run alone on its
+// node: it says so (Exclusive), or one of its faults needs it.
+func (s Spec) NeedsNodeToItself() bool {
+	for _, f := range s.Faults {
+		if ff := f.Fault(); ff != nil && ff.Needs().NodeToItself {
+			return true
+		}
+	}
+	return s.Exclusive
+}
+
+// ServiceNames lists the spec's services in order.
+func (s Spec) ServiceNames() []string {
+	out := make([]string, len(s.Services))
+	for i, svc := range s.Services {
+		out[i] = svc.Name
+	}
+	return out
+}
+
+// Grace is the service's terminationGracePeriodSeconds (Kubernetes'
+// default 30 s when the spec does not say).
+func (s ServiceSpec) Grace() time.Duration {
+	if s.GraceSeconds != nil {
+		return time.Duration(*s.GraceSeconds) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// Workload converts the spec's service to the workload package's form.
+func (s ServiceSpec) Workload() workload.Service {
+	w := workload.Service{
+		Name: s.Name, Replicas: max(s.Replicas, 1), Entrypoint: s.Entrypoint, GraceSeconds: int64(s.Grace() / time.Second),
+		CheckInterval: s.Check.Interval.D(), Identity: s.Check.Identity,
+		DeregisterCriticalAfter: s.Check.DeregisterCriticalAfter.D(), DrainDelay: s.Drain.D(),
+	}
+	if s.PreStop != nil {
+		w.PreStopSleepSeconds = s.PreStop.SleepSeconds
+	}
+	return w
 }

@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,19 +46,18 @@ faults:
 - podDelete: {service: orders}
 `
 	cases := map[string]struct{ yaml, want string }{
-		"unknown field":          {base + "colour: blue\n", `unknown field "colour"`},
-		"bad name":               {strings.Replace(base, "name: s", "name: Bad_Name", 1), "name: \"Bad_Name\""},
-		"unknown entrypoint":     {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: java-jar}\n- {name: payments", 1), "services[0].entrypoint"},
-		"unknown service":        {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: billing}", 1), `faults[0].podDelete.service: unknown service "billing"`},
-		"two faults in one":      {base + "- {wait: 1s, podKill: {service: orders}}\n", "faults[1]: set exactly one"},
-		"bad duration":           {base + "settle: soon\n", "does not parse"},
-		"ip reuse not exclusive": {base + "- ipReuse: {victim: {service: orders}, by: payments}\n", "faults[1].ipReuse: IP reuse fills"},
-		"ip reuse same service":  {"exclusive: true\n" + base + "- ipReuse: {victim: {service: orders}, by: orders}\n", "faults[1].ipReuse.by"},
-		"bad expectation":        {base + "expect:\n- {verdict: stale, op: '>', value: 0}\n", "expect[0].verdict"},
-		"bad op":                 {base + "expect:\n- {verdict: stale_window, op: '=>', value: 0}\n", "expect[0].op"},
-		"check interval":         {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: bash-exec, check: {interval: 100ms}}\n- {name: payments", 1), "services[0].check.interval"},
-		"pod index":              {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: orders, index: 3}", 1), "faults[0].podDelete.index"},
-		"no faults":              {strings.Split(base, "faults:")[0], "faults: at least one"},
+		"unknown field":         {base + "colour: blue\n", `unknown field "colour"`},
+		"bad name":              {strings.Replace(base, "name: s", "name: Bad_Name", 1), "name: \"Bad_Name\""},
+		"unknown entrypoint":    {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: java-jar}\n- {name: payments", 1), "services[0].entrypoint"},
+		"unknown service":       {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: billing}", 1), `faults[0].podDelete.service: unknown service "billing"`},
+		"two faults in one":     {base + "- {wait: 1s, podKill: {service: orders}}\n", "faults[1]: set exactly one"},
+		"bad duration":          {base + "settle: soon\n", "does not parse"},
+		"ip reuse same service": {"exclusive: true\n" + base + "- ipReuse: {victim: {service: orders}, by: orders}\n", "faults[1].ipReuse.by"},
+		"bad expectation":       {base + "expect:\n- {verdict: stale, op: '>', value: 0}\n", "expect[0].verdict"},
+		"bad op":                {base + "expect:\n- {verdict: stale_window, op: '=>', value: 0}\n", "expect[0].op"},
+		"check interval":        {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: bash-exec, check: {interval: 100ms}}\n- {name: payments", 1), "services[0].check.interval"},
+		"pod index":             {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: orders, index: 3}", 1), "faults[0].podDelete.index"},
+		"no faults":             {strings.Split(base, "faults:")[0], "faults: at least one"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -68,5 +69,62 @@ faults:
 	}
 	if _, err := Parse([]byte(base)); err != nil {
 		t.Errorf("base spec: %v", err)
+	}
+}
+
+// A fault that needs a node to itself makes the scenario exclusive; the
+// spec need not say so.
+func TestFaultsDeclareWhatTheyNeed(t *testing.T) {
+	s, err := Parse([]byte(`
+name: s
+services:
+- {name: orders, entrypoint: bash-exec}
+- {name: payments, entrypoint: bash-exec}
+faults:
+- ipReuse: {victim: {service: orders}, by: payments}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.NeedsNodeToItself() {
+		t.Errorf("an ipReuse scenario must need its node to itself")
+	}
+	s.Faults = []FaultSpec{{PodDelete: &PodRef{Service: "orders"}}}
+	if s.NeedsNodeToItself() {
+		t.Errorf("a pod deletion needs no node to itself")
+	}
+	s.Exclusive = true
+	if !s.NeedsNodeToItself() {
+		t.Errorf("exclusive: true must be kept")
+	}
+}
+
+func TestLoadAllRefusesDuplicateNamesAndSelectsByLabel(t *testing.T) {
+	dir := t.TempDir()
+	spec := "name: %s\nlabels: [%s]\nservices: [{name: a, entrypoint: bash-exec}]\nfaults: [{podDelete: {service: a}}]\n"
+	write := func(file, name, label string) string {
+		p := filepath.Join(dir, file)
+		if err := os.WriteFile(p, []byte(fmt.Sprintf(spec, name, label)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	one, two := write("one.yaml", "one", "lx"), write("two.yaml", "two", "ly")
+	specs, err := LoadAll(dir)
+	if err != nil || len(specs) != 2 || specs[0].Name != "one" {
+		t.Fatalf("LoadAll(dir): %v %v", specs, err)
+	}
+	if got := Select(specs, []string{"ly"}); len(got) != 1 || got[0].Name != "two" {
+		t.Errorf("select ly: %v", got)
+	}
+	if got := Select(specs, []string{"one"}); len(got) != 1 || got[0].Name != "one" {
+		t.Errorf("select by name: %v", got)
+	}
+	dup := write("three.yaml", "one", "z")
+	if _, err := LoadAll(one, two, dup); err == nil || !strings.Contains(err.Error(), `"one" is used by`) {
+		t.Errorf("duplicate name: %v", err)
+	}
+	if _, err := LoadAll(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Errorf("a missing file must be an error")
 	}
 }

@@ -3,96 +3,68 @@
 package cluster
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegrace/kubegrace/harness/check"
-	"github.com/kubegrace/kubegrace/harness/consul"
-	"github.com/kubegrace/kubegrace/harness/observe"
+	"github.com/kubegrace/kubegrace/harness/run"
+	"github.com/kubegrace/kubegrace/harness/scenario"
 	"github.com/kubegrace/kubegrace/harness/timeline"
-	"github.com/kubegrace/kubegrace/harness/workload"
-	"github.com/kubegrace/kubegrace/images"
 	"github.com/kubegrace/kubegrace/reports"
 )
 
-// One fixture pod (exec entrypoint) deleted, watched by every observer:
-// the smallest scripted scenario that exercises the whole harness core.
-var _ = Describe("observers, verdicts and report on one pod deletion", Label("kind", "observe"), Ordered, func() {
-	const (
-		ns       = "kg-observe"
-		scenario = "one-pod-deleted"
-		service  = "orders"
-		grace    = 5 * time.Second
-	)
+// runSpec runs one YAML spec of testdata/ through the real Runner, the way
+// the main job does, and writes its report.
+func runSpec(ctx SpecContext, file string) (run.Result, timeline.Timeline, reports.Run, []check.Verdict, string) {
+	spec, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", file))
+	Expect(err).NotTo(HaveOccurred())
+	started := time.Now()
+	rec := timeline.NewRecorder(started)
+	res := prepared.Runner(GinkgoWriter).Run(ctx, spec, rec)
+	tl := rec.Snapshot()
+	raw, _ := json.Marshal(spec)
+	sr := reports.ScenarioRun{Name: spec.Name, Spec: raw, Context: res.Context, Faults: res.Faults, Err: res.Err}
+	for _, e := range spec.Expect {
+		sr.Wants = append(sr.Wants, reports.Want{Verdict: e.Verdict, Subject: e.Subject, Op: e.Op, Value: e.Value, Why: e.Why})
+	}
+	rr, verdicts := reports.Assemble(reports.Meta{Started: started}, []reports.ScenarioRun{sr}, tl, nil)
+	dir := filepath.Join(repoRoot(), "reports", "kind-tier-"+spec.Name+"-"+started.Format("20060102-150405"))
+	Expect(reports.Write(dir, rr, tl, verdicts)).To(Succeed())
+	fmt.Fprintf(GinkgoWriter, "report: %s\n", dir)
+	for _, st := range res.Steps {
+		GinkgoWriter.Printf("step %-16s %-8s %8s %s\n", st.Name, st.Phase, st.Duration.Round(time.Millisecond), st.Error)
+	}
+	return res, tl, rr, verdicts, dir
+}
+
+// One fixture pod (exec entrypoint) deleted, watched by every observer: the
+// smallest spec that exercises the whole harness through the real Runner.
+var _ = Describe("the Runner on one pod deletion", Label("kind", "observe"), Ordered, func() {
 	var (
+		res      run.Result
 		tl       timeline.Timeline
+		rr       reports.Run
 		verdicts []check.Verdict
 		dir      string
 		victim   string
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		r := c.Client.Resources()
-		cs, err := kubernetes.NewForConfig(c.Client.RESTConfig())
-		Expect(err).NotTo(HaveOccurred())
-		Expect(r.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) {
-			_ = r.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-		})
-		cons, err := consul.Deploy(ctx, c.Client, consul.DeployOptions{Image: img.Consul})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func(ctx SpecContext) { _ = cons.Teardown(ctx, time.Minute) })
-
-		started := time.Now()
-		rec := timeline.NewRecorder(started)
-		set := observe.Start(ctx,
-			&observe.Pods{Clientset: cs, Namespace: ns, Rec: rec, Scenario: scenario},
-			&observe.Consul{Client: cons.Client, Services: []string{service}, Rec: rec, Scenario: scenario},
-		)
-		dep, err := workload.Deployment(ns, workload.Service{Name: service, Entrypoint: "bash-exec", GraceSeconds: int64(grace.Seconds()),
-			CheckInterval: time.Second, DrainDelay: time.Second}, img.Fixture, cons.ServiceAddr)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(r.Create(ctx, dep)).To(Succeed())
-		caller := workload.Caller(ns, "caller", service, img.Fixture, cons.ServiceAddr, 100*time.Millisecond)
-		Expect(r.Create(ctx, caller)).To(Succeed())
-
-		Eventually(func(g Gomega) {
-			passing, err := consul.PassingInstances(ctx, cons.Client, service)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(passing).To(HaveLen(1))
-			victim = passing[0].Service.ID[len(service)+1:] // instance id is <service>-<pod name>
-		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(250 * time.Millisecond).Should(Succeed())
-
-		rec.Record(time.Now(), timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultStart, Scenario: scenario, Pod: victim, Detail: "pod delete"})
-		Expect(r.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: victim, Namespace: ns}})).To(Succeed())
-		Eventually(func() bool {
-			err := r.Get(ctx, victim, ns, &corev1.Pod{})
-			return err != nil
-		}).WithContext(ctx).WithTimeout(grace + 30*time.Second).WithPolling(100 * time.Millisecond).Should(BeTrue())
-		rec.Record(time.Now(), timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: scenario, Pod: victim, Detail: "pod delete"})
-		time.Sleep(2 * time.Second) // settle: the replacement registers, callers go on
-		Expect(set.Stop()).To(Succeed())
-		tl = rec.Snapshot()
-
-		cctx := check.Context{Scenario: scenario, DefaultGrace: grace, WatchedServices: []string{service}}
-		dir = filepath.Join(repoRoot(), "reports", "kind-tier-"+started.Format("20060102-150405"))
-		run := reports.Run{
-			Started:       started,
-			Finished:      time.Now(),
-			Images:        images.IDs(ctx, img.Consul, img.Fixture, c.NodeImage.Image),
-			CheckContexts: map[string]check.Context{scenario: cctx},
+		res, tl, rr, verdicts, dir = runSpec(ctx, "one-pod-deleted.yaml")
+		Expect(res.Err).NotTo(HaveOccurred())
+		for _, e := range tl.Events {
+			if e.Source == timeline.SourcePod && e.Kind == timeline.PodDeletionRequested && e.Service == "orders" {
+				victim = e.Pod
+			}
 		}
-		verdicts = reports.Verdicts(run, tl)
-		Expect(reports.Write(dir, run, tl, verdicts)).To(Succeed())
-		fmt.Fprintf(GinkgoWriter, "report: %s\n", dir)
+		Expect(victim).NotTo(BeEmpty(), "no orders pod was deleted")
 	}, NodeTimeout(6*time.Minute))
 
 	find := func(name, subject string) check.Verdict {
@@ -104,6 +76,26 @@ var _ = Describe("observers, verdicts and report on one pod deletion", Label("ki
 		Fail(fmt.Sprintf("no verdict %s for %q in %+v", name, subject, verdicts))
 		return check.Verdict{}
 	}
+
+	It("ran every step, timed, with the fault recorded by its wrapper", func() {
+		var names []string
+		for _, s := range res.Steps {
+			names = append(names, s.Name)
+			Expect(s.Error).To(BeEmpty(), "step %s", s.Name)
+		}
+		Expect(names).To(Equal([]string{"namespace", "observe pods", "consul", "services", "observe consul",
+			"services ready", "callers", "faults", "drain", "settle", "teardown"}))
+		Expect(res.Phase(run.PhaseFaults)).To(BeNumerically(">", 0))
+		var kinds []string
+		for _, e := range tl.Events {
+			if e.Source == timeline.SourceFault {
+				kinds = append(kinds, e.Kind)
+			}
+		}
+		Expect(kinds).To(Equal([]string{timeline.FaultStart, timeline.FaultEnd}))
+		Expect(res.Faults).To(HaveLen(1))
+		Expect(res.Faults[0]).To(ContainSubstring(victim))
+	})
 
 	It("recorded the pod's life from creation to deletion", func() {
 		var kinds []string
@@ -130,17 +122,18 @@ var _ = Describe("observers, verdicts and report on one pod deletion", Label("ki
 		Expect(find(check.NameSignalDelivered, victim).Value).To(Equal(1.0))
 		lat := find(check.NameDeregistrationLatency, victim)
 		Expect(lat.Value).To(BeNumerically(">", 0))
-		Expect(lat.Value).To(BeNumerically("<", float64(grace.Milliseconds())))
+		Expect(lat.Value).To(BeNumerically("<", 5000))
 		Expect(find(check.NameKilledBySIGKILL, victim).Value).To(Equal(0.0))
 		Expect(find(check.NameStaleWindow, "").Value).To(Equal(0.0))
 		Expect(find(check.NameOKCalls, "").Value).To(BeNumerically(">", 10), "the caller reached orders through Consul")
 		Expect(find(check.NameWrongTargetCalls, "").Value).To(Equal(0.0))
-		for _, v := range verdicts {
-			GinkgoWriter.Printf("%-24s %-36s %10.1f %-5s %s\n", v.Name, v.Subject, v.Value, v.Unit, v.Message)
+		Expect(find(check.NameObserverGaps, "").Value).To(Equal(0.0))
+		for _, e := range rr.Expectations {
+			Expect(e.Met).To(BeTrue(), e.Message)
 		}
 	})
 
-	It("wrote a report whose verdicts recompute identically from the saved timeline", func() {
+	It("wrote a report whose verdicts and expectations recompute identically from the saved timeline", func() {
 		for _, f := range []string{"run.json", "timeline.jsonl", "verdicts.json", "report.md", "report.html"} {
 			Expect(filepath.Join(dir, f)).To(BeAnExistingFile())
 		}
@@ -150,4 +143,21 @@ var _ = Describe("observers, verdicts and report on one pod deletion", Label("ki
 		st, _ := os.Stat(filepath.Join(dir, "report.html"))
 		GinkgoWriter.Printf("report.html %d bytes\n", st.Size())
 	})
+})
+
+var _ = Describe("the Runner forcing IP reuse with no callers", Label("kind", "ipreuse"), func() {
+	It("reuses the victim's address (services ready waits for pod addresses)", func(ctx SpecContext) {
+		res, tl, _, _, _ := runSpec(ctx, "ip-reuse-no-callers.yaml")
+		Expect(res.Err).NotTo(HaveOccurred())
+		Expect(res.Faults).To(HaveLen(1))
+		Expect(res.Faults[0]).To(ContainSubstring("taken by pod billing-reuse-"))
+		fillers := 0
+		for _, e := range tl.Events {
+			if e.Source == timeline.SourcePod && e.Kind == timeline.PodCreated && e.Role == timeline.RoleIPFiller {
+				fillers++
+				Expect(strings.HasPrefix(e.Pod, "ipfill-")).To(BeTrue())
+			}
+		}
+		Expect(fillers).To(BeNumerically(">", 0), "filler pods are marked by their role on the timeline")
+	}, SpecTimeout(5*time.Minute))
 })

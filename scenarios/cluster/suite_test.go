@@ -7,7 +7,6 @@
 package cluster
 
 import (
-	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -22,9 +21,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
-	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/images"
 )
 
@@ -42,30 +41,28 @@ func repoRoot() string {
 const name = "kubegrace-it"
 
 var (
-	c   *cluster.Cluster
-	img images.Project
+	prepared *job.Prepared
+	c        *cluster.Cluster
+	img      images.Project
 )
 
 var _ = BeforeSuite(func(ctx SpecContext) {
 	root := repoRoot()
 	_ = cluster.Delete(name, nil) // a leftover from an interrupted run
 	var err error
-	c, err = cluster.Ensure(ctx, cluster.Options{
+	prepared, err = job.PrepareCluster(ctx, job.ClusterOptions{
+		Repo:         root,
 		Name:         name,
-		ConfigPath:   filepath.Join(root, "kind-config.yaml"),
 		NodeImage:    os.Getenv("KUBEGRACE_NODE_IMAGE"),
 		ReadyTimeout: 4 * time.Minute,
 		LogDir:       filepath.Join(root, "reports", "kind-tier-logs"),
-		Logger:       kindcmd.NewLogger(),
-		BuildOfflineImage: func(ctx context.Context) (string, error) {
-			return images.OfflineNode(ctx, root, GinkgoWriter)
-		},
+		Log:          GinkgoWriter,
 	})
+	if prepared != nil {
+		DeferCleanup(func() { Expect(prepared.Cluster.Delete()).To(Succeed()) })
+	}
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { Expect(c.Delete()).To(Succeed()) })
-	img, err = images.BuildProject(ctx, root, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(c.LoadImages(ctx, img.Consul, img.Fixture)).To(Succeed())
+	c, img = prepared.Cluster, prepared.Images
 }, NodeTimeout(30*time.Minute))
 
 var _ = Describe("kind substrate", Label("kind", "cluster"), Ordered, func() {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
@@ -22,7 +21,10 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
+	"github.com/kubegrace/kubegrace/reports"
 )
 
 func TestE2E(t *testing.T) {
@@ -37,21 +39,14 @@ func repoRoot() string {
 
 // specs are loaded while the tree is built, so each becomes a labelled spec.
 var specs = func() []scenario.Spec {
-	files, _ := filepath.Glob(filepath.Join(repoRoot(), "scenarios", "specs", "*.yaml"))
-	var out []scenario.Spec
-	for _, f := range files {
-		s, err := scenario.Load(f)
-		if err != nil {
-			panic(err) // a broken built-in spec is a build error of the suite
-		}
-		out = append(out, s)
+	out, err := scenario.LoadAll(filepath.Join(repoRoot(), "scenarios", "specs"))
+	if err != nil {
+		panic(err) // a broken built-in spec is a build error of the suite
 	}
 	return out
 }()
 
-func labelsOf(s scenario.Spec) []string { return append(slices.Clone(s.Labels), s.Name) }
-
-var job scenario.JobResult
+var res job.Result
 
 var _ = BeforeSuite(func(ctx SpecContext) {
 	match := func([]string) bool { return true }
@@ -62,7 +57,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	var selected []scenario.Spec
 	for _, s := range specs {
-		if match(labelsOf(s)) {
+		if match(s.LabelsAndName()) {
 			selected = append(selected, s)
 		}
 	}
@@ -71,29 +66,29 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		name = cluster.DefaultName
 	}
 	var err error
-	job, err = scenario.RunJob(ctx, scenario.JobOptions{
-		Specs: selected, Repo: repoRoot(), ClusterName: name, NodeImage: os.Getenv("KUBEGRACE_NODE_IMAGE"),
-		Parallel: 2, Log: os.Stdout,
+	res, err = job.Run(ctx, job.Options{
+		Specs: selected, Parallel: 2, Log: os.Stdout,
+		Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: os.Getenv("KUBEGRACE_NODE_IMAGE"), Log: os.Stdout},
 	})
 	// Scenario errors are reported per spec below; only a job that could
 	// not start (no cluster, no images) fails here.
-	if len(job.Results) == 0 {
+	if len(res.Results) == 0 {
 		Expect(err).NotTo(HaveOccurred())
 	}
 }, NodeTimeout(75*time.Minute))
 
 var _ = Describe("built-in scenarios", func() {
 	for _, s := range specs {
-		It(s.Name, Label(labelsOf(s)...), func() {
-			var res *scenario.Result
-			for i := range job.Results {
-				if job.Results[i].Spec.Name == s.Name {
-					res = &job.Results[i]
+		It(s.Name, Label(s.LabelsAndName()...), func() {
+			var r *run.Result
+			for i := range res.Results {
+				if res.Results[i].Spec.Name == s.Name {
+					r = &res.Results[i]
 				}
 			}
-			Expect(res).NotTo(BeNil(), "scenario %s did not run", s.Name)
-			Expect(res.Err).NotTo(HaveOccurred())
-			for _, e := range job.Run.Expectations {
+			Expect(r).NotTo(BeNil(), "scenario %s did not run", s.Name)
+			Expect(r.Err).NotTo(HaveOccurred())
+			for _, e := range res.Run.Expectations {
 				if e.Scenario == s.Name {
 					Expect(e.Met).To(BeTrue(), "%s (%s)", e.Message, e.Why)
 				}
@@ -103,12 +98,12 @@ var _ = Describe("built-in scenarios", func() {
 })
 
 var _ = ReportAfterSuite("report", func(r Report) {
-	if job.Dir == "" {
+	if res.Dir == "" {
 		return
 	}
-	if err := reporters.GenerateJUnitReport(r, filepath.Join(job.Dir, "junit.xml")); err != nil {
+	if err := reporters.GenerateJUnitReport(r, filepath.Join(res.Dir, "junit.xml")); err != nil {
 		fmt.Fprintf(os.Stdout, "junit report: %v\n", err)
 	}
-	fmt.Fprintf(os.Stdout, "\n%s\nreport: %s\n        %s\n", scenario.Summary(job),
-		filepath.Join(job.Dir, "report.html"), filepath.Join(repoRoot(), "reports", "latest", "report.md"))
+	fmt.Fprintf(os.Stdout, "\n%s\nreport: %s\n        %s\n", reports.Summary(res.Run),
+		filepath.Join(res.Dir, reports.HTMLFile), filepath.Join(repoRoot(), "reports", "latest", reports.MarkdownFile))
 })

@@ -1,0 +1,111 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubegrace/kubegrace/harness/observe"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+type fakeFault struct {
+	needs  Needs
+	detail string
+	err    error
+	ran    bool
+}
+
+func (f *fakeFault) Name() string { return "fake" }
+func (f *fakeFault) Needs() Needs { return f.needs }
+func (f *fakeFault) Inject(context.Context, *Env) (string, error) {
+	f.ran = true
+	time.Sleep(5 * time.Millisecond)
+	return f.detail, f.err
+}
+
+func TestInjectRecordsStartAndEnd(t *testing.T) {
+	rec := timeline.NewRecorder(time.Now())
+	f := &fakeFault{detail: "pod a (10.0.0.1)", err: errors.New("pod a still there")}
+	got, err := Inject(context.Background(), f, &Env{}, rec, "s")
+	if !errors.Is(err, f.err) || got != "fake: pod a (10.0.0.1)" {
+		t.Fatalf("Inject = %q, %v", got, err)
+	}
+	ev := rec.Snapshot().Events
+	if len(ev) != 2 {
+		t.Fatalf("events %+v", ev)
+	}
+	start, end := ev[0], ev[1]
+	if start.Kind != timeline.FaultStart || start.Detail != "fake" || start.Scenario != "s" || start.Source != timeline.SourceFault {
+		t.Errorf("start %+v", start)
+	}
+	if end.Kind != timeline.FaultEnd || end.Detail != "fake: pod a (10.0.0.1)" || end.Reason != "pod a still there" || end.At < start.At+5*time.Millisecond {
+		t.Errorf("end %+v (start at %v)", end, start.At)
+	}
+}
+
+func TestInjectRefusesAFaultWhoseNeedsAreNotMet(t *testing.T) {
+	rec := timeline.NewRecorder(time.Now())
+	f := &fakeFault{needs: Needs{NodeAccess: true}}
+	_, err := Inject(context.Background(), f, &Env{}, rec, "s")
+	if err == nil || !strings.Contains(err.Error(), "needs access to the cluster's nodes") || f.ran {
+		t.Fatalf("err %v, ran %v", err, f.ran)
+	}
+	if n := len(rec.Snapshot().Events); n != 0 {
+		t.Errorf("a refused fault recorded %d events", n)
+	}
+}
+
+func TestFaultsDeclareTheirNeeds(t *testing.T) {
+	if !(IPReuse{}).Needs().NodeToItself || (PodDelete{}).Needs().NodeToItself || !(PodKill{}).Needs().NodeAccess || (Wait{}).Needs() != (Needs{}) {
+		t.Error("needs: IP reuse needs its node, pod kill node access, the others nothing")
+	}
+}
+
+// The pod that takes the address is made from its service's own pod
+// template, read from the cluster, with labels its Deployment does not
+// select.
+func TestIPReuseTakerFromTheServicesTemplate(t *testing.T) {
+	sel := map[string]string{observe.ServiceLabel: "billing", "app.kubernetes.io/part-of": "kubegrace"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "billing", Namespace: "ns"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: sel},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "fixture:x", Env: []corev1.EnvVar{{Name: "FIXTURE_SERVICE_NAME", Value: "billing"}}}}},
+			},
+		},
+	}
+	cs := fake.NewClientset(dep)
+	r := &reuse{f: IPReuse{By: "billing"}, env: &Env{Clientset: cs, Namespace: "ns"}, node: "node-1"}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_ = r.startTaker(ctx) // the fake API never assigns an address
+	p, err := cs.CoreV1().Pods("ns").Get(context.Background(), r.taker, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("taker pod: %v", err)
+	}
+	if p.Spec.NodeName != "node-1" || p.Spec.Containers[0].Image != "fixture:x" || p.Spec.Containers[0].Env[0].Value != "billing" {
+		t.Errorf("taker spec %+v", p.Spec)
+	}
+	if p.Labels[observe.ServiceLabel] != "billing" || p.Labels["app.kubernetes.io/part-of"] != "" {
+		t.Errorf("taker labels %v: the Deployment must not adopt it", p.Labels)
+	}
+
+	// A Deployment selecting by the service label alone would adopt it.
+	solo := dep.DeepCopy()
+	solo.Spec.Selector.MatchLabels = map[string]string{observe.ServiceLabel: "billing"}
+	cs2 := fake.NewClientset(solo)
+	r2 := &reuse{f: IPReuse{By: "billing"}, env: &Env{Clientset: cs2, Namespace: "ns"}, node: "node-1"}
+	if err := r2.startTaker(context.Background()); err == nil || !strings.Contains(err.Error(), "would adopt") {
+		t.Errorf("err %v", err)
+	}
+}

@@ -1,0 +1,66 @@
+package fault
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kubegrace/kubegrace/harness/poll"
+)
+
+// RollingUpdate restarts a service's Deployment (a new template
+// annotation, as `kubectl rollout restart` does) with the given strategy and
+// waits until the rollout is complete. Old pods may still be terminating
+// then: that is where the scenario's observation goes on.
+type RollingUpdate struct {
+	Service                  string
+	MaxSurge, MaxUnavailable *int32
+	// Timeout bounds the rollout (default poll.Steady's).
+	Timeout time.Duration
+}
+
+func (f RollingUpdate) Name() string { return "rolling update of " + f.Service }
+
+func (f RollingUpdate) Needs() Needs { return Needs{} }
+
+func (f RollingUpdate) Inject(ctx context.Context, env *Env) (string, error) {
+	deps := env.Clientset.AppsV1().Deployments(env.Namespace)
+	d, err := deps.Get(ctx, f.Service, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("get deployment %s: %w", f.Service, err)
+	}
+	ru := &appsv1.RollingUpdateDeployment{}
+	if f.MaxSurge != nil {
+		v := intstr.FromInt32(*f.MaxSurge)
+		ru.MaxSurge = &v
+	}
+	if f.MaxUnavailable != nil {
+		v := intstr.FromInt32(*f.MaxUnavailable)
+		ru.MaxUnavailable = &v
+	}
+	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: ru}
+	if d.Spec.Template.Annotations == nil {
+		d.Spec.Template.Annotations = map[string]string{}
+	}
+	d.Spec.Template.Annotations["kubegrace.io/restartedAt"] = time.Now().UTC().Format(time.RFC3339Nano)
+	if d, err = deps.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		return "", fmt.Errorf("restart deployment %s: %w", f.Service, err)
+	}
+	timing := poll.Steady
+	if f.Timeout > 0 {
+		timing = timing.For(f.Timeout)
+	}
+	err = poll.Until(ctx, "rollout of "+f.Service+" complete", timing, poll.RolloutComplete(env.Clientset, env.Namespace, f.Service, d.Generation))
+	return fmt.Sprintf("maxSurge %s, maxUnavailable %s", intOr(f.MaxSurge, "25%"), intOr(f.MaxUnavailable, "25%")), err
+}
+
+func intOr(p *int32, def string) string {
+	if p == nil {
+		return def
+	}
+	return fmt.Sprint(*p)
+}

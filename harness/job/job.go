@@ -1,0 +1,248 @@
+// Package job is the main job, from a cluster to a report: prepare the
+// cluster (created or reused, the project's images built and loaded), run
+// the scenarios (harness/run), and write the report (reports), always,
+// even when a scenario fails, the run is interrupted or it panics.
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	kindcmd "sigs.k8s.io/kind/pkg/cmd"
+
+	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/consul"
+	"github.com/kubegrace/kubegrace/harness/run"
+	"github.com/kubegrace/kubegrace/harness/scenario"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/images"
+	"github.com/kubegrace/kubegrace/reports"
+)
+
+// ClusterOptions configure PrepareCluster.
+type ClusterOptions struct {
+	// Repo is the repository root (kind-config.yaml, images/ scripts).
+	Repo string
+	// Name of the kind cluster (cluster.DefaultName if empty).
+	Name string
+	// ConfigPath is the kind config (default Repo/kind-config.yaml).
+	ConfigPath string
+	// NodeImage, if set, is used as is.
+	NodeImage string
+	// Keep leaves a cluster this call created when it fails or is
+	// interrupted.
+	Keep bool
+	// LogDir receives kind's logs when creation fails.
+	LogDir string
+	// ReadyTimeout bounds creation until a Ready node and CoreDNS.
+	ReadyTimeout time.Duration
+	// SkipImages: do not build or load the project's images.
+	SkipImages bool
+	// Log receives progress.
+	Log io.Writer
+}
+
+// Prepared is a cluster ready for scenarios.
+type Prepared struct {
+	Cluster *cluster.Cluster
+	Images  images.Project
+}
+
+// PrepareCluster creates or reuses the kind cluster and builds and loads
+// the project's images: what `kubegrace cluster create`, the main job and
+// the kind tier all need.
+func PrepareCluster(ctx context.Context, o ClusterOptions) (*Prepared, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.ConfigPath == "" {
+		o.ConfigPath = filepath.Join(o.Repo, "kind-config.yaml")
+	}
+	start := time.Now()
+	c, err := cluster.Ensure(ctx, cluster.Options{
+		Name:         o.Name,
+		ConfigPath:   o.ConfigPath,
+		NodeImage:    o.NodeImage,
+		Keep:         o.Keep,
+		LogDir:       o.LogDir,
+		ReadyTimeout: o.ReadyTimeout,
+		Logger:       kindcmd.NewLogger(),
+		BuildOfflineImage: func(ctx context.Context) (string, error) {
+			fmt.Fprintln(o.Log, "offline kind node image: checking it is built (cold: about 15 min on 2 cores)")
+			return images.OfflineNode(ctx, o.Repo, o.Log)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	verb := "reused"
+	if c.Created {
+		verb = "created"
+	}
+	fmt.Fprintf(o.Log, "cluster %s %s in %.1fs (node image %s)\n", c.Name, verb, time.Since(start).Seconds(), c.NodeImage.Image)
+	p := &Prepared{Cluster: c}
+	if o.SkipImages {
+		return p, nil
+	}
+	if p.Images, err = images.BuildProject(ctx, o.Repo, o.Log); err != nil {
+		return p, err
+	}
+	if err := c.LoadImages(ctx, p.Images.Consul, p.Images.Fixture); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// Runner is a scenario runner on the prepared cluster.
+func (p *Prepared) Runner(log io.Writer) *run.Runner {
+	c := p.Cluster
+	return &run.Runner{
+		Client: c.Client, Log: log,
+		Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage},
+		NodeExec: func(ctx context.Context, node string, argv ...string) error {
+			ns, err := c.Nodes()
+			if err != nil {
+				return err
+			}
+			for _, n := range ns {
+				if n.String() == node {
+					return n.CommandContext(ctx, argv[0], argv[1:]...).Run()
+				}
+			}
+			return fmt.Errorf("no node %s in cluster %s", node, c.Name)
+		},
+	}
+}
+
+// PauseImage is the pause image every kind node holds (the offline node
+// image builds it in).
+const PauseImage = "registry.k8s.io/pause:3.10"
+
+// Options configure Run.
+type Options struct {
+	Specs []scenario.Spec
+	// Cluster: see ClusterOptions (Repo also locates kind-config.yaml).
+	Cluster ClusterOptions
+	// ReportsDir receives <run-id>/ and the latest link (default Repo/reports).
+	ReportsDir string
+	// Parallel bounds how many shareable scenarios run at once.
+	Parallel int
+	// OnRunner, if set, is given the runner before scenarios start (the CLI
+	// uses it to say what an interrupted run leaves behind).
+	OnRunner func(*run.Runner)
+	Log      io.Writer
+}
+
+// Result is what a job produced.
+type Result struct {
+	Dir      string
+	Run      reports.Run
+	Verdicts []check.Verdict
+	Results  []run.Result
+}
+
+// Run prepares the cluster, runs the specs and writes the report: always,
+// even when a scenario fails, the job is interrupted or it panics, with
+// what was recorded. The error is the job's and every scenario's.
+func Run(ctx context.Context, o Options) (res Result, err error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	repo := o.Cluster.Repo
+	if o.ReportsDir == "" {
+		o.ReportsDir = filepath.Join(repo, "reports")
+	}
+	started := time.Now()
+	runID := started.Format("20060102-150405")
+	res.Dir = filepath.Join(o.ReportsDir, runID)
+	rec := timeline.NewRecorder(started)
+	meta := reports.Meta{Started: started, HarnessVersion: "dev", ConsulVersion: consul.Version, KindVersion: "v0.30.0"}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		meta.HarnessVersion = bi.Main.Version
+	}
+	meta.HarnessCommit = gitCommit(repo)
+	if raw, rerr := os.ReadFile(filepath.Join(repo, "kind-config.yaml")); rerr == nil {
+		meta.KindConfig = string(raw)
+	}
+
+	// The report is written whatever happens below. Scenario errors are
+	// kept per scenario; jobErr is the job's own.
+	var jobErr error
+	defer func() {
+		if p := recover(); p != nil {
+			jobErr = errors.Join(jobErr, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+		}
+		if ctx.Err() != nil {
+			jobErr = errors.Join(jobErr, fmt.Errorf("interrupted: %w", context.Cause(ctx)))
+		}
+		tl := rec.Snapshot()
+		res.Run, res.Verdicts = reports.Assemble(meta, scenarioRuns(res.Results), tl, jobErr)
+		err = res.Run.Err()
+		if werr := reports.Write(res.Dir, res.Run, tl, res.Verdicts); werr != nil {
+			err = errors.Join(err, fmt.Errorf("write report %s: %w", res.Dir, werr))
+		}
+		latest := filepath.Join(o.ReportsDir, "latest")
+		_ = os.Remove(latest)
+		_ = os.Symlink(runID, latest)
+	}()
+
+	if o.Cluster.LogDir == "" {
+		o.Cluster.LogDir = filepath.Join(res.Dir, "cluster-logs")
+	}
+	p, jobErr := PrepareCluster(ctx, o.Cluster)
+	if jobErr != nil {
+		return res, jobErr
+	}
+	c := p.Cluster
+	meta.Images = images.IDs(ctx, p.Images.Consul, p.Images.Fixture, c.NodeImage.Image)
+	if v, verr := c.ServerVersion(); verr == nil {
+		meta.KubernetesVersion = v
+	}
+	runner := p.Runner(o.Log)
+	if o.OnRunner != nil {
+		o.OnRunner(runner)
+	}
+	fmt.Fprintf(o.Log, "running %d scenario(s) on cluster %s (node image %s)\n", len(o.Specs), c.Name, c.NodeImage.Image)
+	res.Results = runner.RunAll(ctx, o.Specs, o.Parallel, rec)
+	return res, nil
+}
+
+// scenarioRuns converts the runner's results to the report's form.
+func scenarioRuns(results []run.Result) []reports.ScenarioRun {
+	var out []reports.ScenarioRun
+	for _, r := range results {
+		raw, _ := json.Marshal(r.Spec)
+		sr := reports.ScenarioRun{
+			Name: r.Spec.Name, Spec: raw, Context: r.Context, Faults: r.Faults, Err: r.Err,
+			Timing: reports.NewTiming(r.Phase(run.PhaseSetup), r.Phase(run.PhaseFaults), r.Phase(run.PhaseDrain),
+				r.Phase(run.PhaseSettle), r.Phase(run.PhaseTeardown), r.Total()),
+		}
+		for _, e := range r.Spec.Expect {
+			sr.Wants = append(sr.Wants, reports.Want{Verdict: e.Verdict, Subject: e.Subject, Op: e.Op, Value: e.Value, Why: e.Why})
+		}
+		for _, s := range r.Steps {
+			sr.Steps = append(sr.Steps, reports.StepTime{Name: s.Name, Phase: string(s.Phase),
+				MS: float64(s.Duration.Microseconds()) / 1000, Error: s.Error})
+		}
+		out = append(out, sr)
+	}
+	return out
+}
+
+func gitCommit(repo string) string {
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,272 @@
+// Package run runs one scenario on a cluster as a list of named steps
+// (kind's create actions: each step is small, the list times them), and
+// several scenarios side by side. A step that creates something registers
+// its cleanup at once; teardown runs them, newest first, whatever happened.
+// Verdicts and reports are made elsewhere (reports), from the timeline this
+// package records.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/e2e-framework/klient"
+
+	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/consul"
+	"github.com/kubegrace/kubegrace/harness/scenario"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// Runner runs scenarios on one cluster.
+type Runner struct {
+	Client klient.Client
+	Images Images
+	// NodeExec runs a command on a node (kind's node handle); nil where
+	// the harness has no node access (faults that need it then fail).
+	NodeExec func(ctx context.Context, node string, argv ...string) error
+	// Log receives progress lines.
+	Log io.Writer
+
+	mu   sync.Mutex
+	live []string // namespaces created and not yet torn down
+}
+
+// Images are the images the cluster holds for a run.
+type Images struct {
+	Fixture, Consul string
+	// Pause is an image every node holds, for IP-pool filler pods.
+	Pause string
+}
+
+// Phase groups steps for the report's timings: setup and teardown are the
+// harness's overhead, faults, drain and settle what the scenario asks for.
+type Phase string
+
+// The phases.
+const (
+	PhaseSetup    Phase = "setup"
+	PhaseFaults   Phase = "faults"
+	PhaseDrain    Phase = "drain"
+	PhaseSettle   Phase = "settle"
+	PhaseTeardown Phase = "teardown"
+)
+
+// Step is one named step of a scenario run.
+type Step struct {
+	Name  string
+	Phase Phase
+	Do    func(ctx context.Context, s *State) error
+}
+
+// StepTiming is how long a step took, and its error.
+type StepTiming struct {
+	Name     string        `json:"name"`
+	Phase    Phase         `json:"phase"`
+	Duration time.Duration `json:"duration_ns"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Result is one scenario's run.
+type Result struct {
+	Spec     scenario.Spec
+	Context  check.Context
+	Steps    []StepTiming
+	Started  time.Time
+	Finished time.Time
+	// Faults describe what each fault did, in order.
+	Faults []string
+	Err    error
+}
+
+// Phase is the time spent in the steps of phase p.
+func (r Result) Phase(p Phase) time.Duration {
+	var d time.Duration
+	for _, s := range r.Steps {
+		if s.Phase == p {
+			d += s.Duration
+		}
+	}
+	return d
+}
+
+// Total is the scenario's wall time.
+func (r Result) Total() time.Duration { return r.Finished.Sub(r.Started) }
+
+// State is what the steps of one scenario share: the cluster, what
+// earlier steps created, and the cleanups to run at teardown.
+type State struct {
+	Runner    *Runner
+	Spec      scenario.Spec
+	Namespace string
+	Clientset kubernetes.Interface
+	Rec       *timeline.Recorder
+	Consul    *consul.InCluster
+	Result    *Result
+
+	cleanups []cleanup
+}
+
+type cleanup struct {
+	what string
+	do   func(ctx context.Context) error
+}
+
+// OnTeardown registers a cleanup, run at teardown newest first.
+func (s *State) OnTeardown(what string, do func(ctx context.Context) error) {
+	s.cleanups = append(s.cleanups, cleanup{what, do})
+}
+
+// Logf prints a progress line for the scenario.
+func (s *State) Logf(format string, args ...any) { s.Runner.logf(s.Spec.Name, format, args...) }
+
+// Namespace is the namespace a scenario runs in.
+func Namespace(s scenario.Spec) string { return "kg-" + s.Name }
+
+// TeardownTimeout bounds teardown, which runs even after an interrupt.
+const TeardownTimeout = 2 * time.Minute
+
+// Run runs spec, recording onto rec: the steps in order until one fails,
+// then teardown. It always tears its namespace down.
+func (r *Runner) Run(ctx context.Context, spec scenario.Spec, rec *timeline.Recorder) Result {
+	res := Result{Spec: spec, Started: time.Now(), Context: Context(spec)}
+	st := &State{Runner: r, Spec: spec, Namespace: Namespace(spec), Rec: rec, Result: &res}
+	cs, err := r.clientset()
+	if err != nil {
+		res.Err = err
+	} else {
+		st.Clientset = cs
+		res.Err = Execute(ctx, Steps(), st, func(t StepTiming) { res.Steps = append(res.Steps, t) })
+	}
+	if ctx.Err() != nil && len(st.cleanups) > 0 {
+		st.Logf("interrupted (%v): tearing down namespace %s (up to %s)", context.Cause(ctx), st.Namespace, TeardownTimeout)
+	}
+	t := time.Now()
+	terr := st.teardown()
+	res.Steps = append(res.Steps, StepTiming{Name: "teardown", Phase: PhaseTeardown, Duration: time.Since(t), Error: errText(terr)})
+	res.Err = errors.Join(res.Err, terr)
+	res.Finished = time.Now()
+	if res.Err != nil {
+		st.Logf("FAILED after %s: %v", res.Total().Round(time.Millisecond), res.Err)
+	} else {
+		st.Logf("done in %s", res.Total().Round(time.Millisecond))
+	}
+	return res
+}
+
+// Execute runs steps in order on st until one fails, passing each step's
+// timing to record. The error names the step.
+func Execute(ctx context.Context, steps []Step, st *State, record func(StepTiming)) error {
+	for _, step := range steps {
+		if err := context.Cause(ctx); ctx.Err() != nil {
+			return fmt.Errorf("%s: not started: %w", step.Name, err)
+		}
+		t := time.Now()
+		err := step.Do(ctx, st)
+		record(StepTiming{Name: step.Name, Phase: step.Phase, Duration: time.Since(t), Error: errText(err)})
+		if err != nil {
+			return fmt.Errorf("%s: %w", step.Name, err)
+		}
+	}
+	return nil
+}
+
+// teardown runs the cleanups newest first, on a deadline of its own (the
+// run's context may be cancelled already), and joins their errors.
+func (s *State) teardown() error {
+	ctx, cancel := context.WithTimeoutCause(context.Background(), TeardownTimeout,
+		fmt.Errorf("the teardown deadline of %s", TeardownTimeout))
+	defer cancel()
+	var errs []error
+	for _, c := range slices.Backward(s.cleanups) {
+		if err := c.do(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("teardown: %s: %w", c.what, err))
+		}
+	}
+	s.cleanups = nil
+	return errors.Join(errs...)
+}
+
+// Context is what the verdicts need to know of spec: its services and
+// their grace periods.
+func Context(spec scenario.Spec) check.Context {
+	ctx := check.Context{Scenario: spec.Name, WatchedServices: spec.ServiceNames(), ServiceGrace: map[string]time.Duration{}}
+	for _, s := range spec.Services {
+		ctx.ServiceGrace[s.Name] = s.Grace()
+	}
+	return ctx
+}
+
+// Live lists the namespaces of scenarios created and not yet torn down:
+// what an interrupted run would leave behind.
+func (r *Runner) Live() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.live)
+}
+
+func (r *Runner) track(ns string, alive bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.live = slices.DeleteFunc(r.live, func(s string) bool { return s == ns })
+	if alive {
+		r.live = append(r.live, ns)
+	}
+}
+
+func (r *Runner) logf(spec, format string, args ...any) {
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, "[%s %s] %s\n", time.Now().Format("15:04:05"), spec, fmt.Sprintf(format, args...))
+	}
+}
+
+// clientset talks to the cluster without client-go's default 5 QPS limit:
+// the IP reuse fault creates tens of pods at once, and at 5 QPS that alone
+// took 6 s.
+func (r *Runner) clientset() (kubernetes.Interface, error) {
+	cfg := rest.CopyConfig(r.Client.RESTConfig())
+	cfg.QPS, cfg.Burst = 100, 200
+	return kubernetes.NewForConfig(cfg)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// RunAll runs specs on one cluster: scenarios that can share a node run
+// side by side (at most parallel at once, each in its own namespace with
+// its own Consul); those that need a node to themselves (a fault says so)
+// run alone, one after another. Results come back in spec order.
+func (r *Runner) RunAll(ctx context.Context, specs []scenario.Spec, parallel int, rec *timeline.Recorder) []Result {
+	parallel = max(parallel, 1)
+	results := make([]Result, len(specs))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		if s.NeedsNodeToItself() {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = r.Run(ctx, s, rec)
+		})
+	}
+	wg.Wait()
+	for i, s := range specs {
+		if s.NeedsNodeToItself() {
+			results[i] = r.Run(ctx, s, rec)
+		}
+	}
+	return results
+}

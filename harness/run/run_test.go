@@ -1,0 +1,114 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/scenario"
+)
+
+// The run is the list the issue describes, in this order.
+func TestStepsAreTheRunInOrder(t *testing.T) {
+	var names []string
+	for _, s := range Steps() {
+		names = append(names, string(s.Phase)+"/"+s.Name)
+	}
+	want := []string{"setup/namespace", "setup/observe pods", "setup/consul", "setup/services", "setup/observe consul",
+		"setup/services ready", "setup/callers", "faults/faults", "drain/drain", "settle/settle"}
+	if !slices.Equal(names, want) {
+		t.Errorf("steps\n got %v\nwant %v", names, want)
+	}
+}
+
+func TestExecuteTimesEachStepAndStopsAtTheFirstError(t *testing.T) {
+	var ran []string
+	step := func(name string, d time.Duration, err error) Step {
+		return Step{Name: name, Phase: PhaseSetup, Do: func(context.Context, *State) error {
+			ran = append(ran, name)
+			time.Sleep(d)
+			return err
+		}}
+	}
+	boom := errors.New("boom")
+	var timings []StepTiming
+	err := Execute(context.Background(), []Step{step("a", 20*time.Millisecond, nil), step("b", 0, boom), step("c", 0, nil)},
+		&State{}, func(st StepTiming) { timings = append(timings, st) })
+	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "b: ") {
+		t.Fatalf("error %v should name step b and wrap its error", err)
+	}
+	if !slices.Equal(ran, []string{"a", "b"}) {
+		t.Errorf("ran %v, want a, b", ran)
+	}
+	if len(timings) != 2 || timings[0].Duration < 20*time.Millisecond || timings[1].Error != "boom" || timings[0].Error != "" {
+		t.Errorf("timings %+v", timings)
+	}
+	r := Result{Steps: timings}
+	if r.Phase(PhaseSetup) != timings[0].Duration+timings[1].Duration || r.Phase(PhaseFaults) != 0 {
+		t.Errorf("phase sums: %v", r.Phase(PhaseSetup))
+	}
+}
+
+func TestExecuteStartsNothingAfterAnInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupted (Ctrl-C)"))
+	ran := false
+	err := Execute(ctx, []Step{{Name: "faults", Do: func(context.Context, *State) error { ran = true; return nil }}}, &State{}, func(StepTiming) {})
+	if ran || err == nil || !strings.Contains(err.Error(), "faults: not started: interrupted (Ctrl-C)") {
+		t.Errorf("ran %v, err %v", ran, err)
+	}
+}
+
+func TestTeardownRunsEveryCleanupNewestFirstAndJoinsErrors(t *testing.T) {
+	var order []string
+	s := &State{}
+	s.OnTeardown("first", func(context.Context) error { order = append(order, "first"); return nil })
+	s.OnTeardown("second", func(context.Context) error { order = append(order, "second"); return errors.New("stuck") })
+	s.OnTeardown("third", func(ctx context.Context) error {
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("teardown must run on a deadline")
+		}
+		order = append(order, "third")
+		return nil
+	})
+	err := s.teardown()
+	if !slices.Equal(order, []string{"third", "second", "first"}) {
+		t.Errorf("order %v", order)
+	}
+	if err == nil || !strings.Contains(err.Error(), "teardown: second: stuck") {
+		t.Errorf("error %v", err)
+	}
+	if s.teardown() != nil || len(order) != 3 {
+		t.Errorf("a second teardown must do nothing")
+	}
+}
+
+func TestContextHasEachServicesGrace(t *testing.T) {
+	spec, err := scenario.Parse([]byte(`
+name: s
+services:
+- {name: a, entrypoint: bash-exec, terminationGracePeriodSeconds: 3}
+- {name: b, entrypoint: bash-exec}
+faults: [{podDelete: {service: b}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Context(spec)
+	if c.ServiceGrace["a"] != 3*time.Second || c.ServiceGrace["b"] != 30*time.Second || !slices.Equal(c.WatchedServices, []string{"a", "b"}) {
+		t.Errorf("context %+v", c)
+	}
+}
+
+func TestLiveTracksNamespaces(t *testing.T) {
+	r := &Runner{}
+	r.track("kg-a", true)
+	r.track("kg-b", true)
+	r.track("kg-a", false)
+	if got := r.Live(); !slices.Equal(got, []string{"kg-b"}) {
+		t.Errorf("live %v", got)
+	}
+}

@@ -1,0 +1,162 @@
+package reports
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// Meta is what a report says about the run beyond its results.
+type Meta struct {
+	HarnessVersion, HarnessCommit  string
+	KindVersion, KubernetesVersion string
+	ConsulVersion, KindConfig      string
+	Images                         map[string]string
+	Started                        time.Time
+}
+
+// ScenarioRun is one scenario's part of a run, as the runner hands it over.
+type ScenarioRun struct {
+	Name string
+	// Spec is the scenario exactly as run (JSON).
+	Spec    json.RawMessage
+	Context check.Context
+	Wants   []Want
+	Timing  Timing
+	Steps   []StepTime
+	Faults  []string
+	Err     error
+}
+
+// StepTime is one step of a scenario run and its wall time.
+type StepTime struct {
+	Name  string  `json:"name"`
+	Phase string  `json:"phase"`
+	MS    float64 `json:"ms"`
+	Error string  `json:"error,omitempty"`
+}
+
+// Assemble builds a report's Run and verdicts: verdicts computed from the
+// timeline with each scenario's context (so Recheck reproduces them),
+// expectations judged, timings and steps kept. jobErr is the run's own
+// error (scenario errors are kept per scenario, once).
+func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr error) (Run, []check.Verdict) {
+	run := Run{
+		HarnessVersion: meta.HarnessVersion, HarnessCommit: meta.HarnessCommit,
+		KindVersion: meta.KindVersion, KubernetesVersion: meta.KubernetesVersion, ConsulVersion: meta.ConsulVersion,
+		Images: meta.Images, KindConfig: meta.KindConfig,
+		Started: meta.Started, Finished: time.Now(),
+		CheckContexts: map[string]check.Context{},
+		Timings:       map[string]Timing{},
+		Steps:         map[string][]StepTime{},
+		Faults:        map[string][]string{},
+	}
+	if jobErr != nil {
+		run.Error = jobErr.Error()
+	}
+	for _, s := range scenarios {
+		run.Scenarios = append(run.Scenarios, s.Spec)
+		run.CheckContexts[s.Name] = s.Context
+		run.Timings[s.Name] = s.Timing
+		run.Steps[s.Name] = s.Steps
+		if len(s.Faults) > 0 {
+			run.Faults[s.Name] = s.Faults
+		}
+		if s.Err != nil {
+			if run.ScenarioErrors == nil {
+				run.ScenarioErrors = map[string]string{}
+			}
+			run.ScenarioErrors[s.Name] = s.Err.Error()
+		}
+	}
+	verdicts := Verdicts(run, tl)
+	for _, s := range scenarios {
+		run.Expectations = append(run.Expectations, JudgeAll(s.Name, s.Wants, verdicts)...)
+	}
+	return run, verdicts
+}
+
+// Err is the run's error and every scenario's, joined, or nil.
+func (r Run) Err() error {
+	var errs []error
+	if r.Error != "" {
+		errs = append(errs, errors.New(r.Error))
+	}
+	for _, name := range r.ScenarioNames() {
+		if e, ok := r.ScenarioErrors[name]; ok {
+			errs = append(errs, fmt.Errorf("scenario %s: %s", name, e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ScenarioNames are the names of the scenarios as run, in run order.
+func (r Run) ScenarioNames() []string {
+	var names []string
+	for _, raw := range r.Scenarios {
+		var s struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(raw, &s) == nil {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// Unmet lists the expectations that were not met.
+func (r Run) Unmet() []Expectation {
+	var out []Expectation
+	for _, e := range r.Expectations {
+		if !e.Met {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Summary renders one line per expectation and the timings, for a terminal.
+func Summary(run Run) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tEXPECTATION\tGOT\tMET\tTOTAL\tOVERHEAD")
+	for _, name := range run.ScenarioNames() {
+		t := run.Timings[name]
+		n := 0
+		for _, e := range run.Expectations {
+			if e.Scenario != name {
+				continue
+			}
+			n++
+			met := "yes"
+			if !e.Met {
+				met = "NO"
+			}
+			fmt.Fprintf(tw, "%s\t%s %s %s %g\t%v\t%s\t%.1fs\t%.2f\n", name, e.Verdict, e.Subject, e.Op, e.Want, e.Got, met, t.TotalMS/1000, t.Overhead)
+		}
+		status := "measured only"
+		serr, failed := run.ScenarioErrors[name]
+		if failed {
+			line, _, _ := strings.Cut(serr, "\n")
+			status = "ERROR: " + line
+		}
+		if n == 0 || failed {
+			fmt.Fprintf(tw, "%s\t(%s)\t\t\t%.1fs\t%.2f\n", name, status, t.TotalMS/1000, t.Overhead)
+		}
+	}
+	_ = tw.Flush()
+	if run.Error != "" {
+		line, _, _ := strings.Cut(run.Error, "\n")
+		fmt.Fprintf(&b, "run error: %s\n", line)
+	}
+	if !run.Finished.IsZero() && !run.Started.IsZero() {
+		fmt.Fprintf(&b, "wall time: %s\n", run.Finished.Sub(run.Started).Round(time.Second))
+	}
+	return b.String()
+}
