@@ -6,12 +6,9 @@ SHELL := /usr/bin/env bash
 export GOTOOLCHAIN ?= local
 export GOFLAGS ?= -buildvcs=false
 
-# Builds live outside the clone so a fresh clone reuses them.
-KUBEGRACE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kubegrace
-export KUBEGRACE_CACHE
-CONSUL_VERSION := v1.22.0
-CONSUL_BIN := $(KUBEGRACE_CACHE)/consul/$(CONSUL_VERSION)/consul
-export KUBEGRACE_CONSUL := $(CONSUL_BIN)
+# Builds live outside the clone so a fresh clone reuses them: in
+# $KUBEGRACE_CACHE, else ~/.cache/kubegrace (harness/cache and images/lib.sh
+# hold the rule; the Consul version is pinned in harness/consul/VERSION).
 
 REPORT_DIR := reports/fast-tier
 
@@ -44,7 +41,7 @@ images: host tools ## build (or find) the Consul and fixture images
 	go run ./cmd/kubegrace images
 
 .PHONY: node-image
-node-image: host ## build (or find) the offline kind node image (cold: 436 s measured on 2 cores)
+node-image: host ## build (or find) the offline kind node image (cold: the longest step; see README for measured times)
 	@bash images/kind-node/build.sh
 
 .PHONY: cluster

@@ -8,12 +8,13 @@
 # requires consul plus its sub-modules at the versions consul pins works.
 set -euo pipefail
 
-CONSUL_VERSION="${CONSUL_VERSION:-v1.22.0}"
-CACHE="${KUBEGRACE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubegrace}"
+LOG_TAG=build-consul
+source "$(dirname "$0")/../images/lib.sh" # CACHE
+# The one pin of the Consul version; the Go code embeds the same file.
+CONSUL_VERSION="$(cat "$(dirname "$0")/../harness/consul/VERSION")"
 OUT_DIR="$CACHE/consul/$CONSUL_VERSION"
 BIN="$OUT_DIR/consul"
 
-log() { printf '[build-consul] %s\n' "$*" >&2; }
 
 # The first line of `consul version` is "Consul vX.Y.Z". (Read it whole:
 # with pipefail, `| head -1` would fail the check through SIGPIPE.)

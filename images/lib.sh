@@ -1,5 +1,6 @@
-# Shared by the image build scripts: versions, cache paths, logging, and a
-# helper that builds Go commands in a throw-away wrapper module.
+# Shared by the image and tool build scripts: pinned versions, the cache
+# folder (the same rule as harness/cache), logging, module lookups and the
+# inputs hash that tags images.
 # shellcheck shell=bash
 
 # Pinned inputs. Changing one changes the node image's tag.

@@ -112,7 +112,7 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 {{end}}
 
 {{with .Images}}<h2>Images</h2>
-<table><tr><th>image</th><th>digest</th></tr>
+<table><tr><th>image</th><th>image ID</th></tr>
 {{range .}}<tr><td class="mono">{{index . 0}}</td><td class="mono">{{index . 1}}</td></tr>
 {{end}}</table>{{end}}
 {{with .KindConfig}}<h2>kind config</h2><pre>{{.}}</pre>{{end}}

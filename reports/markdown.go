@@ -125,7 +125,7 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 	}
 
 	if len(run.Images) > 0 {
-		p("\n## Images\n\n| image | digest |\n|---|---|\n")
+		p("\n## Images\n\n| image | image ID |\n|---|---|\n")
 		for _, ref := range sortedKeys(run.Images) {
 			p("| %s | %s |\n", mdCell(ref), mdCell(run.Images[ref]))
 		}

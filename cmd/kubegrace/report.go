@@ -23,12 +23,14 @@ contexts, so they can be recomputed from the folder alone, anywhere.`,
 	}
 	check := &cobra.Command{
 		Use:   "check DIR",
-		Short: "Recompute a report's verdicts from its timeline and compare them with its verdicts.json",
+		Short: "Recompute a report's verdicts and expectations from its timeline and compare them with what it saved",
 		Long: `Loads DIR/run.json and DIR/timeline.jsonl, recomputes every scenario's
 verdicts with the current checks, prints them as a table, and compares them
-byte for byte with DIR/verdicts.json. Exits non-zero, listing what differs
-verdict by verdict, when they are not identical: the saved verdicts or the
-timeline were edited, or the checks changed since the report was written.`,
+byte for byte with DIR/verdicts.json; then judges the saved expectations
+again against the recomputed verdicts. Exits non-zero, listing what differs
+verdict by verdict and expectation by expectation, when anything differs:
+the saved files or the timeline were edited, or the checks changed since the
+report was written.`,
 		Example: "  kubegrace report check reports/e2e-20261124-101500",
 		// The difference is the message; usage text would bury it.
 		SilenceUsage: true,
@@ -55,9 +57,9 @@ func runReportCheck(out io.Writer, dir string) error {
 		return fmt.Errorf("print verdicts: %w", err)
 	}
 	if !identical {
-		fmt.Fprintf(out, "\nrecomputed verdicts differ from %s/%s:\n%s\n", dir, reports.VerdictsFile, diff)
-		return fmt.Errorf("verdicts of %s do not match its saved %s", dir, reports.VerdictsFile)
+		fmt.Fprintf(out, "\nrecomputed verdicts or expectations differ from what %s saved (%s, %s):\n%s\n", dir, reports.VerdictsFile, reports.RunFile, diff)
+		return fmt.Errorf("report %s does not match its recomputation", dir)
 	}
-	fmt.Fprintf(out, "\n%d verdicts recomputed: identical to %s/%s\n", len(verdicts), dir, reports.VerdictsFile)
+	fmt.Fprintf(out, "\n%d verdicts recomputed: identical to %s/%s; saved expectations judged again: the same\n", len(verdicts), dir, reports.VerdictsFile)
 	return nil
 }

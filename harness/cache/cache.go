@@ -1,7 +1,7 @@
 // Package cache says where kubegrace keeps what it builds and writes outside
 // the clone (the Consul binary, node-image binaries, kubeconfigs), so that a
-// fresh clone or a CI run on the same machine reuses it. The Makefile and
-// the images/ scripts follow the same rule.
+// fresh clone or a CI run on the same machine reuses it. images/lib.sh
+// holds the same rule for the build scripts (a test checks they agree).
 package cache
 
 import (

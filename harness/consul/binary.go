@@ -6,6 +6,7 @@ package consul
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,12 @@ import (
 	"github.com/kubegrace/kubegrace/harness/cache"
 )
 
-// Version is the Consul agent the project builds and tests against.
-const Version = "v1.22.0"
+// Version is the Consul agent the project builds and tests against. Its
+// one pin is the file VERSION, which hack/build-consul.sh reads too.
+var Version = strings.TrimSpace(versionFile)
+
+//go:embed VERSION
+var versionFile string
 
 // ErrBinary says the pinned consul is missing or unusable; its message
 // says how to get it.

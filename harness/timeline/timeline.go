@@ -253,9 +253,6 @@ func NewRecorder(base time.Time) *Recorder {
 	return &Recorder{base: base.Round(0).UTC()}
 }
 
-// Base returns the base time offsets count from.
-func (r *Recorder) Base() time.Time { return r.base }
-
 // Offset converts a wall time to an offset on this recorder's clock, e.g. for
 // the Until of a gap event.
 func (r *Recorder) Offset(t time.Time) time.Duration { return t.Round(0).Sub(r.base) }

@@ -37,8 +37,6 @@ type Service struct {
 	DeregisterCriticalAfter time.Duration
 	// DrainDelay keeps the app serving after deregistration.
 	DrainDelay time.Duration
-	// MaxSurge / MaxUnavailable of the rolling update (nil: Kubernetes defaults).
-	MaxSurge, MaxUnavailable *intstr.IntOrString
 }
 
 // Labels are the labels of a service's pods.
@@ -111,9 +109,6 @@ func Deployment(ns string, s Service, image, consulAddr string) (*appsv1.Deploym
 				},
 			},
 		},
-	}
-	if s.MaxSurge != nil || s.MaxUnavailable != nil {
-		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: s.MaxSurge, MaxUnavailable: s.MaxUnavailable}
 	}
 	return d, nil
 }
