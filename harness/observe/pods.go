@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubegrace/kubegrace/fixtures/app/event"
+	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
@@ -216,12 +217,9 @@ type logFollow struct {
 	from time.Time
 }
 
-// Log following retries: how often and how far apart the stream is asked
-// for before the log counts as lost. Variables so that tests can be quick.
-var (
-	followAttempts = 20
-	followRetry    = 250 * time.Millisecond
-)
+// followTiming: how often and for how long the log stream is asked for
+// before the log counts as lost. A variable so that tests can be quick.
+var followTiming = poll.Quick.For(5 * time.Second)
 
 // follow streams the app container's log from its first line until the
 // container exits (or ctx ends) and records fixture events at the time the
@@ -233,15 +231,15 @@ func (p *Pods) follow(ctx context.Context, lf logFollow) {
 	var stream io.ReadCloser
 	var err error
 	failed := false // an attempt failed while the observer was still running
-	for attempt := 0; attempt < followAttempts; attempt++ {
+	werr := poll.Until(ctx, "app log of "+lf.pod, followTiming, func(ctx context.Context) (bool, error) {
 		if stream, err = req.Stream(ctx); err == nil || ctx.Err() != nil {
-			break
+			return err == nil, nil
 		}
 		failed = true
-		select {
-		case <-ctx.Done():
-		case <-time.After(followRetry):
-		}
+		return poll.Not("%v", err)
+	})
+	if err == nil && werr != nil {
+		err = werr
 	}
 	gap := func(detail string) timeline.Event {
 		return timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: p.Scenario, Pod: lf.pod,

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubegrace/kubegrace/fixtures/app/event"
+	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
@@ -41,9 +42,9 @@ func logServer(t *testing.T, handler http.HandlerFunc) kubernetes.Interface {
 
 // quickRetries makes the log follower give up after a few quick attempts.
 func quickRetries(t *testing.T) {
-	attempts, retry := followAttempts, followRetry
-	followAttempts, followRetry = 3, 5*time.Millisecond
-	t.Cleanup(func() { followAttempts, followRetry = attempts, retry })
+	saved := followTiming
+	followTiming = poll.Timing{Interval: 5 * time.Millisecond, Timeout: 15 * time.Millisecond}
+	t.Cleanup(func() { followTiming = saved })
 }
 
 func newPods(t *testing.T, cs kubernetes.Interface) (*Pods, *timeline.Recorder) {
