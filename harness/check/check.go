@@ -32,6 +32,11 @@ const (
 	NameFailedCalls           = "failed_calls"
 	NameOKCalls               = "ok_calls"
 	NameObserverGaps          = "observer_gaps"
+	// Kernel verdicts: only where the kernel signal observer ran.
+	NameSigtermDropped       = "sigterm_dropped"
+	NameShutdownWindow       = "shutdown_window"
+	NameKubeletLag           = "kubelet_lag"
+	NameObserverDisagreement = "observer_disagreement"
 )
 
 // Units of Verdict.Value.
@@ -79,13 +84,24 @@ type Context struct {
 	// services (Consul itself, or a scenario's bystanders, are not
 	// interesting); empty means every service.
 	WatchedServices []string `json:"watched_services,omitempty"`
+	// Kernel says the kernel signal observer ran for this scenario: the
+	// signal verdicts rest on it. Without it they rest on the app's own log
+	// and exit codes, say so, and the kernel-only verdicts are not made.
+	Kernel bool `json:"kernel,omitempty"`
+	// AppProcess names, per service, the program (comm) whose fate the
+	// signal verdicts follow; by default the pod's longest-lived process
+	// that is not a shell or an init.
+	AppProcess map[string]string `json:"app_process,omitempty"`
+	// StopSignal per service (default SIGTERM), as the image or spec sets it.
+	StopSignal map[string]string `json:"stop_signal,omitempty"`
 }
 
 // Names lists every verdict name All can produce, in name order; scenario
 // specs are validated against it.
 func Names() []string {
-	return []string{NameDeregistrationLatency, NameFailedCalls, NameGraceUsed, NameKilledBySIGKILL, NameObserverGaps,
-		NameOKCalls, NameReusedAddressWindow, NameSignalDelivered, NameStaleWindow, NameWrongTargetCalls}
+	return []string{NameDeregistrationLatency, NameFailedCalls, NameGraceUsed, NameKilledBySIGKILL, NameKubeletLag,
+		NameObserverDisagreement, NameObserverGaps, NameOKCalls, NameReusedAddressWindow, NameShutdownWindow,
+		NameSignalDelivered, NameSigtermDropped, NameStaleWindow, NameWrongTargetCalls}
 }
 
 // All runs every verdict function and returns their verdicts sorted by Name,
@@ -95,6 +111,7 @@ func All(tl timeline.Timeline, ctx Context) []Verdict {
 	for _, f := range []func(timeline.Timeline, Context) []Verdict{
 		SignalDelivered, DeregistrationLatency, KilledBySIGKILL, GraceUsed,
 		StaleWindow, ReusedAddressWindow, CallOutcomes, ObserverGaps,
+		SigtermDropped, ShutdownWindow, KubeletLag, ObserverDisagreement,
 	} {
 		out = append(out, f(tl, ctx)...)
 	}
@@ -215,11 +232,15 @@ func (p *pod) termination() (timeline.Event, bool) {
 }
 
 // SignalDelivered reports, per pod whose deletion was requested, whether the
-// app logged SIGTERM after the request (1) or not (0). It is the incident's
-// first mechanism: a shell PID 1 without exec drops the kubelet's SIGTERM.
+// app process got the stop signal after the request (1) or not (0): as the
+// kernel saw it (the app process dequeued it), or without the kernel as
+// the app's own log says. It is the incident's first mechanism: a shell PID
+// 1 without exec drops the kubelet's SIGTERM.
 func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
 	events := scope(tl, ctx)
 	ps, names := servicePods(events, ctx)
+	ks := kernelPods(events)
+	_, end := tl.Span()
 	var out []Verdict
 	for _, name := range names {
 		p := ps[name]
@@ -227,14 +248,16 @@ func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
 			continue
 		}
 		v := Verdict{Name: NameSignalDelivered, Scenario: ctx.Scenario, Subject: name, Unit: UnitBool}
-		v.Message = fmt.Sprintf("the app never logged SIGTERM after deletion was requested at %s", fmtAt(p.deletion.At))
-		for _, e := range events {
-			if e.Source == timeline.SourceApp && e.Kind == timeline.AppSignal && e.Pod == name &&
-				e.Signal == "SIGTERM" && e.At >= p.deletion.At {
-				v.Value = 1
-				v.Message = fmt.Sprintf("SIGTERM reached the app %s after deletion was requested", fmtMS(e.At-p.deletion.At))
-				break
-			}
+		if kv, ok := kernelOf(p, ks, ctx, end); ok {
+			v.Value, v.Message = kv.signalDelivered()
+			out = append(out, v)
+			continue
+		}
+		sig := stopSignal(ctx, p.service)
+		v.Message = fmt.Sprintf("app log%s: the app never logged %s after deletion was requested at %s", fallbackNote(ctx), sig, fmtAt(p.deletion.At))
+		if got, at := appLoggedSignal(events, p, sig); got == 1 {
+			v.Value = 1
+			v.Message = fmt.Sprintf("app log%s: %s reached the app %s after deletion was requested", fallbackNote(ctx), sig, fmtMS(at-p.deletion.At))
 		}
 		out = append(out, v)
 	}
@@ -242,33 +265,44 @@ func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
 }
 
 // KilledBySIGKILL reports, per pod with a container termination, whether the
-// container died with exit code 137 (128+SIGKILL): the kubelet's answer to an
-// app that did not stop within its grace period. It uses the first
-// termination after the deletion request, or the last one if the pod was not
-// deleted.
+// app was killed by SIGKILL. With the kernel observed: whether the app
+// process was sent SIGKILL, and by whom (the runtime at the end of the
+// grace period, or the kernel when its PID namespace's init exited). Without
+// it, whether the container died with exit code 137 (128+SIGKILL), which
+// only speaks of PID 1. It uses the first termination after the deletion
+// request, or the last one if the pod was not deleted.
 func KilledBySIGKILL(tl timeline.Timeline, ctx Context) []Verdict {
-	ps, names := servicePods(scope(tl, ctx), ctx)
+	events := scope(tl, ctx)
+	ps, names := servicePods(events, ctx)
+	ks := kernelPods(events)
+	_, end := tl.Span()
 	var out []Verdict
 	for _, name := range names {
 		t, ok := ps[name].termination()
-		if !ok {
+		kv, kok := kernelOf(ps[name], ks, ctx, end)
+		if !ok && !(kok && ps[name].deletion != nil) {
 			continue
 		}
 		v := Verdict{Name: NameKilledBySIGKILL, Scenario: ctx.Scenario, Subject: name, Unit: UnitBool}
+		if kok {
+			v.Value, v.Message = kv.killedBySIGKILL()
+			out = append(out, v)
+			continue
+		}
 		reason := ""
 		if t.Reason != "" {
 			reason = " (reason " + t.Reason + ")"
 		}
 		switch {
 		case t.ExitCode == nil:
-			v.Message = fmt.Sprintf("the container terminated with an unknown exit code at %s%s", fmtAt(t.At), reason)
+			v.Message = fmt.Sprintf("exit code%s: the container terminated with an unknown exit code at %s%s", fallbackNote(ctx), fmtAt(t.At), reason)
 		case *t.ExitCode == 137:
 			v.Value = 1
-			v.Message = fmt.Sprintf("the container was killed by SIGKILL: exit code 137 at %s%s", fmtAt(t.At), reason)
+			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 was killed by SIGKILL: exit code 137 at %s%s", fallbackNote(ctx), fmtAt(t.At), reason)
 		case *t.ExitCode == 143:
-			v.Message = fmt.Sprintf("the container died of SIGTERM's default action: exit code 143 at %s%s", fmtAt(t.At), reason)
+			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 died of SIGTERM's default action: exit code 143 at %s%s (its children are not seen)", fallbackNote(ctx), fmtAt(t.At), reason)
 		default:
-			v.Message = fmt.Sprintf("the container exited with code %d at %s%s", *t.ExitCode, fmtAt(t.At), reason)
+			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 exited with code %d at %s%s", fallbackNote(ctx), *t.ExitCode, fmtAt(t.At), reason)
 		}
 		out = append(out, v)
 	}
@@ -291,7 +325,10 @@ func grace(p *pod, ctx Context) (time.Duration, bool) {
 // grace period that was: an app that heard SIGTERM stops early, one that did
 // not uses all of it and is killed. -1 means no termination was recorded.
 func GraceUsed(tl timeline.Timeline, ctx Context) []Verdict {
-	ps, names := servicePods(scope(tl, ctx), ctx)
+	events := scope(tl, ctx)
+	ps, names := servicePods(events, ctx)
+	ks := kernelPods(events)
+	_, end := tl.Span()
 	var out []Verdict
 	for _, name := range names {
 		p := ps[name]
@@ -300,22 +337,34 @@ func GraceUsed(tl timeline.Timeline, ctx Context) []Verdict {
 		}
 		v := Verdict{Name: NameGraceUsed, Scenario: ctx.Scenario, Subject: name, Unit: UnitMS, Value: -1}
 		g, gok := grace(p, ctx)
+		// From the first stop signal the kernel saw sent (deletion request
+		// without it: that includes the kubelet's lag), to the end of the
+		// container: its PID 1's exit as the kernel saw it, else the
+		// termination the API reported.
+		from, fromText, obs := p.deletion.At, "deletion was requested", "pod API"
 		t, ok := p.termination()
+		stopAt := t.At
+		if kv, kok := kernelOf(p, ks, ctx, end); kok && kv.sent != nil {
+			from, fromText, obs = kv.sent.At, "the first "+kv.stop+" was sent", "kernel"
+			if kv.init != nil && kv.init.end != nil {
+				stopAt, ok = *kv.init.end, true
+			}
+		}
 		switch {
 		case !ok:
-			v.Message = fmt.Sprintf("no container termination was recorded after deletion was requested at %s", fmtAt(p.deletion.At))
+			v.Message = fmt.Sprintf("%s: no container termination was recorded after deletion was requested at %s", obs, fmtAt(p.deletion.At))
 		case !gok:
-			used := t.At - p.deletion.At
+			used := stopAt - from
 			v.Value = ms(used)
-			v.Message = fmt.Sprintf("the container terminated %s after deletion was requested (grace period not known)", fmtMS(used))
+			v.Message = fmt.Sprintf("%s: the container ended %s after %s (grace period not known)", obs, fmtMS(used), fromText)
 		default:
-			used := t.At - p.deletion.At
+			used := stopAt - from
 			v.Value = ms(used)
 			frac := "all of the zero"
 			if g > 0 {
 				frac = strconv.FormatFloat(math.Round(float64(used)/float64(g)*1000)/10, 'f', 1, 64) + "% of the " + g.String()
 			}
-			v.Message = fmt.Sprintf("the container terminated %s after deletion was requested: %s grace period", fmtMS(used), frac)
+			v.Message = fmt.Sprintf("%s: the container ended %s after %s: %s grace period", obs, fmtMS(used), fromText, frac)
 		}
 		out = append(out, v)
 	}
@@ -606,4 +655,13 @@ func unionLength(ivs []interval) time.Duration {
 		total += cur.End - cur.Start
 	}
 	return total
+}
+
+// fallbackNote says why a signal verdict rests on the app's log or exit
+// code: the kernel was not observed, or saw no app process in the pod.
+func fallbackNote(ctx Context) string {
+	if ctx.Kernel {
+		return " (the kernel saw no app process in this pod)"
+	}
+	return ""
 }

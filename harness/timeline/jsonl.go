@@ -243,6 +243,13 @@ func (e Event) Validate() error {
 				return fmt.Errorf("consul check_status event has unknown status %q", e.Status)
 			}
 		}
+	case SourceKernel:
+		if err := need(e.Pod != "" && e.HostPID > 0, "pod and host_pid"); err != nil {
+			return err
+		}
+		if e.Kind == KernelSignal || e.Kind == KernelDequeued {
+			return need(e.Signal != "", "signal")
+		}
 	case SourceHarness:
 		if e.Until < e.At {
 			return fmt.Errorf("gap ends (until_ns %d) before it starts (t_ns %d)", e.Until, e.At)

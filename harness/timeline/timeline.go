@@ -25,6 +25,7 @@ const (
 	SourceCaller  Source = "caller"  // the synthetic client calling services through Consul
 	SourceFault   Source = "fault"   // the chaos injector
 	SourceHarness Source = "harness" // the harness itself (observer gaps)
+	SourceKernel  Source = "kernel"  // the kernel's own record (tracefs): signals and processes of pods
 )
 
 // Pod event kinds (Source pod), from the Kubernetes API. Pod events carry the
@@ -76,6 +77,48 @@ const (
 	FaultEnd   = "fault_end"
 )
 
+// Kernel event kinds (Source kernel): what the kernel did, traced on the
+// host (harness/kernel), for every process of a watched pod. Process fields:
+// Comm, PID (inside the container: 1 is the container's init), HostPID
+// (unique while the process lives), Container (the container ID, short).
+const (
+	// KernelSignal: a signal was sent (signal_generate). Signal, Sender (the
+	// sending task's comm, or "kernel" for SI_KERNEL, e.g. the SIGKILL a
+	// PID namespace's processes get when its init exits) and Result: what
+	// the kernel did with it.
+	KernelSignal = "signal"
+	// KernelDequeued: the process took the signal off its queue
+	// (signal_deliver): its handler (Handler) or default action runs now.
+	KernelDequeued = "dequeued"
+	// KernelStart: a process of the pod was forked (Comm is its parent's
+	// program until it execs).
+	KernelStart = "start"
+	// KernelExec: the process now runs another program (Comm; Detail the
+	// file).
+	KernelExec = "exec"
+	// KernelExit: the process exited.
+	KernelExit = "exit"
+)
+
+// Results of a sent signal (Event.Result), as the kernel reports them.
+const (
+	ResultDelivered = "delivered" // queued for the process
+	ResultIgnored   = "ignored"   // dropped: ignored, or PID 1 of a namespace without a handler
+	ResultPending   = "pending"   // already pending: merged
+	ResultOverflow  = "overflow"
+	ResultLoseInfo  = "lose_info"
+)
+
+// Handlers at dequeue (Event.Handler).
+const (
+	HandlerDefault = "default" // the default action (TERM, KILL: the process dies)
+	HandlerIgnore  = "ignore"
+	HandlerCaught  = "handler" // the program's own handler runs
+)
+
+// SenderKernel is Event.Sender for signals the kernel sent itself.
+const SenderKernel = "kernel"
+
 // Harness event kinds (Source harness).
 const (
 	// HarnessGap says an observer (named in Reason) lost its watch from At
@@ -104,6 +147,8 @@ func ValidKind(source Source, kind string) bool {
 		known = []string{FaultStart, FaultEnd}
 	case SourceHarness:
 		known = []string{HarnessGap}
+	case SourceKernel:
+		known = []string{KernelSignal, KernelDequeued, KernelStart, KernelExec, KernelExit}
 	}
 	return slices.Contains(known, kind)
 }
@@ -156,6 +201,20 @@ type Event struct {
 	// clock as At).
 	Until  time.Duration `json:"until_ns,omitempty"`
 	Detail string        `json:"detail,omitempty"`
+	// Process fields of kernel events: the program (Comm), the PID inside
+	// the container (PID; 1 is the container's init), the PID on the host
+	// (HostPID: tells processes apart within a pod), the container ID
+	// (Container, 12 characters).
+	Comm      string `json:"comm,omitempty"`
+	PID       int    `json:"pid,omitempty"`
+	HostPID   int    `json:"host_pid,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Sender is who sent a signal: a task's comm, or SenderKernel.
+	Sender string `json:"sender,omitempty"`
+	// Result is what the kernel did with a sent signal (Result*).
+	Result string `json:"result,omitempty"`
+	// Handler is what ran when a signal was dequeued (Handler*).
+	Handler string `json:"handler,omitempty"`
 	// Role marks pods the harness made for its own ends (RoleIPFiller), so
 	// reports and verdicts can tell them from the scenario's services
 	// without relying on a naming convention.

@@ -1,0 +1,431 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// The kernel's view of a pod: its processes (by host PID) and the signals
+// they were sent and dequeued, from the kernel events of the timeline
+// (harness/kernel traces them on the host). Verdicts that rest on it say
+// "kernel:"; where the kernel was not observed (Context.Kernel false) or saw
+// no process of a pod, they fall back to the app's log and exit codes and
+// say that instead.
+
+// kproc is one process of a pod as the kernel saw it.
+type kproc struct {
+	hostPID, pid int
+	comm         string
+	container    string
+	start        time.Duration
+	end          *time.Duration // exit
+	sent         []timeline.Event
+	dequeued     []timeline.Event
+}
+
+func (p *kproc) String() string { return fmt.Sprintf("%s (PID %d)", p.comm, p.pid) }
+
+// alive reports whether p lived at t.
+func (p *kproc) alive(t time.Duration) bool { return p.start <= t && (p.end == nil || *p.end > t) }
+
+func (p *kproc) lifetime(end time.Duration) time.Duration {
+	if p.end != nil {
+		end = *p.end
+	}
+	return end - p.start
+}
+
+// kpod is one pod's processes, in order of first appearance.
+type kpod struct {
+	procs []*kproc
+}
+
+// kernelPods indexes the kernel events by pod name.
+func kernelPods(events []timeline.Event) map[string]*kpod {
+	m := map[string]*kpod{}
+	index := map[string]map[int]*kproc{}
+	for _, e := range events {
+		if e.Source != timeline.SourceKernel {
+			continue
+		}
+		k := m[e.Pod]
+		if k == nil {
+			k = &kpod{}
+			m[e.Pod] = k
+			index[e.Pod] = map[int]*kproc{}
+		}
+		p := index[e.Pod][e.HostPID]
+		if p == nil {
+			p = &kproc{hostPID: e.HostPID, pid: e.PID, comm: e.Comm, container: e.Container, start: e.At}
+			index[e.Pod][e.HostPID] = p
+			k.procs = append(k.procs, p)
+		}
+		if e.Comm != "" && e.Kind == timeline.KernelExec {
+			p.comm = e.Comm
+		}
+		if p.pid == 0 {
+			p.pid = e.PID
+		}
+		switch e.Kind {
+		case timeline.KernelExit:
+			at := e.At
+			p.end = &at
+		case timeline.KernelSignal:
+			p.sent = append(p.sent, e)
+		case timeline.KernelDequeued:
+			p.dequeued = append(p.dequeued, e)
+		}
+	}
+	return m
+}
+
+// notApp are programs that start an app rather than being it: shells,
+// inits and the runtime's own stages.
+var notApp = []string{"sh", "bash", "dash", "ash", "zsh", "busybox", "tini", "dumb-init", "pause", "catatonit", "s6-svscan", "sleep"}
+
+func isNotApp(comm string) bool {
+	return slices.Contains(notApp, comm) || strings.HasPrefix(comm, "runc")
+}
+
+// app returns the pod's app process at reference time ref (the deletion
+// request; -1 for none): the process of the program named for the service
+// (Context.AppProcess), or else the longest-lived process that is not a
+// shell or an init, among those alive at ref. end closes lifetimes still
+// open.
+func (k *kpod) app(named string, ref, end time.Duration) *kproc {
+	var best *kproc
+	for _, p := range k.procs {
+		if ref >= 0 && !p.alive(ref) {
+			continue
+		}
+		if named != "" && p.comm != named || named == "" && isNotApp(p.comm) {
+			continue
+		}
+		if best == nil || p.lifetime(end) > best.lifetime(end) {
+			best = p
+		}
+	}
+	return best
+}
+
+// killedApp is the longest-lived app process that was sent SIGKILL.
+func (k *kpod) killedApp(named string, end time.Duration) *kproc {
+	var best *kproc
+	for _, p := range k.procs {
+		if named != "" && p.comm != named || named == "" && isNotApp(p.comm) {
+			continue
+		}
+		if _, ok := firstSignal(p.sent, "SIGKILL", 0); ok && (best == nil || p.lifetime(end) > best.lifetime(end)) {
+			best = p
+		}
+	}
+	return best
+}
+
+// init returns the PID 1 of container alive at ref.
+func (k *kpod) init(container string, ref time.Duration) *kproc {
+	for _, p := range k.procs {
+		if p.pid == 1 && p.container == container && (ref < 0 || p.alive(ref)) {
+			return p
+		}
+	}
+	return nil
+}
+
+// stopSent returns the first stop signal the runtime (not the kernel) sent
+// to a process of container at or after t.
+func (k *kpod) stopSent(container, sig string, t time.Duration) (timeline.Event, *kproc, bool) {
+	var first timeline.Event
+	var to *kproc
+	for _, p := range k.procs {
+		if p.container != container {
+			continue
+		}
+		for _, e := range p.sent {
+			if e.Signal == sig && e.Sender != timeline.SenderKernel && e.At >= t && (to == nil || e.At < first.At) {
+				first, to = e, p
+			}
+		}
+	}
+	return first, to, to != nil
+}
+
+func firstSignal(es []timeline.Event, sig string, t time.Duration) (timeline.Event, bool) {
+	for _, e := range es {
+		if e.Signal == sig && e.At >= t {
+			return e, true
+		}
+	}
+	return timeline.Event{}, false
+}
+
+// kernelView is what the kernel says of one pod's shutdown.
+type kernelView struct {
+	k        *kpod
+	app      *kproc
+	init     *kproc // PID 1 of the app's container
+	stop     string // the stop signal
+	from     time.Duration
+	sent     *timeline.Event // first stop signal sent by the runtime
+	sentTo   *kproc
+	dequeued *timeline.Event // the app dequeued the stop signal
+	killed   *timeline.Event // SIGKILL sent to the app
+	exit     *time.Duration  // the app exited
+}
+
+// kernelOf builds the kernel view of pod p, or ok false when the kernel was
+// not observed or saw no app process in the pod.
+func kernelOf(p *pod, ks map[string]*kpod, ctx Context, end time.Duration) (kernelView, bool) {
+	if !ctx.Kernel {
+		return kernelView{}, false
+	}
+	k := ks[p.name]
+	if k == nil {
+		return kernelView{}, false
+	}
+	ref, from := time.Duration(-1), time.Duration(0)
+	if p.deletion != nil {
+		ref, from = p.deletion.At, p.deletion.At
+	}
+	v := kernelView{k: k, stop: stopSignal(ctx, p.service), from: from}
+	v.app = k.app(ctx.AppProcess[p.service], ref, end)
+	if p.deletion == nil {
+		// No deletion (a SIGKILL on the node, a crash): the app process
+		// that was killed, if one was, is the one whose fate is judged.
+		if killed := k.killedApp(ctx.AppProcess[p.service], end); killed != nil {
+			v.app = killed
+		}
+	}
+	if v.app == nil {
+		return kernelView{}, false
+	}
+	v.init = k.init(v.app.container, ref)
+	if e, to, ok := k.stopSent(v.app.container, v.stop, from); ok {
+		v.sent, v.sentTo = &e, to
+	}
+	if e, ok := firstSignal(v.app.dequeued, v.stop, from); ok {
+		v.dequeued = &e
+	}
+	if e, ok := firstSignal(v.app.sent, "SIGKILL", from); ok {
+		v.killed = &e
+	}
+	v.exit = v.app.end
+	return v, true
+}
+
+// stopSignal is the service's stop signal (SIGTERM unless the context
+// names another).
+func stopSignal(ctx Context, service string) string {
+	if s := ctx.StopSignal[service]; s != "" {
+		return s
+	}
+	return "SIGTERM"
+}
+
+// dropped reports whether the stop signal to the container's PID 1 was
+// dropped by the kernel (PID 1 of a namespace without a handler).
+func (v kernelView) dropped() (timeline.Event, bool) {
+	if v.init == nil {
+		return timeline.Event{}, false
+	}
+	for _, e := range v.init.sent {
+		if e.Signal == v.stop && e.At >= v.from && e.Sender != timeline.SenderKernel && e.Result == timeline.ResultIgnored {
+			return e, true
+		}
+	}
+	return timeline.Event{}, false
+}
+
+// end is when the app's shutdown ended: its SIGKILL or its exit, whichever
+// came first.
+func (v kernelView) end() (time.Duration, string, bool) {
+	switch {
+	case v.killed != nil && (v.exit == nil || v.killed.At <= *v.exit):
+		return v.killed.At, "SIGKILL from " + sender(*v.killed), true
+	case v.exit != nil:
+		return *v.exit, "exit", true
+	}
+	return 0, "", false
+}
+
+func sender(e timeline.Event) string {
+	if e.Sender == timeline.SenderKernel {
+		return "the kernel"
+	}
+	return e.Sender
+}
+
+// signalDeliveredKernel: did the app process dequeue the stop signal.
+func (v kernelView) signalDelivered() (float64, string) {
+	if v.dequeued != nil {
+		how := "its own handler ran"
+		switch v.dequeued.Handler {
+		case timeline.HandlerDefault:
+			how = "its default action ran: it dies"
+		case timeline.HandlerIgnore:
+			how = "it ignores it"
+		}
+		return 1, fmt.Sprintf("kernel: %s dequeued %s at %s (%s)", v.app, v.stop, fmtAt(v.dequeued.At), how)
+	}
+	if e, ok := v.dropped(); ok {
+		return 0, fmt.Sprintf("kernel: %s to PID 1 (%s) was dropped at %s (PID 1 has no handler); %s never got %s", v.stop, v.init.comm, fmtAt(e.At), v.app, v.stop)
+	}
+	if e, ok := firstSignal(v.app.sent, v.stop, v.from); ok {
+		return 0, fmt.Sprintf("kernel: %s was sent to %s at %s but it never dequeued it", v.stop, v.app, fmtAt(e.At))
+	}
+	if v.sent != nil {
+		return 0, fmt.Sprintf("kernel: %s went to %s at %s, never to %s", v.stop, v.sentTo, fmtAt(v.sent.At), v.app)
+	}
+	return 0, fmt.Sprintf("kernel: %s never got %s", v.app, v.stop)
+}
+
+func (v kernelView) killedBySIGKILL() (float64, string) {
+	if v.killed == nil {
+		if v.exit != nil {
+			return 0, fmt.Sprintf("kernel: %s exited at %s without a SIGKILL", v.app, fmtAt(*v.exit))
+		}
+		return 0, fmt.Sprintf("kernel: %s got no SIGKILL", v.app)
+	}
+	by := "the runtime (" + v.killed.Sender + ")"
+	if v.killed.Sender == timeline.SenderKernel {
+		by = "the kernel, as its PID namespace's init exited"
+	}
+	after := ""
+	if v.sent != nil {
+		after = fmt.Sprintf(", %s after the first %s", fmtMS(v.killed.At-v.sent.At), v.stop)
+	}
+	return 1, fmt.Sprintf("kernel: %s was SIGKILLed by %s at %s%s", v.app, by, fmtAt(v.killed.At), after)
+}
+
+// SigtermDropped reports, per pod whose deletion was requested, whether the
+// kernel dropped the stop signal sent to the app container's PID 1 (1): a
+// shell or an app without a handler as PID 1. Only with the kernel
+// observed.
+func SigtermDropped(tl timeline.Timeline, ctx Context) []Verdict {
+	return perKernelPod(tl, ctx, NameSigtermDropped, UnitBool, func(v kernelView) (float64, string) {
+		if e, ok := v.dropped(); ok {
+			return 1, fmt.Sprintf("kernel: %s from %s to PID 1 (%s) was ignored at %s: PID 1 of a namespace has no default action", v.stop, e.Sender, v.init.comm, fmtAt(e.At))
+		}
+		if v.init == nil {
+			return 0, "kernel: no PID 1 of the app's container was seen"
+		}
+		for _, e := range v.init.sent {
+			if e.Signal == v.stop && e.At >= v.from && e.Sender != timeline.SenderKernel {
+				return 0, fmt.Sprintf("kernel: %s to PID 1 (%s) was %s at %s", v.stop, v.init.comm, e.Result, fmtAt(e.At))
+			}
+		}
+		return 0, fmt.Sprintf("kernel: no %s was sent to PID 1 (%s)", v.stop, v.init.comm)
+	})
+}
+
+// ShutdownWindow reports, per pod whose deletion was requested, the time
+// from the app process's dequeue of the stop signal to its exit or SIGKILL:
+// the time it had to deregister. -1: it never got the stop signal.
+func ShutdownWindow(tl timeline.Timeline, ctx Context) []Verdict {
+	return perKernelPod(tl, ctx, NameShutdownWindow, UnitMS, func(v kernelView) (float64, string) {
+		if v.dequeued == nil {
+			return -1, fmt.Sprintf("kernel: %s never dequeued %s: no time to deregister", v.app, v.stop)
+		}
+		end, how, ok := v.end()
+		if !ok {
+			return -1, fmt.Sprintf("kernel: %s dequeued %s at %s and had not ended when the timeline ends", v.app, v.stop, fmtAt(v.dequeued.At))
+		}
+		return ms(end - v.dequeued.At), fmt.Sprintf("kernel: %s had %s from %s to its end (%s)", v.app, fmtMS(end-v.dequeued.At), v.stop, how)
+	})
+}
+
+// KubeletLag reports, per pod whose deletion was requested, the time from
+// the request to the first stop signal the runtime sent into the pod's app
+// container: kubelet and runtime lag, which is not grace. -1: none was sent.
+func KubeletLag(tl timeline.Timeline, ctx Context) []Verdict {
+	return perKernelPod(tl, ctx, NameKubeletLag, UnitMS, func(v kernelView) (float64, string) {
+		if v.sent == nil {
+			return -1, fmt.Sprintf("kernel: no %s was sent into the app's container after deletion was requested", v.stop)
+		}
+		return ms(v.sent.At - v.from), fmt.Sprintf("kernel: %s sent %s to %s %s after deletion was requested", v.sent.Sender, v.stop, v.sentTo, fmtMS(v.sent.At-v.from))
+	})
+}
+
+// perKernelPod runs f for every service pod whose deletion was requested
+// and whose app process the kernel saw. Nothing without the kernel: these
+// verdicts have no other observer.
+func perKernelPod(tl timeline.Timeline, ctx Context, name, unit string, f func(kernelView) (float64, string)) []Verdict {
+	if !ctx.Kernel {
+		return nil
+	}
+	events := scope(tl, ctx)
+	ps, names := servicePods(events, ctx)
+	ks := kernelPods(events)
+	_, end := tl.Span()
+	var out []Verdict
+	for _, n := range names {
+		p := ps[n]
+		if p.deletion == nil {
+			continue
+		}
+		v, ok := kernelOf(p, ks, ctx, end)
+		if !ok {
+			continue
+		}
+		val, msg := f(v)
+		out = append(out, Verdict{Name: name, Scenario: ctx.Scenario, Subject: n, Value: val, Unit: unit, Message: msg})
+	}
+	return out
+}
+
+// ObserverDisagreement counts the pods whose app logged its own signals
+// (the fixture does) and where that log and the kernel disagree on whether
+// the app got the stop signal. Only with the kernel observed.
+func ObserverDisagreement(tl timeline.Timeline, ctx Context) []Verdict {
+	if !ctx.Kernel {
+		return nil
+	}
+	events := scope(tl, ctx)
+	ps, names := servicePods(events, ctx)
+	ks := kernelPods(events)
+	_, end := tl.Span()
+	logs := map[string]bool{}
+	for _, e := range events {
+		if e.Source == timeline.SourceApp {
+			logs[e.Pod] = true
+		}
+	}
+	var bad []string
+	compared := 0
+	for _, n := range names {
+		p := ps[n]
+		if p.deletion == nil || !logs[n] {
+			continue
+		}
+		v, ok := kernelOf(p, ks, ctx, end)
+		if !ok {
+			continue
+		}
+		compared++
+		kernel, _ := v.signalDelivered()
+		app, _ := appLoggedSignal(events, p, v.stop)
+		if kernel != app {
+			bad = append(bad, fmt.Sprintf("%s (kernel %v, app log %v)", n, kernel, app))
+		}
+	}
+	msg := fmt.Sprintf("kernel and the app's own log agree on the stop signal for all %d pods that log it", compared)
+	if len(bad) > 0 {
+		msg = fmt.Sprintf("kernel and the app's own log disagree for %d of %d pods: %s", len(bad), compared, strings.Join(bad, ", "))
+	}
+	return []Verdict{{Name: NameObserverDisagreement, Scenario: ctx.Scenario, Value: float64(len(bad)), Unit: UnitCount, Message: msg}}
+}
+
+// appLoggedSignal reports whether the app logged sig after p's deletion
+// request (the app log observer's answer).
+func appLoggedSignal(events []timeline.Event, p *pod, sig string) (float64, time.Duration) {
+	for _, e := range events {
+		if e.Source == timeline.SourceApp && e.Kind == timeline.AppSignal && e.Pod == p.name && e.Signal == sig && e.At >= p.deletion.At {
+			return 1, e.At
+		}
+	}
+	return 0, 0
+}

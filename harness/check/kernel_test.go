@@ -1,0 +1,220 @@
+package check
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// kt builds kernel timelines the way the observer records them: the
+// patterns are the ones the kernel showed on kind (shared notes).
+type kt struct {
+	ev  []timeline.Event
+	pod string
+}
+
+func msAt(m float64) time.Duration { return time.Duration(m * float64(time.Millisecond)) }
+
+func (b *kt) add(at float64, e timeline.Event) *kt {
+	e.At = msAt(at)
+	e.Scenario = "s"
+	if e.Pod == "" {
+		e.Pod = b.pod
+	}
+	if e.Source == "" {
+		e.Source = timeline.SourceKernel
+	}
+	if e.Source == timeline.SourceKernel && e.Container == "" {
+		e.Container = "c0ffee"
+	}
+	b.ev = append(b.ev, e)
+	return b
+}
+
+func (b *kt) proc(at float64, host, pid int, comm string) *kt {
+	return b.add(at, timeline.Event{Kind: timeline.KernelExec, HostPID: host, PID: pid, Comm: comm})
+}
+
+func (b *kt) signal(at float64, host, pid int, comm, sig, sender, result string) *kt {
+	return b.add(at, timeline.Event{Kind: timeline.KernelSignal, HostPID: host, PID: pid, Comm: comm, Signal: sig, Sender: sender, Result: result})
+}
+
+func (b *kt) dequeue(at float64, host, pid int, comm, sig, handler string) *kt {
+	return b.add(at, timeline.Event{Kind: timeline.KernelDequeued, HostPID: host, PID: pid, Comm: comm, Signal: sig, Handler: handler})
+}
+
+func (b *kt) exit(at float64, host, pid int, comm string) *kt {
+	return b.add(at, timeline.Event{Kind: timeline.KernelExit, HostPID: host, PID: pid, Comm: comm})
+}
+
+// podLife adds the pod events: created with an address, deletion requested
+// at del (grace 30 s), container terminated with code at term.
+func (b *kt) podLife(del, term float64, code int) *kt {
+	b.add(0, timeline.Event{Source: timeline.SourcePod, Kind: timeline.PodCreated, Service: "orders"})
+	b.add(del, timeline.Event{Source: timeline.SourcePod, Kind: timeline.PodDeletionRequested, Service: "orders", GraceSeconds: new(int64(30))})
+	return b.add(term, timeline.Event{Source: timeline.SourcePod, Kind: timeline.PodContainerTerminated, Service: "orders", ExitCode: &code})
+}
+
+func verdictOf(t *testing.T, vs []Verdict, name, subject string) Verdict {
+	t.Helper()
+	for _, v := range vs {
+		if v.Name == name && v.Subject == subject {
+			return v
+		}
+	}
+	t.Fatalf("no verdict %s for %q in %v", name, subject, vs)
+	return Verdict{}
+}
+
+func noVerdict(t *testing.T, vs []Verdict, name string) {
+	t.Helper()
+	for _, v := range vs {
+		if v.Name == name {
+			t.Errorf("verdict %s must not be made here: %+v", name, v)
+		}
+	}
+}
+
+// The incident: bash without exec is PID 1, drops the kubelet's SIGTERM,
+// and the app is SIGKILLed by the kernel when bash is killed at the grace.
+func noExecTimeline() []timeline.Event {
+	b := &kt{pod: "orders-1"}
+	b.podLife(1000, 32710, 137)
+	b.proc(10, 100, 1, "bash").add(12, timeline.Event{Kind: timeline.KernelStart, HostPID: 101, PID: 7, Comm: "bash"}).proc(13, 101, 7, "fixture")
+	b.add(15, timeline.Event{Kind: timeline.KernelStart, HostPID: 102, PID: 9, Comm: "bash"}).exit(16, 102, 9, "bash") // a subshell
+	b.signal(2700, 100, 1, "bash", "SIGTERM", "runc", timeline.ResultIgnored)
+	b.signal(32700, 100, 1, "bash", "SIGKILL", "runc", timeline.ResultDelivered).dequeue(32700.2, 100, 1, "bash", "SIGKILL", timeline.HandlerDefault)
+	b.signal(32701, 101, 7, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered).dequeue(32701.1, 101, 7, "fixture", "SIGKILL", timeline.HandlerDefault)
+	b.exit(32701.5, 101, 7, "fixture").exit(32702, 100, 1, "bash")
+	return b.ev
+}
+
+func TestKernelVerdictsNoExec(t *testing.T) {
+	vs := All(timeline.Timeline{Events: noExecTimeline()}, Context{Scenario: "s", Kernel: true})
+	want := map[string]float64{
+		NameSignalDelivered: 0, NameSigtermDropped: 1, NameKilledBySIGKILL: 1,
+		NameShutdownWindow: -1, NameKubeletLag: 1700, NameGraceUsed: 30002,
+	}
+	for name, val := range want {
+		v := verdictOf(t, vs, name, "orders-1")
+		if v.Value != val || !strings.HasPrefix(v.Message, "kernel") {
+			t.Errorf("%s = %v (%s), want %v from the kernel", name, v.Value, v.Message, val)
+		}
+	}
+	if m := verdictOf(t, vs, NameSignalDelivered, "orders-1").Message; !strings.Contains(m, "PID 1 (bash) was dropped") || !strings.Contains(m, "fixture (PID 7) never got SIGTERM") {
+		t.Errorf("signal_delivered message: %s", m)
+	}
+	if m := verdictOf(t, vs, NameKilledBySIGKILL, "orders-1").Message; !strings.Contains(m, "by the kernel, as its PID namespace's init exited") {
+		t.Errorf("killed_by_sigkill must say the kernel killed the app: %s", m)
+	}
+	// No app log in this pod: nothing to disagree with.
+	if v := verdictOf(t, vs, NameObserverDisagreement, ""); v.Value != 0 {
+		t.Errorf("disagreement %+v", v)
+	}
+}
+
+// dumb-init: the app dequeues SIGTERM, and the kernel kills it 1 ms later
+// when dumb-init exits after its child bash died of the TERM.
+func TestKernelVerdictsDumbInit(t *testing.T) {
+	b := &kt{pod: "orders-2"}
+	b.podLife(1000, 2750, 143)
+	b.proc(10, 200, 1, "dumb-init").proc(11, 201, 7, "bash").proc(12, 202, 8, "fixture")
+	b.signal(2700, 200, 1, "dumb-init", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.1, 200, 1, "dumb-init", "SIGTERM", timeline.HandlerCaught)
+	b.signal(2700.3, 201, 7, "bash", "SIGTERM", "dumb-init", timeline.ResultDelivered).signal(2700.3, 202, 8, "fixture", "SIGTERM", "dumb-init", timeline.ResultDelivered)
+	b.dequeue(2700.4, 202, 8, "fixture", "SIGTERM", timeline.HandlerCaught).dequeue(2700.5, 201, 7, "bash", "SIGTERM", timeline.HandlerDefault)
+	b.exit(2700.6, 201, 7, "bash").exit(2701, 200, 1, "dumb-init")
+	b.signal(2701.4, 202, 8, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered).exit(2701.6, 202, 8, "fixture")
+	// The app's own log: it heard SIGTERM.
+	b.add(2700.5, timeline.Event{Source: timeline.SourceApp, Kind: timeline.AppSignal, Signal: "SIGTERM"})
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	got := func(name string) float64 { return verdictOf(t, vs, name, "orders-2").Value }
+	if got(NameSignalDelivered) != 1 || got(NameSigtermDropped) != 0 || got(NameKilledBySIGKILL) != 1 || got(NameShutdownWindow) != 1 {
+		t.Errorf("delivered %v dropped %v killed %v window %v", got(NameSignalDelivered), got(NameSigtermDropped), got(NameKilledBySIGKILL), got(NameShutdownWindow))
+	}
+	if m := verdictOf(t, vs, NameShutdownWindow, "orders-2").Message; !strings.Contains(m, "SIGKILL from the kernel") {
+		t.Errorf("window message: %s", m)
+	}
+	if v := verdictOf(t, vs, NameObserverDisagreement, ""); v.Value != 0 || !strings.Contains(v.Message, "agree") {
+		t.Errorf("app log and kernel agree here: %+v", v)
+	}
+	// Exit code 143 is dumb-init's: without the kernel the verdict says
+	// the app was not SIGKILLed, which is what the kernel contradicts.
+	fb := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s"})
+	if v := verdictOf(t, fb, NameKilledBySIGKILL, "orders-2"); v.Value != 0 || !strings.HasPrefix(v.Message, "exit code") {
+		t.Errorf("fallback killed_by_sigkill %+v", v)
+	}
+}
+
+// exec: the app is PID 1, handles SIGTERM and exits after draining.
+func TestKernelVerdictsExec(t *testing.T) {
+	b := &kt{pod: "orders-3"}
+	b.podLife(1000, 3720, 0)
+	b.proc(10, 300, 1, "fixture")
+	b.signal(2700, 300, 1, "fixture", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.2, 300, 1, "fixture", "SIGTERM", timeline.HandlerCaught)
+	b.exit(3710.2, 300, 1, "fixture")
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	got := func(name string) float64 { return verdictOf(t, vs, name, "orders-3").Value }
+	if got(NameSignalDelivered) != 1 || got(NameSigtermDropped) != 0 || got(NameKilledBySIGKILL) != 0 || got(NameShutdownWindow) != 1010 || got(NameGraceUsed) != 1010.2 {
+		t.Errorf("delivered %v dropped %v killed %v window %v grace %v", got(NameSignalDelivered), got(NameSigtermDropped), got(NameKilledBySIGKILL), got(NameShutdownWindow), got(NameGraceUsed))
+	}
+}
+
+// Without the kernel: the app's log and exit codes, said so; no
+// kernel-only verdict is made.
+func TestWithoutTheKernelNothingKernelIsReported(t *testing.T) {
+	ev := noExecTimeline()
+	vs := All(timeline.Timeline{Events: ev}, Context{Scenario: "s"})
+	for _, name := range []string{NameSigtermDropped, NameShutdownWindow, NameKubeletLag, NameObserverDisagreement} {
+		noVerdict(t, vs, name)
+	}
+	if v := verdictOf(t, vs, NameSignalDelivered, "orders-1"); !strings.HasPrefix(v.Message, "app log:") || v.Value != 0 {
+		t.Errorf("fallback signal_delivered %+v", v)
+	}
+	if v := verdictOf(t, vs, NameKilledBySIGKILL, "orders-1"); !strings.HasPrefix(v.Message, "exit code:") || v.Value != 1 {
+		t.Errorf("fallback killed_by_sigkill %+v", v)
+	}
+	// With the kernel on, but no kernel event for the pod: fall back, and
+	// say why.
+	var podOnly []timeline.Event
+	for _, e := range ev {
+		if e.Source != timeline.SourceKernel {
+			podOnly = append(podOnly, e)
+		}
+	}
+	vs = All(timeline.Timeline{Events: podOnly}, Context{Scenario: "s", Kernel: true})
+	if v := verdictOf(t, vs, NameSignalDelivered, "orders-1"); !strings.Contains(v.Message, "the kernel saw no app process") {
+		t.Errorf("%+v", v)
+	}
+	noVerdict(t, vs, NameSigtermDropped)
+}
+
+// The app logged SIGTERM but the kernel says it never dequeued it: one
+// disagreement, named.
+func TestObserverDisagreementCounts(t *testing.T) {
+	b := &kt{pod: "orders-1", ev: noExecTimeline()}
+	b.add(2701, timeline.Event{Source: timeline.SourceApp, Kind: timeline.AppSignal, Signal: "SIGTERM"})
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	v := verdictOf(t, vs, NameObserverDisagreement, "")
+	if v.Value != 1 || !strings.Contains(v.Message, "orders-1 (kernel 0, app log 1)") {
+		t.Errorf("%+v", v)
+	}
+}
+
+// A named app process wins over the longest-lived rule.
+func TestAppProcessByName(t *testing.T) {
+	b := &kt{pod: "orders-1"}
+	b.podLife(1000, 3000, 0)
+	b.proc(10, 400, 1, "java").proc(11, 401, 20, "jcmd-helper").exit(1200, 401, 20, "jcmd-helper")
+	b.signal(2000, 400, 1, "java", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2000.5, 400, 1, "java", "SIGTERM", timeline.HandlerCaught)
+	b.exit(2500, 400, 1, "java")
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true, AppProcess: map[string]string{"orders": "jcmd-helper"}})
+	if v := verdictOf(t, vs, NameSignalDelivered, "orders-1"); v.Value != 0 || !strings.Contains(v.Message, "never to jcmd-helper") {
+		t.Errorf("named app: %+v", v)
+	}
+	vs = All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	if v := verdictOf(t, vs, NameSignalDelivered, "orders-1"); v.Value != 1 || !strings.Contains(v.Message, "java (PID 1)") {
+		t.Errorf("default app: %+v", v)
+	}
+}
