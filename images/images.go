@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -100,4 +101,30 @@ func IDs(ctx context.Context, refs ...string) map[string]string {
 		ids[ref] = strings.TrimSpace(string(out))
 	}
 	return ids
+}
+
+// DebianBase builds (or finds) the project's Debian base image, the base
+// of every image the project makes, and returns its reference.
+func DebianBase(ctx context.Context, root string, progress io.Writer) (string, error) {
+	pkgs, err := os.ReadFile(filepath.Join(root, "images", "debian", "base-packages.txt"))
+	if err != nil {
+		return "", fmt.Errorf("read base packages: %w", err)
+	}
+	args := []string{filepath.Join(root, "images", "debian", "rootfs.sh"), "debian-base"}
+	for _, line := range strings.Split(string(pkgs), "\n") {
+		if line, _, _ = strings.Cut(line, "#"); strings.TrimSpace(line) != "" {
+			args = append(args, strings.Fields(line)...)
+		}
+	}
+	var stdout bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = root, &stdout, progress
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("images/debian/rootfs.sh: %w", err)
+	}
+	lines := strings.Fields(stdout.String())
+	if len(lines) == 0 {
+		return "", fmt.Errorf("images/debian/rootfs.sh printed no image reference")
+	}
+	return lines[len(lines)-1], nil
 }

@@ -19,6 +19,7 @@ type Meta struct {
 	ConsulVersion, KindConfig      string
 	Images                         map[string]string
 	Started                        time.Time
+	Kernel                         *KernelObserver
 }
 
 // ScenarioRun is one scenario's part of a run, as the runner hands it over.
@@ -50,7 +51,7 @@ func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr e
 	run := Run{
 		HarnessVersion: meta.HarnessVersion, HarnessCommit: meta.HarnessCommit,
 		KindVersion: meta.KindVersion, KubernetesVersion: meta.KubernetesVersion, ConsulVersion: meta.ConsulVersion,
-		Images: meta.Images, KindConfig: meta.KindConfig,
+		Images: meta.Images, KindConfig: meta.KindConfig, Kernel: meta.Kernel,
 		Started: meta.Started, Finished: time.Now(),
 		CheckContexts: map[string]check.Context{},
 		Timings:       map[string]Timing{},
@@ -159,4 +160,31 @@ func Summary(run Run) string {
 		fmt.Fprintf(&b, "wall time: %s\n", run.Finished.Sub(run.Started).Round(time.Second))
 	}
 	return b.String()
+}
+
+// KernelObserver is the kernel signal observer's part of a report.
+type KernelObserver struct {
+	Available bool `json:"available"`
+	// Reason says why it did not run (not root, no tracefs, busy).
+	Reason string `json:"reason,omitempty"`
+	// Events read from the kernel, Recorded on the timeline (processes of
+	// watched pods), Lost by the trace buffer, Unparsed lines.
+	Events       int     `json:"events"`
+	Recorded     int     `json:"recorded"`
+	Lost         uint64  `json:"lost"`
+	Unparsed     uint64  `json:"unparsed"`
+	LatencyP50MS float64 `json:"latency_p50_ms"`
+	LatencyMaxMS float64 `json:"latency_max_ms"`
+}
+
+// String says in one line what the observer did.
+func (k *KernelObserver) String() string {
+	if k == nil {
+		return "not asked for"
+	}
+	if !k.Available {
+		return "off: " + k.Reason + "; signal verdicts rest on the apps' logs and exit codes"
+	}
+	return fmt.Sprintf("on: %d events read, %d recorded, %d lost, %d unparsed; kernel → timeline latency p50 %.2f ms, max %.2f ms",
+		k.Events, k.Recorded, k.Lost, k.Unparsed, k.LatencyP50MS, k.LatencyMaxMS)
 }

@@ -153,6 +153,9 @@ func runFacts(run Run) [][2]string {
 	add("kind", run.KindVersion)
 	add("Kubernetes", run.KubernetesVersion)
 	add("Consul", run.ConsulVersion)
+	if run.Kernel != nil {
+		add("kernel signal observer", run.Kernel.String())
+	}
 	if !run.Started.IsZero() {
 		add("started", run.Started.UTC().Format(time.RFC3339))
 	}
@@ -164,7 +167,7 @@ func runFacts(run Run) [][2]string {
 		add("finished", s)
 	}
 	outcome := "completed"
-	if run.Error != "" {
+	if run.Error != "" || len(run.ScenarioErrors) > 0 {
 		outcome = "failed"
 	}
 	if len(run.Expectations) > 0 {

@@ -64,6 +64,10 @@ type Run struct {
 	Steps map[string][]StepTime `json:"steps,omitempty"`
 	// Faults say what each scenario's faults did, in order.
 	Faults map[string][]string `json:"faults,omitempty"`
+	// Kernel says whether the kernel signal observer ran, and what it
+	// measured of itself; without it the signal verdicts rest on the apps'
+	// logs and exit codes.
+	Kernel *KernelObserver `json:"kernel_observer,omitempty"`
 	// ScenarioErrors says why a scenario failed, by scenario name.
 	ScenarioErrors map[string]string `json:"scenario_errors,omitempty"`
 	// Error says why the run as a whole failed (no cluster, no images, a

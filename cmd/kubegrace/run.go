@@ -20,7 +20,7 @@ type runFlags struct {
 	list, keep          bool
 	labels              []string
 	repo, name, nodeImg string
-	reports             string
+	reports, kernel     string
 	parallel            int
 }
 
@@ -57,8 +57,12 @@ leaves at once and says what was left behind.`,
 			if f.list {
 				return listSpecs(specs)
 			}
+			km, err := job.ParseKernelMode(f.kernel)
+			if err != nil {
+				return err
+			}
 			res, err := job.Run(cmd.Context(), job.Options{
-				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr,
+				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr, Kernel: km,
 				Cluster:  job.ClusterOptions{Repo: f.repo, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: os.Stderr},
 				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.name, r.Live()) } },
 			})
@@ -82,6 +86,7 @@ leaves at once and says what was left behind.`,
 	cmd.Flags().StringVar(&f.reports, "reports", "", "reports folder (default <repo>/reports)")
 	cmd.Flags().IntVar(&f.parallel, "parallel", 2, "how many scenarios that can share a node run side by side")
 	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
+	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel (tracefs, root on the Docker host): auto (fall back to app logs and exit codes where it cannot run, and say so), off, require")
 	return cmd
 }
 

@@ -172,7 +172,8 @@ type kernelView struct {
 	from     time.Duration
 	sent     *timeline.Event // first stop signal sent by the runtime
 	sentTo   *kproc
-	dequeued *timeline.Event // the app dequeued the stop signal
+	got      *timeline.Event // the stop signal sent to the app, queued
+	dequeued *timeline.Event // the app dequeued the stop signal (or died of its default action)
 	killed   *timeline.Event // SIGKILL sent to the app
 	exit     *time.Duration  // the app exited
 }
@@ -207,8 +208,24 @@ func kernelOf(p *pod, ks map[string]*kpod, ctx Context, end time.Duration) (kern
 	if e, to, ok := k.stopSent(v.app.container, v.stop, from); ok {
 		v.sent, v.sentTo = &e, to
 	}
+	for _, e := range v.app.sent {
+		if e.Signal == v.stop && e.At >= from && (e.Result == timeline.ResultDelivered || e.Result == timeline.ResultPending) {
+			v.got = &e
+			break
+		}
+	}
 	if e, ok := firstSignal(v.app.dequeued, v.stop, from); ok {
 		v.dequeued = &e
+	} else if v.got != nil {
+		// A stop signal whose default action kills is turned into SIGKILL
+		// when sent, and dequeued as SIGKILL: the app died of it, unless a
+		// real SIGKILL was sent first.
+		if d, ok := firstSignal(v.app.dequeued, "SIGKILL", v.got.At); ok {
+			if k, killed := firstSignal(v.app.sent, "SIGKILL", v.got.At); !killed || k.At > d.At {
+				d.Handler = "default action of " + v.stop
+				v.dequeued = &d
+			}
+		}
 	}
 	if e, ok := firstSignal(v.app.sent, "SIGKILL", from); ok {
 		v.killed = &e
@@ -268,6 +285,8 @@ func (v kernelView) signalDelivered() (float64, string) {
 			how = "its default action ran: it dies"
 		case timeline.HandlerIgnore:
 			how = "it ignores it"
+		case "default action of " + v.stop:
+			how = "no handler: its default action killed it at once"
 		}
 		return 1, fmt.Sprintf("kernel: %s dequeued %s at %s (%s)", v.app, v.stop, fmtAt(v.dequeued.At), how)
 	}
@@ -428,4 +447,25 @@ func appLoggedSignal(events []timeline.Event, p *pod, sig string) (float64, time
 		}
 	}
 	return 0, 0
+}
+
+// KernelApp names the process the kernel verdicts follow in pod podName
+// ("java (PID 7)") and the PID 1 of its container, as the kernel saw them;
+// ok is false without the kernel or without an app process.
+func KernelApp(tl timeline.Timeline, ctx Context, podName string) (app, init string, ok bool) {
+	events := scope(tl, ctx)
+	ps, _ := servicePods(events, ctx)
+	p := ps[podName]
+	if p == nil {
+		return "", "", false
+	}
+	_, end := tl.Span()
+	v, ok := kernelOf(p, kernelPods(events), ctx, end)
+	if !ok {
+		return "", "", false
+	}
+	if v.init != nil {
+		init = v.init.String()
+	}
+	return v.app.String(), init, true
 }

@@ -218,3 +218,23 @@ func TestAppProcessByName(t *testing.T) {
 		t.Errorf("default app: %+v", v)
 	}
 }
+
+// An app without a handler dies of SIGTERM's default action: the kernel
+// turns the TERM into SIGKILL when it is sent, so the dequeue shows
+// signal 9, and no SIGKILL was ever sent.
+func TestKernelDefaultActionCountsAsDelivered(t *testing.T) {
+	b := &kt{pod: "orders-4"}
+	b.podLife(1000, 2710, 143)
+	b.proc(10, 500, 1, "tini").proc(11, 501, 7, "worker")
+	b.signal(2700, 500, 1, "tini", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.1, 500, 1, "tini", "SIGTERM", timeline.HandlerCaught)
+	b.signal(2700.2, 501, 7, "worker", "SIGTERM", "tini", timeline.ResultDelivered).dequeue(2700.3, 501, 7, "worker", "SIGKILL", timeline.HandlerDefault)
+	b.exit(2700.4, 501, 7, "worker").exit(2701, 500, 1, "tini")
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	d := verdictOf(t, vs, NameSignalDelivered, "orders-4")
+	if d.Value != 1 || !strings.Contains(d.Message, "default action killed it") {
+		t.Errorf("delivered %+v", d)
+	}
+	if k := verdictOf(t, vs, NameKilledBySIGKILL, "orders-4"); k.Value != 0 {
+		t.Errorf("no SIGKILL was sent: %+v", k)
+	}
+}

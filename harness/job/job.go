@@ -137,6 +137,9 @@ type Options struct {
 	ReportsDir string
 	// Parallel bounds how many shareable scenarios run at once.
 	Parallel int
+	// Kernel: KernelAuto (default: observe signals in the kernel where this
+	// host allows, else fall back and say so), KernelOff, KernelRequired.
+	Kernel KernelMode
 	// OnRunner, if set, is given the runner before scenarios start (the CLI
 	// uses it to say what an interrupted run leaves behind).
 	OnRunner func(*run.Runner)
@@ -209,6 +212,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		meta.KubernetesVersion = v
 	}
 	runner := p.Runner(o.Log)
+	stopKernel := startKernel(ctx, o.Kernel, rec, runner, &meta, o.Log)
+	defer func() {
+		if kerr := stopKernel(); kerr != nil {
+			jobErr = errors.Join(jobErr, kerr)
+		}
+	}()
+	if o.Kernel == KernelRequired && !runner.Kernel {
+		jobErr = fmt.Errorf("the kernel signal observer is required (--kernel require) but cannot run: %s", meta.Kernel.Reason)
+		return res, jobErr
+	}
 	if o.OnRunner != nil {
 		o.OnRunner(runner)
 	}

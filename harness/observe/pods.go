@@ -42,6 +42,9 @@ type Pods struct {
 	Namespace string
 	Rec       *timeline.Recorder
 	Scenario  string
+	// Index, if set, gets every pod seen, so the kernel observer can
+	// attribute processes to it.
+	Index *PodIndex
 
 	mu     sync.Mutex
 	state  map[string]*podState // by UID
@@ -139,6 +142,9 @@ func (p *Pods) update(ctx context.Context, obj any) {
 	if !seen {
 		st = &podState{}
 		p.state[string(pod.UID)] = st
+		if p.Index != nil {
+			p.Index.Put(string(pod.UID), PodRef{Scenario: p.Scenario, Pod: pod.Name, Service: pod.Labels[ServiceLabel], Role: pod.Labels[timeline.RoleLabel]})
+		}
 		p.record(pod, timeline.Event{Kind: timeline.PodCreated})
 	}
 	if !st.scheduled && pod.Spec.NodeName != "" {
@@ -231,7 +237,9 @@ func (p *Pods) follow(ctx context.Context, lf logFollow) {
 	var stream io.ReadCloser
 	var err error
 	failed := false // an attempt failed while the observer was still running
-	werr := poll.Until(ctx, "app log of "+lf.pod, followTiming, func(ctx context.Context) (bool, error) {
+	// The stream is opened on the observer's context, not the wait's: it
+	// must outlive the wait.
+	werr := poll.Until(ctx, "app log of "+lf.pod, followTiming, func(context.Context) (bool, error) {
 		if stream, err = req.Stream(ctx); err == nil || ctx.Err() != nil {
 			return err == nil, nil
 		}

@@ -275,3 +275,32 @@ func TestLogGaps(t *testing.T) {
 		t.Fatalf("gaps\n got %q\nwant %q", got, want)
 	}
 }
+
+// A log followed to its clean end: every line is recorded and there is no
+// gap, also for lines written after the follower opened the stream (the
+// stream must outlive the wait that opened it).
+func TestFollowedLogKeepsStreaming(t *testing.T) {
+	at := func() []byte {
+		return append(event.Event{TimeUnixNano: time.Now().UnixNano(), Kind: event.Started, Service: "orders"}.Marshal(), '\n')
+	}
+	cs := logServer(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.Write(at())
+		w.(http.Flusher).Flush()
+		time.Sleep(100 * time.Millisecond)
+		w.Write(at())
+	})
+	p, rec := newPods(t, cs)
+	p.update(context.Background(), runningPod("orders-0", nil, time.Now()))
+	p.logsWG.Wait()
+	tl := rec.Snapshot()
+	n := 0
+	for _, e := range tl.Events {
+		if e.Source == timeline.SourceApp {
+			n++
+		}
+	}
+	if n != 2 || len(gaps(tl)) != 0 {
+		t.Fatalf("%d app events (want 2), gaps %+v", n, gaps(tl))
+	}
+}

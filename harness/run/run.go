@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/consul"
+	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 	"github.com/kubegrace/kubegrace/harness/timeline"
 )
@@ -34,6 +35,12 @@ type Runner struct {
 	NodeExec func(ctx context.Context, node string, argv ...string) error
 	// Log receives progress lines.
 	Log io.Writer
+	// PodIndex, if set, gets every pod the scenarios' pod observers see,
+	// for the kernel observer (one per job) to attribute processes.
+	PodIndex *observe.PodIndex
+	// Kernel says the kernel signal observer runs: the scenarios' signal
+	// verdicts rest on it (check.Context.Kernel).
+	Kernel bool
 
 	mu   sync.Mutex
 	live []string // namespaces created and not yet torn down
@@ -137,6 +144,7 @@ const TeardownTimeout = 2 * time.Minute
 // then teardown. It always tears its namespace down.
 func (r *Runner) Run(ctx context.Context, spec scenario.Spec, rec *timeline.Recorder) Result {
 	res := Result{Spec: spec, Started: time.Now(), Context: Context(spec)}
+	res.Context.Kernel = r.Kernel
 	st := &State{Runner: r, Spec: spec, Namespace: Namespace(spec), Rec: rec, Result: &res}
 	cs, err := r.clientset()
 	if err != nil {

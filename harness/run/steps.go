@@ -84,7 +84,7 @@ func deleteNamespace(ctx context.Context, s *State, whole bool) error {
 }
 
 func observePods(ctx context.Context, s *State) error {
-	w := observe.Start(ctx, &observe.Pods{Clientset: s.Clientset, Namespace: s.Namespace, Rec: s.Rec, Scenario: s.Spec.Name})
+	w := observe.Start(ctx, &observe.Pods{Clientset: s.Clientset, Namespace: s.Namespace, Rec: s.Rec, Scenario: s.Spec.Name, Index: s.Runner.PodIndex})
 	s.OnTeardown("stop the pod observer", func(context.Context) error { return w.Stop() })
 	return nil
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/probe"
+	"github.com/kubegrace/kubegrace/reports"
+)
+
+type probeFlags struct {
+	command             []string
+	grace               time.Duration
+	asJSON, keep        bool
+	repo, name, nodeImg string
+	reports, kernel     string
+}
+
+func newProbeCommand() *cobra.Command {
+	var f probeFlags
+	cmd := &cobra.Command{
+		Use:   "probe IMAGE",
+		Short: "Does SIGTERM reach the app in IMAGE? One pod, deleted, watched in the kernel",
+		Long: `Audits one image from the local Docker engine (it is loaded into the kind
+cluster, never pulled): starts one pod of it, waits until its process tree
+settles, snapshots the tree from the host's /proc (PID, parent, program,
+command line, whether SIGTERM is caught or ignored), deletes the pod and
+says, as the kernel saw it, who got SIGTERM, who dropped it, and what ended
+the app. Writes a report folder (reports/probe-<time>/) with the timeline
+picture. Exits non-zero when the app process did not get the stop signal, so
+CI can gate on it. Needs root on the Docker host for the kernel's view
+(tracefs); without it the probe says so and reads exit codes only.`,
+		Example: `  kubegrace probe my-service:1.4
+  kubegrace probe --command /start.sh --grace 10s my-service:1.4`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			km, err := job.ParseKernelMode(f.kernel)
+			if err != nil {
+				return err
+			}
+			log := os.Stderr
+			res, err := probe.Run(cmd.Context(), probe.Options{
+				Image: args[0], Command: f.command, Grace: f.grace, ReportsDir: f.reports, Kernel: km, Log: log,
+				Cluster: job.ClusterOptions{Repo: f.repo, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: log},
+			})
+			if f.asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				_ = enc.Encode(res)
+			} else if res.Summary != "" {
+				printTree(res)
+				fmt.Println()
+				fmt.Print(res.Summary)
+				fmt.Printf("\nreport: %s (%.1f s)\n", filepath.Join(res.Dir, reports.HTMLFile), res.Duration.Seconds())
+			}
+			if err != nil {
+				return err
+			}
+			if !res.Pass {
+				return fmt.Errorf("probe of %s: the app process did not get the stop signal", args[0])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&f.command, "command", nil, "the pod's command, replacing the image's entrypoint (comma-separated argv)")
+	cmd.Flags().DurationVar(&f.grace, "grace", 30*time.Second, "terminationGracePeriodSeconds of the probe pod")
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringVar(&f.repo, "repo", ".", "repository root (kind-config.yaml, images/)")
+	cmd.Flags().StringVar(&f.name, "cluster", cluster.DefaultName, "kind cluster name (created if absent, reused if healthy)")
+	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
+	cmd.Flags().StringVar(&f.reports, "reports", "reports", "reports folder")
+	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel: auto, off, require")
+	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this probe created even if it fails")
+	return cmd
+}
+
+func printTree(res probe.Result) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PID\tPPID\tPROGRAM\tSIGTERM\tCOMMAND")
+	for _, p := range res.Tree {
+		term := "default"
+		switch {
+		case p.IgnoresTERM:
+			term = "ignored"
+		case p.CatchesTERM:
+			term = "caught"
+		}
+		cmdline := p.Cmdline
+		if len(cmdline) > 70 {
+			cmdline = cmdline[:67] + "..."
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", p.PID, p.PPID, p.Comm, term, strings.TrimSpace(cmdline))
+	}
+	_ = tw.Flush()
+}

@@ -1,0 +1,373 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kubegrace/kubegrace/harness/kernel"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+// PodRef is what the kernel observer needs to know of a pod to attribute
+// its processes: the scenario and pod they belong to.
+type PodRef struct {
+	Scenario, Pod, Service, Role string
+}
+
+// PodIndex maps pod UIDs to the pods the scenarios watch. Pod observers
+// register every pod they see (Pods.Index); the kernel observer, which
+// sees processes of every pod on the host, records only those of
+// registered service pods.
+type PodIndex struct {
+	mu sync.RWMutex
+	m  map[string]PodRef
+}
+
+// NewPodIndex returns an empty index.
+func NewPodIndex() *PodIndex { return &PodIndex{m: map[string]PodRef{}} }
+
+// Put registers a pod by UID.
+func (x *PodIndex) Put(uid string, r PodRef) {
+	x.mu.Lock()
+	x.m[uid] = r
+	x.mu.Unlock()
+}
+
+// Get looks a pod up by UID.
+func (x *PodIndex) Get(uid string) (PodRef, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	r, ok := x.m[uid]
+	return r, ok
+}
+
+// Scenarios lists the scenarios with registered pods.
+func (x *PodIndex) Scenarios() []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []string
+	for _, r := range x.m {
+		if r.Scenario != "" && !slices.Contains(out, r.Scenario) {
+			out = append(out, r.Scenario)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Kernel records, with source kernel, what the kernel did to the
+// processes of the watched service pods: signals sent (with sender and
+// result), signals dequeued (with the handler that ran), processes started,
+// exec'd and exited. It reads a harness/kernel tracer (one per job, on the
+// host where the kind nodes run) and maps host PIDs to pods through /proc
+// while the processes live: at fork and exec, and by a scan at start for
+// processes that were already running. The pod sandbox (pause) is left out.
+// Events the trace buffer lost are recorded as observer gaps of every
+// scenario running then.
+type Kernel struct {
+	Tracer *kernel.Tracer
+	Index  *PodIndex
+	Rec    *timeline.Recorder
+	// ProcRoot is /proc unless a test says otherwise.
+	ProcRoot string
+
+	procs   map[int]kernel.Proc // by host PID (the process's TGID), while they live
+	threads map[int]int         // thread ID → its process's PID, for threads of known processes
+	sandbox map[string]bool     // container IDs of pod sandboxes
+	pending []pendingEvent      // events of pods not (yet) in the index
+
+	statsMu sync.Mutex
+	stats   KernelStats
+	lags    []time.Duration
+}
+
+// KernelStats is what the kernel observer measured of itself.
+type KernelStats struct {
+	// Events is the number of kernel events read; Recorded the number put
+	// on the timeline (the others concerned processes of other pods).
+	Events, Recorded int
+	// Lost is the number of events the trace buffer dropped (overruns);
+	// Unparsed the lines that did not parse.
+	Lost, Unparsed uint64
+	// LatencyP50MS, LatencyMaxMS: from the kernel's timestamp of an event
+	// to the observer reading it.
+	LatencyP50MS, LatencyMaxMS float64
+}
+
+type pendingEvent struct {
+	uid  string
+	e    timeline.Event
+	at   time.Time
+	seen time.Time
+}
+
+var _ Observer = (*Kernel)(nil)
+
+// pendingFor is how long an event of a pod not in the index is kept in
+// case the pod observer registers the pod late.
+const pendingFor = 10 * time.Second
+
+// Run reads the tracer until ctx ends.
+func (k *Kernel) Run(ctx context.Context) error {
+	if k.ProcRoot == "" {
+		k.ProcRoot = "/proc"
+	}
+	k.procs = map[int]kernel.Proc{}
+	k.threads = map[int]int{}
+	k.sandbox = map[string]bool{}
+	if ps, err := kernel.ScanPods(k.ProcRoot); err == nil {
+		now := time.Now()
+		for _, p := range ps {
+			k.procs[p.HostPID] = p
+			k.emit(p, now, timeline.Event{Kind: timeline.KernelStart, Detail: "running when the kernel observer started"})
+		}
+	}
+	lostCtx, stopLost := context.WithCancel(ctx)
+	defer stopLost()
+	go k.watchLost(lostCtx)
+	err := k.Tracer.Run(ctx, k.handle)
+	k.statsMu.Lock()
+	k.stats.Unparsed = k.Tracer.Unparsed()
+	k.statsMu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("kernel observer: %w", err)
+	}
+	return nil
+}
+
+// Stats returns what the observer measured so far.
+func (k *Kernel) Stats() KernelStats {
+	k.statsMu.Lock()
+	defer k.statsMu.Unlock()
+	s := k.stats
+	if n := len(k.lags); n > 0 {
+		l := slices.Clone(k.lags)
+		slices.Sort(l)
+		s.LatencyP50MS = float64(l[n/2].Microseconds()) / 1000
+		s.LatencyMaxMS = float64(l[n-1].Microseconds()) / 1000
+	}
+	return s
+}
+
+// watchLost polls the trace buffer's overrun count; events lost between
+// two polls are a gap of every scenario with pods then.
+func (k *Kernel) watchLost(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last, since := uint64(0), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lost, err := k.Tracer.Lost()
+		if err != nil || lost == last {
+			since = time.Now()
+			continue
+		}
+		now := time.Now()
+		for _, sc := range k.Index.Scenarios() {
+			k.Rec.Record(since, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: sc,
+				Until: k.Rec.Offset(now), Reason: "kernel trace buffer", Detail: fmt.Sprintf("%d kernel events lost", lost-last)})
+		}
+		k.statsMu.Lock()
+		k.stats.Lost = lost
+		k.statsMu.Unlock()
+		last, since = lost, now
+	}
+}
+
+// handle maps one kernel event to the timeline. It runs on the tracer's
+// goroutine, in the kernel's order.
+func (k *Kernel) handle(ev kernel.Event) {
+	k.statsMu.Lock()
+	k.stats.Events++
+	if lag := time.Since(ev.Time); lag >= 0 && len(k.lags) < 100000 {
+		k.lags = append(k.lags, lag)
+	}
+	k.statsMu.Unlock()
+	k.retryPending()
+	switch ev.Kind {
+	case kernel.KindProcessFork:
+		p, err := kernel.ReadProc(k.ProcRoot, ev.TargetPID)
+		if err != nil {
+			return // gone already: a process that lived under a millisecond
+		}
+		if p.TGID != 0 && p.TGID != p.HostPID {
+			// A thread (fork fires for threads too): attribute it to its
+			// process, never record it as one.
+			if _, ok := k.procs[p.TGID]; ok {
+				k.threads[p.HostPID] = p.TGID
+			}
+			return
+		}
+		if p.PodUID == "" {
+			return
+		}
+		k.procs[p.HostPID] = p
+		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelStart})
+	case kernel.KindProcessExec:
+		p, err := kernel.ReadProc(k.ProcRoot, ev.TaskPID)
+		if err != nil || p.PodUID == "" {
+			old, ok := k.procs[ev.TaskPID]
+			if !ok {
+				return
+			}
+			p = old
+			p.Comm = ev.TaskComm
+		}
+		if p.Comm == "pause" && p.InnerPID() == 1 {
+			k.sandbox[p.ContainerID] = true
+		}
+		k.procs[p.HostPID] = p
+		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelExec, Detail: ev.Filename})
+	case kernel.KindProcessExit:
+		if !ev.GroupDead {
+			delete(k.threads, ev.TaskPID) // a thread, not the process
+			return
+		}
+		pid := k.process(ev.TaskPID, ev.TaskTGID)
+		p, ok := k.procs[pid]
+		if !ok {
+			return
+		}
+		delete(k.procs, pid)
+		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelExit})
+	case kernel.KindSignalGenerate:
+		pid := k.process(ev.TargetPID, 0)
+		p, ok := k.procs[pid]
+		if !ok {
+			rp, err := kernel.ReadProc(k.ProcRoot, ev.TargetPID)
+			if err != nil || rp.PodUID == "" {
+				return
+			}
+			if rp.TGID != 0 {
+				if own, ok := k.procs[rp.TGID]; ok {
+					rp = own
+				}
+			}
+			p = rp
+			k.procs[p.HostPID] = p
+		}
+		sender := ev.TaskComm
+		if ev.Code == kernel.CodeKernel {
+			sender = timeline.SenderKernel
+		}
+		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelSignal, Signal: signalName(ev.Sig), Sender: sender, Result: result(ev.Res),
+			Detail: fmt.Sprintf("from %s (host PID %d), code %d", ev.TaskComm, ev.TaskPID, ev.Code)})
+	case kernel.KindSignalDeliver:
+		p, ok := k.procs[k.process(ev.TaskPID, ev.TaskTGID)]
+		if !ok {
+			return
+		}
+		// A stop signal whose default action kills (TERM, INT) is turned
+		// into SIGKILL when sent: its dequeue shows signal 9. The sent
+		// event says which signal it was.
+		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelDequeued, Signal: signalName(ev.Sig), Handler: handler(ev.SAHandler)})
+	}
+}
+
+// process maps a task ID to its process's PID: tgid when the trace
+// recorded it, else the thread map, else the ID itself.
+func (k *Kernel) process(tid, tgid int) int {
+	if tgid > 0 {
+		return tgid
+	}
+	if pid, ok := k.threads[tid]; ok {
+		return pid
+	}
+	return tid
+}
+
+// emit records e for process p if p is in a watched service pod and not
+// in its sandbox; events of pods the index does not know yet wait a while.
+func (k *Kernel) emit(p kernel.Proc, at time.Time, e timeline.Event) {
+	if p.PodUID == "" || k.sandbox[p.ContainerID] {
+		return
+	}
+	e.Source = timeline.SourceKernel
+	e.Comm, e.PID, e.HostPID = p.Comm, p.InnerPID(), p.HostPID
+	if e.Comm == "" {
+		e.Comm = path.Base(e.Detail)
+	}
+	e.Container = short(p.ContainerID)
+	if !k.record(p.PodUID, at, e) {
+		k.pending = append(k.pending, pendingEvent{uid: p.PodUID, e: e, at: at, seen: time.Now()})
+	}
+}
+
+// record puts e on the timeline if its pod is a watched service pod;
+// false when the pod is not (yet) known.
+func (k *Kernel) record(uid string, at time.Time, e timeline.Event) bool {
+	ref, ok := k.Index.Get(uid)
+	if !ok {
+		return false
+	}
+	if ref.Service == "" {
+		return true // a pod of the scenario that is not a service (Consul, callers, fillers): not followed
+	}
+	e.Scenario, e.Pod, e.Service, e.Role = ref.Scenario, ref.Pod, ref.Service, ref.Role
+	k.Rec.Record(at, e)
+	k.statsMu.Lock()
+	k.stats.Recorded++
+	k.statsMu.Unlock()
+	return true
+}
+
+func (k *Kernel) retryPending() {
+	if len(k.pending) == 0 {
+		return
+	}
+	now := time.Now()
+	k.pending = slices.DeleteFunc(k.pending, func(p pendingEvent) bool {
+		return k.record(p.uid, p.at, p.e) || now.Sub(p.seen) > pendingFor
+	})
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func signalName(sig int) string {
+	if n := unix.SignalName(unix.Signal(sig)); n != "" {
+		return n
+	}
+	return fmt.Sprintf("signal %d", sig)
+}
+
+func result(res int) string {
+	switch res {
+	case 0:
+		return timeline.ResultDelivered
+	case 1:
+		return timeline.ResultIgnored
+	case 2:
+		return timeline.ResultPending
+	case 3:
+		return timeline.ResultOverflow
+	case 4:
+		return timeline.ResultLoseInfo
+	}
+	return fmt.Sprintf("result %d", res)
+}
+
+func handler(h uint64) string {
+	switch h {
+	case 0:
+		return timeline.HandlerDefault
+	case 1:
+		return timeline.HandlerIgnore
+	}
+	return timeline.HandlerCaught
+}

@@ -1,0 +1,419 @@
+// Package probe is a one-shot audit of any image in the local Docker
+// engine: does a pod's app process get the stop signal? It loads the image
+// into the kind cluster (never pulls), starts one pod, waits until its
+// process tree settles, snapshots the tree from the host's /proc, deletes
+// the pod, and says in words what the kernel saw: who got SIGTERM, who
+// dropped it, what ended the app and when. It writes a report folder like a
+// run, with the timeline picture.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/kernel"
+	"github.com/kubegrace/kubegrace/harness/observe"
+	"github.com/kubegrace/kubegrace/harness/poll"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/reports"
+)
+
+// Options configure a probe.
+type Options struct {
+	Image string
+	// Command replaces the image's entrypoint (the pod's command), if set.
+	Command []string
+	// Grace is the pod's terminationGracePeriodSeconds (default 30 s).
+	Grace time.Duration
+	// Cluster is where the pod runs (created or reused; project images
+	// are not needed).
+	Cluster job.ClusterOptions
+	// ReportsDir receives probe-<time>/ (default ./reports).
+	ReportsDir string
+	// Kernel: see job.KernelMode.
+	Kernel job.KernelMode
+	Log    io.Writer
+	// ProcRoot is /proc unless a test says otherwise.
+	ProcRoot string
+}
+
+// Process is one process of the probed container, as /proc showed it
+// before the pod was deleted.
+type Process struct {
+	PID, PPID   int // in the container (PPID 0: outside it)
+	HostPID     int
+	Comm        string
+	Cmdline     string
+	CatchesTERM bool
+	IgnoresTERM bool
+}
+
+// Result is what a probe found.
+type Result struct {
+	Image string
+	Dir   string
+	// Tree is the container's processes, by PID.
+	Tree []Process
+	// Kernel says the kernel was observed; without it the verdicts rest on
+	// the exit code only.
+	Kernel   bool
+	Verdicts []check.Verdict
+	// App and Init name the process the verdicts follow and PID 1.
+	App, Init string
+	// Pass: the app process got the stop signal.
+	Pass bool
+	// Summary says what happened, in words.
+	Summary  string
+	Duration time.Duration
+}
+
+// Names of the probe's namespace, pod and service.
+const (
+	Namespace = "kg-probe"
+	PodName   = "probe"
+	Service   = "probe"
+)
+
+// Run probes o.Image. A report is written even when the probe fails half
+// way.
+func Run(ctx context.Context, o Options) (res Result, err error) {
+	start := time.Now()
+	res.Image = o.Image
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Grace == 0 {
+		o.Grace = 30 * time.Second
+	}
+	if o.ProcRoot == "" {
+		o.ProcRoot = "/proc"
+	}
+	if o.ReportsDir == "" {
+		o.ReportsDir = "reports"
+	}
+	if err := ImageExists(ctx, o.Image); err != nil {
+		return res, err
+	}
+	o.Cluster.SkipImages = true
+	p, err := job.PrepareCluster(ctx, o.Cluster)
+	if err != nil {
+		return res, err
+	}
+	if err := p.Cluster.LoadImages(ctx, o.Image); err != nil {
+		return res, err
+	}
+	cs, err := kubernetes.NewForConfig(p.Cluster.Client.RESTConfig())
+	if err != nil {
+		return res, fmt.Errorf("client: %w", err)
+	}
+
+	rec := timeline.NewRecorder(start)
+	idx := observe.NewPodIndex()
+	kinfo := &reports.KernelObserver{}
+	var tr *kernel.Tracer
+	if o.Kernel != job.KernelOff {
+		tr, err = kernel.Open(kernel.Options{Name: fmt.Sprintf("kubegrace-probe-%d", time.Now().UnixNano()%1e6)})
+		if err != nil {
+			kinfo.Reason = err.Error()
+			if o.Kernel == job.KernelRequired {
+				return res, err
+			}
+			fmt.Fprintf(o.Log, "%v\n  the probe can only read exit codes\n", err)
+		}
+	} else {
+		kinfo.Reason = "turned off (--kernel off)"
+	}
+	gctx := ctx
+	var kobs *observe.Kernel
+	var observers []observe.Observer
+	if tr != nil {
+		defer tr.Close()
+		kinfo.Available, res.Kernel = true, true
+		kobs = &observe.Kernel{Tracer: tr, Index: idx, Rec: rec, ProcRoot: o.ProcRoot}
+		observers = append(observers, kobs)
+	}
+
+	// The report, whatever happens below.
+	cctx := check.Context{Scenario: Service, Kernel: res.Kernel, WatchedServices: []string{Service}, ServiceGrace: map[string]time.Duration{Service: o.Grace}}
+	var set *observe.Set
+	defer func() {
+		if set != nil {
+			err = errors.Join(err, set.Stop())
+		}
+		if kobs != nil {
+			s := kobs.Stats()
+			if lost, lerr := tr.Lost(); lerr == nil {
+				s.Lost = lost
+			}
+			*kinfo = reports.KernelObserver{Available: true, Events: s.Events, Recorded: s.Recorded, Lost: s.Lost,
+				Unparsed: tr.Unparsed(), LatencyP50MS: s.LatencyP50MS, LatencyMaxMS: s.LatencyMaxMS}
+		}
+		tl := rec.Snapshot()
+		res.Verdicts = check.All(tl, cctx)
+		res.App, res.Init, _ = check.KernelApp(tl, cctx, PodName)
+		res.Pass = verdict(res.Verdicts, check.NameSignalDelivered) == 1
+		res.Summary = summarize(res, o)
+		res.Duration = time.Since(start)
+		res.Dir = filepath.Join(o.ReportsDir, "probe-"+start.Format("20060102-150405"))
+		spec := fmt.Sprintf(`{"name":%q,"image":%q,"command":%q,"grace":%q}`, Service, o.Image, o.Command, o.Grace)
+		wants := []reports.Want{{Verdict: check.NameSignalDelivered, Subject: PodName, Op: "==", Value: 1, Why: "the app process gets the stop signal"}}
+		run, vs := reports.Assemble(reports.Meta{Started: start, Kernel: kinfo, Images: map[string]string{o.Image: ""}},
+			[]reports.ScenarioRun{{Name: Service, Spec: []byte(spec), Context: cctx, Wants: wants, Err: err}}, tl, nil)
+		if werr := reports.Write(res.Dir, run, tl, vs); werr != nil {
+			err = errors.Join(err, fmt.Errorf("write report: %w", werr))
+		}
+	}()
+
+	if err := resetNamespace(gctx, cs); err != nil {
+		return res, err
+	}
+	defer func() {
+		bg, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if derr := cs.CoreV1().Namespaces().Delete(bg, Namespace, metav1.DeleteOptions{}); derr != nil && !apierrors.IsNotFound(derr) {
+			err = errors.Join(err, fmt.Errorf("delete namespace %s: %w", Namespace, derr))
+		}
+	}()
+	observers = append(observers, &observe.Pods{Clientset: cs, Namespace: Namespace, Rec: rec, Scenario: Service, Index: idx})
+	set = observe.Start(gctx, observers...)
+
+	pod := podFor(o)
+	if _, err := cs.CoreV1().Pods(Namespace).Create(gctx, pod, metav1.CreateOptions{}); err != nil {
+		return res, fmt.Errorf("create the probe pod: %w", err)
+	}
+	fmt.Fprintf(o.Log, "probe: pod %s/%s started from %s; waiting for its processes to settle\n", Namespace, PodName, o.Image)
+	uid, err := waitRunning(gctx, cs)
+	if err != nil {
+		return res, err
+	}
+	res.Tree, err = settle(gctx, o.ProcRoot, uid)
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(o.Log, "probe: %d process(es) in the container; deleting the pod (grace %s)\n", len(res.Tree), o.Grace)
+	if err := cs.CoreV1().Pods(Namespace).Delete(gctx, PodName, metav1.DeleteOptions{}); err != nil {
+		return res, fmt.Errorf("delete the probe pod: %w", err)
+	}
+	if err := poll.Until(gctx, "probe pod gone", poll.Quick.For(o.Grace+time.Minute), poll.PodGone(cs, Namespace, PodName)); err != nil {
+		return res, err
+	}
+	// The last kernel events (exits) reach the timeline within
+	// milliseconds; give them a moment.
+	return res, poll.Sleep(gctx, 300*time.Millisecond)
+}
+
+// ImageExists fails with what to do when the local engine lacks ref: the
+// probe never pulls.
+func ImageExists(ctx context.Context, ref string) error {
+	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("image %q is not in the local Docker engine (%s): build it (docker build -t %s .) or load it (docker load -i IMAGE.tar); kubegrace never pulls",
+			ref, strings.TrimSpace(string(out)), ref)
+	}
+	return nil
+}
+
+func podFor(o Options) *corev1.Pod {
+	grace := int64(o.Grace / time.Second)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: PodName, Namespace: Namespace,
+			Labels: map[string]string{observe.ServiceLabel: Service, "app.kubernetes.io/part-of": "kubegrace"}},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: &grace,
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name: observe.AppContainer, Image: o.Image, ImagePullPolicy: corev1.PullNever, Command: o.Command,
+			}},
+		},
+	}
+}
+
+func resetNamespace(ctx context.Context, cs kubernetes.Interface) error {
+	err := cs.CoreV1().Namespaces().Delete(ctx, Namespace, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete leftover namespace %s: %w", Namespace, err)
+	}
+	if err == nil {
+		if err := poll.Until(ctx, "leftover namespace "+Namespace+" gone", poll.Steady, poll.NamespaceGone(cs, Namespace)); err != nil {
+			return err
+		}
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{"app.kubernetes.io/part-of": "kubegrace"}}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", Namespace, err)
+	}
+	return nil
+}
+
+// waitRunning waits until the app container runs and returns the pod's
+// UID. A container that cannot start, or ends by itself, is an error with
+// the runtime's own message.
+func waitRunning(ctx context.Context, cs kubernetes.Interface) (string, error) {
+	var uid string
+	var fatal error
+	err := poll.Until(ctx, "the probe container running", poll.Steady.For(2*time.Minute), func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods(Namespace).Get(ctx, PodName, metav1.GetOptions{})
+		if err != nil {
+			return poll.Not("%v", err)
+		}
+		uid = string(p.UID)
+		for _, c := range p.Status.ContainerStatuses {
+			switch {
+			case c.State.Running != nil:
+				return true, nil
+			case c.State.Terminated != nil:
+				t := c.State.Terminated
+				fatal = fmt.Errorf("the container ended by itself before the probe could stop it: exit code %d (%s) %s", t.ExitCode, t.Reason, strings.TrimSpace(t.Message))
+				return false, fatal
+			case c.State.Waiting != nil && slices.Contains([]string{"CreateContainerError", "RunContainerError", "ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError", "StartError"}, c.State.Waiting.Reason):
+				fatal = fmt.Errorf("the container cannot start: %s: %s", c.State.Waiting.Reason, c.State.Waiting.Message)
+				return false, fatal
+			case c.State.Waiting != nil:
+				return poll.Not("waiting: %s %s", c.State.Waiting.Reason, c.State.Waiting.Message)
+			}
+		}
+		return poll.Not("phase %s", p.Status.Phase)
+	})
+	if fatal != nil {
+		return uid, fatal
+	}
+	return uid, err
+}
+
+// settle waits until the container's process tree has not changed for 2 s
+// (at most 30 s) and returns it.
+func settle(ctx context.Context, procRoot, uid string) ([]Process, error) {
+	var last []Process
+	var stableSince time.Time
+	err := poll.Until(ctx, "the probe's process tree settles", poll.Timing{Interval: 200 * time.Millisecond, Timeout: 30 * time.Second}, func(ctx context.Context) (bool, error) {
+		tree, err := Tree(procRoot, uid)
+		if err != nil {
+			return poll.Not("%v", err)
+		}
+		if len(tree) == 0 || !sameTree(tree, last) {
+			last, stableSince = tree, time.Now()
+			return poll.Not("%d processes, still changing", len(tree))
+		}
+		return time.Since(stableSince) >= 2*time.Second, nil
+	})
+	if err != nil && len(last) > 0 {
+		return last, nil // a tree that never settles (a busy script) is still the tree
+	}
+	return last, err
+}
+
+func sameTree(a, b []Process) bool {
+	return slices.EqualFunc(a, b, func(x, y Process) bool { return x.HostPID == y.HostPID && x.Comm == y.Comm })
+}
+
+// Tree is the processes of pod uid's containers but its sandbox, from the
+// host's /proc, ordered by PID in the container.
+func Tree(procRoot, uid string) ([]Process, error) {
+	ps, err := kernel.ScanPods(procRoot)
+	if err != nil {
+		return nil, err
+	}
+	inner := map[int]int{}
+	var mine []kernel.Proc
+	for _, p := range ps {
+		if p.PodUID != uid || p.Comm == "pause" {
+			continue
+		}
+		mine = append(mine, p)
+		inner[p.HostPID] = p.InnerPID()
+	}
+	var out []Process
+	for _, p := range mine {
+		out = append(out, Process{PID: p.InnerPID(), PPID: inner[p.PPID], HostPID: p.HostPID, Comm: p.Comm, Cmdline: p.Cmdline,
+			CatchesTERM: p.Catches(15), IgnoresTERM: p.Ignores(15)})
+	}
+	slices.SortFunc(out, func(a, b Process) int { return a.PID - b.PID })
+	return out, nil
+}
+
+func verdict(vs []check.Verdict, name string) float64 {
+	for _, v := range vs {
+		if v.Name == name && v.Subject == PodName {
+			return v.Value
+		}
+	}
+	return -1
+}
+
+func message(vs []check.Verdict, name string) string {
+	for _, v := range vs {
+		if v.Name == name && v.Subject == PodName {
+			return v.Message
+		}
+	}
+	return ""
+}
+
+// summarize says what happened in a few sentences a person reads in a
+// second, and the fix.
+func summarize(r Result, o Options) string {
+	var b strings.Builder
+	for _, p := range r.Tree {
+		if p.PID != 1 {
+			continue
+		}
+		handler := "with no SIGTERM handler"
+		switch {
+		case p.IgnoresTERM:
+			handler = "ignoring SIGTERM"
+		case p.CatchesTERM:
+			handler = "catching SIGTERM"
+		}
+		fmt.Fprintf(&b, "PID 1 is %s (%s) %s.\n", p.Comm, p.Cmdline, handler)
+	}
+	if !r.Kernel {
+		fmt.Fprintf(&b, "The kernel was not observed: %s\n", message(r.Verdicts, check.NameKilledBySIGKILL))
+		return b.String()
+	}
+	for _, name := range []string{check.NameSigtermDropped, check.NameSignalDelivered, check.NameShutdownWindow, check.NameKilledBySIGKILL, check.NameKubeletLag} {
+		if m := message(r.Verdicts, name); m != "" {
+			fmt.Fprintf(&b, "%s\n", strings.TrimPrefix(m, "kernel: "))
+		}
+	}
+	dropped := verdict(r.Verdicts, check.NameSigtermDropped) == 1
+	killed := verdict(r.Verdicts, check.NameKilledBySIGKILL) == 1
+	window := verdict(r.Verdicts, check.NameShutdownWindow)
+	var init Process
+	for _, p := range r.Tree {
+		if p.PID == 1 {
+			init = p
+		}
+	}
+	shell := slices.Contains([]string{"bash", "sh", "dash", "ash", "zsh"}, init.Comm)
+	switch {
+	case r.App == "":
+		b.WriteString("Verdict: no app process other than shells and inits was seen; name it with --app if it is one of them.\n")
+	case dropped && shell:
+		fmt.Fprintf(&b, "Verdict: FAIL, %s never got SIGTERM. Fix: `exec` the app as the last line of the start script (exec %s ...), or start it under tini -g or dumb-init.\n", r.App, strings.Fields(r.App)[0])
+	case !r.Pass && dropped:
+		fmt.Fprintf(&b, "Verdict: FAIL, %s never got SIGTERM: PID 1 has no handler for it. Fix: handle SIGTERM in the app, or run it under tini -g / dumb-init.\n", r.App)
+	case !r.Pass:
+		fmt.Fprintf(&b, "Verdict: FAIL, %s never got SIGTERM. Fix: make PID 1 forward it (tini -g, dumb-init) or exec the app.\n", r.App)
+	case killed && window >= 0 && window < 100:
+		fmt.Fprintf(&b, "Verdict: %s got SIGTERM but was SIGKILLed %.1f ms later, with no time to shut down: its parent exited at once. Fix: exec the app, or make PID 1 wait for it (tini -g forwards to the group but exits with its first child).\n", r.App, window)
+	case killed:
+		fmt.Fprintf(&b, "Verdict: %s got SIGTERM but did not stop within the grace period (%s) and was SIGKILLed. Fix: shut down faster, or raise terminationGracePeriodSeconds.\n", r.App, o.Grace)
+	default:
+		fmt.Fprintf(&b, "Verdict: PASS, %s got SIGTERM and stopped by itself.\n", r.App)
+	}
+	return b.String()
+}
