@@ -327,7 +327,7 @@ func (v kernelView) killedBySIGKILL() (float64, string) {
 func SigtermDropped(tl timeline.Timeline, ctx Context) []Verdict {
 	return perKernelPod(tl, ctx, NameSigtermDropped, UnitBool, func(v kernelView) (float64, string) {
 		if e, ok := v.dropped(); ok {
-			return 1, fmt.Sprintf("kernel: %s from %s to PID 1 (%s) was ignored at %s: PID 1 of a namespace has no default action", v.stop, e.Sender, v.init.comm, fmtAt(e.At))
+			return 1, fmt.Sprintf("kernel: %s from %s to PID 1 (%s) was dropped at %s: PID 1 of a PID namespace without a handler for it ignores it", v.stop, e.Sender, v.init.comm, fmtAt(e.At))
 		}
 		if v.init == nil {
 			return 0, "kernel: no PID 1 of the app's container was seen"
@@ -432,6 +432,9 @@ func ObserverDisagreement(tl timeline.Timeline, ctx Context) []Verdict {
 		}
 	}
 	msg := fmt.Sprintf("kernel and the app's own log agree on the stop signal for all %d pods that log it", compared)
+	if compared == 0 {
+		msg = "no deleted pod's app logs its own signals: nothing to compare"
+	}
 	if len(bad) > 0 {
 		msg = fmt.Sprintf("kernel and the app's own log disagree for %d of %d pods: %s", len(bad), compared, strings.Join(bad, ", "))
 	}
