@@ -20,6 +20,7 @@ type Meta struct {
 	Images                         map[string]string
 	Started                        time.Time
 	Kernel                         *KernelObserver
+	Summary                        string
 }
 
 // ScenarioRun is one scenario's part of a run, as the runner hands it over.
@@ -51,7 +52,7 @@ func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr e
 	run := Run{
 		HarnessVersion: meta.HarnessVersion, HarnessCommit: meta.HarnessCommit,
 		KindVersion: meta.KindVersion, KubernetesVersion: meta.KubernetesVersion, ConsulVersion: meta.ConsulVersion,
-		Images: meta.Images, KindConfig: meta.KindConfig, Kernel: meta.Kernel,
+		Images: meta.Images, KindConfig: meta.KindConfig, Kernel: meta.Kernel, Summary: meta.Summary,
 		Started: meta.Started, Finished: time.Now(),
 		CheckContexts: map[string]check.Context{},
 		Timings:       map[string]Timing{},

@@ -26,7 +26,7 @@ h1 { font-size: 22px; margin: 0 0 8px; }
 h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; }
 dl.facts dt { color: #666; }
-dl.facts dd { margin: 0; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; }
+dl.facts dd { margin: 0; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; white-space: pre-line; }
 .error { background: #fdecea; border-left: 4px solid #d0312d; padding: 8px 12px; margin: 12px 0; white-space: pre-wrap; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0; font-size: 13px; }
 th, td { border-bottom: 1px solid #e4e4e4; padding: 4px 8px; text-align: left; vertical-align: top; }
@@ -95,7 +95,7 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 <span>▼ deletion requested</span>
 <span><span class="sw" style="background:#1565c0;border-radius:50%;width:10px"></span>app got the signal</span>
 <span>◇ app deregistered</span>
-<span>✕ container terminated (exit code; red: 137, SIGKILL)</span>
+<span>✕ container terminated (exit code; red: 137, SIGKILL)</span> <span>▲ signal sent, seen by the kernel (T TERM, K KILL red; hollow: dropped by PID 1)</span> <span>■ stop signal dequeued by a process</span>
 <span><span class="sw" style="background:#2e9e44"></span>passing</span>
 <span><span class="sw" style="background:#e0b000"></span>warning</span>
 <span><span class="sw" style="background:#d0312d"></span>critical</span>

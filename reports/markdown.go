@@ -174,6 +174,7 @@ func runFacts(run Run) [][2]string {
 		outcome += fmt.Sprintf("; expectations %d/%d met", expectationsMet(run.Expectations), len(run.Expectations))
 	}
 	add("outcome", outcome)
+	add("summary", strings.TrimSpace(run.Summary))
 	return f
 }
 

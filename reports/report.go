@@ -68,6 +68,9 @@ type Run struct {
 	// measured of itself; without it the signal verdicts rest on the apps'
 	// logs and exit codes.
 	Kernel *KernelObserver `json:"kernel_observer,omitempty"`
+	// Summary is what the run found, in words, for people (kubegrace probe
+	// writes its verdict here).
+	Summary string `json:"summary,omitempty"`
 	// ScenarioErrors says why a scenario failed, by scenario name.
 	ScenarioErrors map[string]string `json:"scenario_errors,omitempty"`
 	// Error says why the run as a whole failed (no cluster, no images, a

@@ -381,6 +381,23 @@ func (p *picture) podLane(l check.PodLane, name, color string) {
 			p.f(`<circle cx="%s" cy="%d" r="4.5" fill="%s" stroke="#fff"><title>app got %s %s</title></circle>`, x, cy, colorSignal, esc(e.Signal), p.at(e.At))
 		case e.Source == timeline.SourceApp && e.Kind == timeline.AppDeregistered:
 			p.f(`<path d="M%s %d l4 4 l-4 4 l-4 -4 z" fill="#fff" stroke="%s" stroke-width="1.5"><title>app deregistered %s</title></path>`, x, cy-4, colorSignal, p.at(e.At))
+		case e.Source == timeline.SourceKernel && e.Kind == timeline.KernelSignal:
+			// Below the bar: a signal sent (K for KILL, red; others by
+			// their name's first letter), hollow when the kernel dropped it.
+			color, fill, letter := colorSignal, colorSignal, signalLetter(e.Signal)
+			if e.Signal == "SIGKILL" {
+				color, fill = colorCritical, colorCritical
+			}
+			if e.Result == timeline.ResultIgnored {
+				fill = "#fff"
+			}
+			title := fmt.Sprintf("kernel: %s from %s to %s (PID %d) %s: %s", e.Signal, e.Sender, e.Comm, e.PID, p.at(e.At), e.Result)
+			y := p.barY() + barH + 1
+			p.f(`<g><title>%s</title><path d="M%s %d l5 7 h-10 z" fill="%s" stroke="%s" stroke-width="1.2"/><text class="code" x="%s" y="%d" fill="%s">%s</text></g>`,
+				esc(title), x, y, fill, color, num(p.x(e.At)+6), y+7, color, esc(letter))
+		case e.Source == timeline.SourceKernel && e.Kind == timeline.KernelDequeued:
+			p.f(`<rect x="%s" y="%d" width="5" height="5" fill="%s"><title>kernel: %s (PID %d) dequeued %s %s (%s)</title></rect>`,
+				num(p.x(e.At)-2.5), p.barY()-6, colorSignal, esc(e.Comm), e.PID, esc(e.Signal), p.at(e.At), esc(e.Handler))
 		case e.Source == timeline.SourcePod && e.Kind == timeline.PodContainerTerminated:
 			code, color := "?", "#000"
 			if e.ExitCode != nil {
@@ -440,4 +457,12 @@ func (p *picture) callLane(calls []timeline.Event) {
 		p.f(`<circle cx="%s" cy="%d" r="3.5" fill="%s"><title>call to %s %s: %s</title></circle>`,
 			num(p.x(e.At)), cy, color, esc(e.Service), p.at(e.At), esc(what))
 	}
+}
+
+// signalLetter is the first letter of a signal's name without "SIG".
+func signalLetter(sig string) string {
+	if s := strings.TrimPrefix(sig, "SIG"); s != "" {
+		return s[:1]
+	}
+	return "?"
 }

@@ -212,6 +212,10 @@ func podLanes(events []timeline.Event, end time.Duration) []PodLane {
 	markers := map[string][]timeline.Event{}
 	var appOnly []string
 	for _, e := range events {
+		if e.Source == timeline.SourceKernel && (e.Kind == timeline.KernelSignal || e.Kind == timeline.KernelDequeued && e.Signal != "SIGKILL") {
+			markers[e.Pod] = append(markers[e.Pod], e) // signals as the kernel saw them
+			continue
+		}
 		if e.Source != timeline.SourcePod && e.Source != timeline.SourceApp {
 			continue
 		}

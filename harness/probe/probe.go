@@ -171,7 +171,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		res.Dir = filepath.Join(o.ReportsDir, "probe-"+start.Format("20060102-150405"))
 		spec := fmt.Sprintf(`{"name":%q,"image":%q,"command":%q,"grace":%q}`, Service, o.Image, o.Command, o.Grace)
 		wants := []reports.Want{{Verdict: check.NameSignalDelivered, Subject: PodName, Op: "==", Value: 1, Why: "the app process gets the stop signal"}}
-		run, vs := reports.Assemble(reports.Meta{Started: start, Kernel: kinfo, Images: map[string]string{o.Image: ""}},
+		run, vs := reports.Assemble(reports.Meta{Started: start, Kernel: kinfo, Images: map[string]string{o.Image: ""}, Summary: res.Summary},
 			[]reports.ScenarioRun{{Name: Service, Spec: []byte(spec), Context: cctx, Wants: wants, Err: err}}, tl, nil)
 		if werr := reports.Write(res.Dir, run, tl, vs); werr != nil {
 			err = errors.Join(err, fmt.Errorf("write report: %w", werr))
