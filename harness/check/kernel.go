@@ -19,7 +19,7 @@ import (
 // kproc is one process of a pod as the kernel saw it.
 type kproc struct {
 	hostPID, pid int
-	comm         string
+	comm, exe    string
 	container    string
 	start        time.Duration
 	end          *time.Duration // exit
@@ -65,7 +65,10 @@ func kernelPods(events []timeline.Event) map[string]*kpod {
 			k.procs = append(k.procs, p)
 		}
 		if e.Comm != "" && e.Kind == timeline.KernelExec {
-			p.comm = e.Comm
+			p.comm, p.exe = e.Comm, e.Exe
+		}
+		if p.exe == "" {
+			p.exe = e.Exe
 		}
 		if p.pid == 0 {
 			p.pid = e.PID
@@ -87,8 +90,15 @@ func kernelPods(events []timeline.Event) map[string]*kpod {
 // inits and the runtime's own stages.
 var notApp = []string{"sh", "bash", "dash", "ash", "zsh", "busybox", "tini", "dumb-init", "pause", "catatonit", "s6-svscan", "sleep"}
 
-func isNotApp(comm string) bool {
-	return slices.Contains(notApp, comm) || strings.HasPrefix(comm, "runc")
+// notAppProc: a shell, an init or the runtime, by its program name or by
+// the program file it runs (a script's comm is its own name; its exe is the
+// shell).
+func notAppProc(p *kproc) bool {
+	exe := p.exe
+	if i := strings.LastIndexByte(exe, '/'); i >= 0 {
+		exe = exe[i+1:]
+	}
+	return slices.Contains(notApp, p.comm) || strings.HasPrefix(p.comm, "runc") || exe != "" && slices.Contains(notApp, exe)
 }
 
 // app returns the pod's app process at reference time ref (the deletion
@@ -102,7 +112,7 @@ func (k *kpod) app(named string, ref, end time.Duration) *kproc {
 		if ref >= 0 && !p.alive(ref) {
 			continue
 		}
-		if named != "" && p.comm != named || named == "" && isNotApp(p.comm) {
+		if named != "" && p.comm != named || named == "" && notAppProc(p) {
 			continue
 		}
 		if best == nil || p.lifetime(end) > best.lifetime(end) {
@@ -116,7 +126,7 @@ func (k *kpod) app(named string, ref, end time.Duration) *kproc {
 func (k *kpod) killedApp(named string, end time.Duration) *kproc {
 	var best *kproc
 	for _, p := range k.procs {
-		if named != "" && p.comm != named || named == "" && isNotApp(p.comm) {
+		if named != "" && p.comm != named || named == "" && notAppProc(p) {
 			continue
 		}
 		if _, ok := firstSignal(p.sent, "SIGKILL", 0); ok && (best == nil || p.lifetime(end) > best.lifetime(end)) {
@@ -163,13 +173,18 @@ func firstSignal(es []timeline.Event, sig string, t time.Duration) (timeline.Eve
 	return timeline.Event{}, false
 }
 
+// watchSlack is how much earlier than the deletion the pod watch reported a
+// stop signal may come and still count as the deletion's.
+const watchSlack = time.Second
+
 // kernelView is what the kernel says of one pod's shutdown.
 type kernelView struct {
 	k        *kpod
 	app      *kproc
-	init     *kproc // PID 1 of the app's container
-	stop     string // the stop signal
-	from     time.Duration
+	init     *kproc          // PID 1 of the app's container
+	stop     string          // the stop signal
+	from     time.Duration   // stop signals from here on count (the deletion, less watchSlack)
+	deleted  time.Duration   // the deletion as the pod watch reported it (-1: none)
 	sent     *timeline.Event // first stop signal sent by the runtime
 	sentTo   *kproc
 	got      *timeline.Event // the stop signal sent to the app, queued
@@ -190,9 +205,12 @@ func kernelOf(p *pod, ks map[string]*kpod, ctx Context, end time.Duration) (kern
 	}
 	ref, from := time.Duration(-1), time.Duration(0)
 	if p.deletion != nil {
-		ref, from = p.deletion.At, p.deletion.At
+		// The pod API's watch reports a deletion some milliseconds after
+		// the request, and the kubelet can act on it sooner: stop signals
+		// up to watchSlack before the reported deletion belong to it.
+		ref, from = p.deletion.At, p.deletion.At-watchSlack
 	}
-	v := kernelView{k: k, stop: stopSignal(ctx, p.service), from: from}
+	v := kernelView{k: k, stop: stopSignal(ctx, p.service), from: from, deleted: ref}
 	v.app = k.app(ctx.AppProcess[p.service], ref, end)
 	if p.deletion == nil {
 		// No deletion (a SIGKILL on the node, a crash): the app process
@@ -365,7 +383,12 @@ func KubeletLag(tl timeline.Timeline, ctx Context) []Verdict {
 		if v.sent == nil {
 			return -1, fmt.Sprintf("kernel: no %s was sent into the app's container after deletion was requested", v.stop)
 		}
-		return ms(v.sent.At - v.from), fmt.Sprintf("kernel: %s sent %s to %s %s after deletion was requested", v.sent.Sender, v.stop, v.sentTo, fmtMS(v.sent.At-v.from))
+		lag := v.sent.At - v.deleted
+		msg := fmt.Sprintf("kernel: %s sent %s to %s %s after the pod watch reported the deletion", v.sent.Sender, v.stop, v.sentTo, fmtMS(lag))
+		if lag < 0 {
+			msg = fmt.Sprintf("kernel: %s sent %s to %s %s before the pod watch reported the deletion (the watch's own delay is longer than the kubelet's)", v.sent.Sender, v.stop, v.sentTo, fmtMS(-lag))
+		}
+		return ms(lag), msg
 	})
 }
 
@@ -445,7 +468,7 @@ func ObserverDisagreement(tl timeline.Timeline, ctx Context) []Verdict {
 // request (the app log observer's answer).
 func appLoggedSignal(events []timeline.Event, p *pod, sig string) (float64, time.Duration) {
 	for _, e := range events {
-		if e.Source == timeline.SourceApp && e.Kind == timeline.AppSignal && e.Pod == p.name && e.Signal == sig && e.At >= p.deletion.At {
+		if e.Source == timeline.SourceApp && e.Kind == timeline.AppSignal && e.Pod == p.name && e.Signal == sig && e.At >= p.deletion.At-watchSlack {
 			return 1, e.At
 		}
 	}

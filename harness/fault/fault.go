@@ -29,7 +29,8 @@ type Env struct {
 	// NodeExec runs a command on a cluster node (kind's node handle), for
 	// faults that must act below the Kubernetes API (SIGKILL a container).
 	// Nil where the harness has no node access.
-	NodeExec func(ctx context.Context, node string, argv ...string) error
+	// It returns the command's output (stdout and stderr).
+	NodeExec func(ctx context.Context, node string, argv ...string) (string, error)
 	// PauseImage is an image every node holds, for the pods that fill an IP pool.
 	PauseImage string
 	// Logf reports progress.
@@ -175,7 +176,7 @@ func (f PodKill) Inject(ctx context.Context, env *Env) (string, error) {
 	if id == "" {
 		return "", fmt.Errorf("pod %s has no running app container", p.Name)
 	}
-	if err := env.NodeExec(ctx, p.Spec.NodeName, "crictl", "stop", "--timeout", "0", id); err != nil {
+	if _, err := env.NodeExec(ctx, p.Spec.NodeName, "crictl", "stop", "--timeout", "0", id); err != nil {
 		return "", fmt.Errorf("SIGKILL container of pod %s on %s: %w", p.Name, p.Spec.NodeName, err)
 	}
 	return fmt.Sprintf("pod %s (%s), container %.12s", p.Name, p.Status.PodIP, id), nil

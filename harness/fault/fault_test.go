@@ -109,3 +109,42 @@ func TestIPReuseTakerFromTheServicesTemplate(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+func TestPreviousIP(t *testing.T) {
+	for in, want := range map[string]string{"10.244.0.26": "10.244.0.25", "10.244.1.0": "10.244.0.255", "10.244.0.1": "10.244.0.0"} {
+		if got, err := previousIP(in); err != nil || got != want {
+			t.Errorf("previousIP(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := previousIP("fd00::1"); err == nil {
+		t.Error("IPv6 must be refused with a reason")
+	}
+}
+
+// The method is chosen from what the node shows: a host-local state file
+// named by the victim's address, else pool filling.
+func TestChooseMethod(t *testing.T) {
+	for _, tc := range []struct {
+		out    string
+		err    error
+		exec   bool
+		method string
+	}{
+		{out: "/var/lib/cni/networks/kubegrace/\n", exec: true, method: MethodHostLocal},
+		{out: "", exec: true, method: MethodPoolFill},
+		{err: errors.New("no node"), exec: true, method: MethodPoolFill},
+		{exec: false, method: MethodPoolFill},
+	} {
+		env := &Env{Logf: t.Logf}
+		if tc.exec {
+			env.NodeExec = func(context.Context, string, ...string) (string, error) { return tc.out, tc.err }
+		}
+		r := &reuse{env: env, ip: "10.244.0.9", node: "n"}
+		if err := r.chooseMethod(context.Background()); err != nil || r.method != tc.method {
+			t.Errorf("%+v: method %q, err %v", tc, r.method, err)
+		}
+		if tc.method == MethodHostLocal && r.stateDir != "/var/lib/cni/networks/kubegrace/" {
+			t.Errorf("state dir %q", r.stateDir)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,21 +17,29 @@ import (
 	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
-// IPReuse makes a pod of service By take the address of a pod of Victim,
-// deterministically and with any IPAM, by pool exhaustion. host-local
-// (kindnetd's IPAM too) hands addresses out round-robin, so without this an
-// address comes back only after the whole range has cycled. The steps:
+// IPReuse makes a pod of service By take the address of a pod of Victim.
+// host-local (kindnetd's IPAM, and the offline node's) hands addresses out
+// round-robin after the last one it reserved, so without help an address
+// comes back only after the whole range has cycled. Two methods, chosen per
+// node:
 //
-//  1. delete the victim pod (its entrypoint decides how it ends) and wait
-//     until it is gone, so its address is free;
-//  2. fill the node's pod IP pool with filler pause pods pinned to that
-//     node, until some get no address;
-//  3. delete the address-less fillers (they would grab the next freed
-//     address), then the one holding the victim's address;
-//  4. start a pod of By on that node from By's own pod template (read from
-//     its Deployment): the only free address is the victim's;
-//  5. remove the remaining fillers (always, and an error doing so is
-//     reported).
+//   - host-local state (MethodHostLocal), where the node's host-local keeps
+//     its state in /var/lib/cni/networks/<network>/ (a file per address in
+//     use, and last_reserved_ip.0) and the harness can run commands on the
+//     node: once the victim's address file is gone, write the address
+//     before it as the last reserved one; the next pod on the node gets the
+//     victim's address. About a second.
+//   - pool exhaustion (MethodPoolFill), with any IPAM: fill the node's pod IP
+//     pool with filler pause pods pinned to it until some get no address,
+//     delete the address-less ones and then the one holding the victim's
+//     address, so the victim's is the only free one. About 20 s.
+//
+// The steps: find the victim and choose the method; delete the victim (its
+// entrypoint decides how it ends) and wait until it is gone; free the
+// victim's address for the next pod (steer, or fill and free); start a pod
+// of By on that node from By's own pod template (read from its Deployment);
+// check it got the victim's address (never a pass otherwise); remove the
+// fillers (always; an error doing so is reported).
 type IPReuse struct {
 	Victim string // service
 	Index  int
@@ -56,18 +65,27 @@ const fillerLabel = timeline.RoleLabel + "=" + timeline.RoleIPFiller
 // behind our back. A graceful delete ends only when the kubelet is done.
 var gentle = metav1.DeleteOptions{GracePeriodSeconds: new(int64(1))}
 
+// The reuse methods (in the fault's detail, so run.json records which).
+const (
+	MethodHostLocal = "host-local state"
+	MethodPoolFill  = "pool exhaustion"
+)
+
 // reuse is one IP reuse in progress: what each step learns for the next.
 type reuse struct {
-	f      IPReuse
-	env    *Env
-	start  time.Time
-	victim corev1.Pod
-	ip     string
-	node   string
-	holder string   // the filler holding the victim's address
-	spare  []string // fillers that got no address
-	taker  string   // the pod of By
-	got    string   // the address it got
+	f        IPReuse
+	env      *Env
+	method   string
+	stateDir string // host-local's state folder on the node
+	start    time.Time
+	gone     time.Time // the victim's pod object gone
+	victim   corev1.Pod
+	ip       string
+	node     string
+	holder   string   // the filler holding the victim's address
+	spare    []string // fillers that got no address
+	taker    string   // the pod of By
+	got      string   // the address it got
 }
 
 func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error) {
@@ -83,9 +101,9 @@ func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error
 		do   func(context.Context) error
 	}{
 		{"find the victim", r.findVictim},
+		{"choose the method", r.chooseMethod},
 		{"delete the victim", r.deleteVictim},
-		{"fill the pool", r.fillPool},
-		{"free the victim's address", r.freeAddress},
+		{"make the victim's address the next one", r.freeForNext},
 		{"start a pod of " + f.By, r.startTaker},
 	} {
 		if err := step.do(ctx); err != nil {
@@ -102,8 +120,8 @@ func (r *reuse) detail() string {
 	if r.got == "" {
 		return fmt.Sprintf("victim %s (%s)", r.victim.Name, r.ip)
 	}
-	return fmt.Sprintf("%s of pod %s (%s) taken by pod %s (%s), %s after the victim's deletion", r.ip, r.victim.Name, r.f.Victim, r.taker, r.f.By,
-		time.Since(r.start).Round(time.Millisecond))
+	return fmt.Sprintf("%s of pod %s (%s) taken by pod %s (%s) by %s, %s after the victim was gone (%s after its deletion)", r.ip, r.victim.Name, r.f.Victim, r.taker, r.f.By,
+		r.method, time.Since(r.gone).Round(time.Millisecond), time.Since(r.start).Round(time.Millisecond))
 }
 
 func (r *reuse) findVictim(ctx context.Context) error {
@@ -127,8 +145,81 @@ func (r *reuse) deleteVictim(ctx context.Context) error {
 	if err := waitGone(ctx, r.env, r.victim); err != nil {
 		return err
 	}
-	r.env.Logf("ip-reuse: victim %s (%s on %s) gone after %s; filling the pool", r.victim.Name, r.ip, r.node, time.Since(r.start).Round(time.Millisecond))
+	r.gone = time.Now()
+	r.env.Logf("ip-reuse: victim %s (%s on %s) gone after %s; reusing its address by %s", r.victim.Name, r.ip, r.node, time.Since(r.start).Round(time.Millisecond), r.method)
 	return nil
+}
+
+// chooseMethod steers host-local where the node shows its state (a file
+// named by the victim's address in /var/lib/cni/networks/<network>/) and
+// the harness can run commands there; otherwise it fills the pool.
+func (r *reuse) chooseMethod(ctx context.Context) error {
+	r.method = MethodPoolFill
+	if r.env.NodeExec == nil {
+		return nil
+	}
+	out, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `for d in /var/lib/cni/networks/*/; do [ -e "$d$1" ] && echo "$d"; done; true`, "_", r.ip)
+	if err != nil {
+		r.env.Logf("ip-reuse: cannot look for host-local state on %s (%v): filling the pool", r.node, err)
+		return nil
+	}
+	if dirs := strings.Fields(out); len(dirs) == 1 {
+		r.method, r.stateDir = MethodHostLocal, dirs[0]
+	}
+	return nil
+}
+
+// freeForNext makes the victim's address the one the node hands out next.
+func (r *reuse) freeForNext(ctx context.Context) error {
+	if r.method == MethodPoolFill {
+		if err := r.fillPool(ctx); err != nil {
+			return err
+		}
+		return r.freeAddress(ctx)
+	}
+	return r.steer(ctx)
+}
+
+// steer waits until host-local has released the victim's address (its
+// address file is gone: the kubelet releases it when it tears the sandbox
+// down), then records the address before it as the last one reserved:
+// host-local hands out the next free address after it. For the first
+// address of the range the one before is outside the range, and host-local
+// then starts at the range's start: the victim's address again.
+func (r *reuse) steer(ctx context.Context) error {
+	addr := r.stateDir + r.ip
+	err := poll.Until(ctx, "host-local released "+r.ip+" on "+r.node, poll.Quick, func(ctx context.Context) (bool, error) {
+		out, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `[ -e "$1" ] && echo held || echo free`, "_", addr)
+		if err != nil {
+			return false, err
+		}
+		if strings.TrimSpace(out) != "free" {
+			return poll.Not("%s still held", r.ip)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	prev, err := previousIP(r.ip)
+	if err != nil {
+		return err
+	}
+	if _, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `printf %s "$1" > "$2"`, "_", prev, r.stateDir+"last_reserved_ip.0"); err != nil {
+		return fmt.Errorf("steer host-local on %s: %w", r.node, err)
+	}
+	return nil
+}
+
+// previousIP is the IPv4 address before ip.
+func previousIP(ip string) (string, error) {
+	a := net.ParseIP(ip).To4()
+	if a == nil {
+		return "", fmt.Errorf("%q is not an IPv4 address (host-local steering is IPv4 only)", ip)
+	}
+	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	n--
+	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n)).String(), nil
 }
 
 // fillPool creates a filler per address of the node's pod CIDR and waits

@@ -5,6 +5,7 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,17 +110,24 @@ func (p *Prepared) Runner(log io.Writer) *run.Runner {
 	return &run.Runner{
 		Client: c.Client, Log: log,
 		Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage},
-		NodeExec: func(ctx context.Context, node string, argv ...string) error {
+		NodeExec: func(ctx context.Context, node string, argv ...string) (string, error) {
 			ns, err := c.Nodes()
 			if err != nil {
-				return err
+				return "", err
 			}
 			for _, n := range ns {
 				if n.String() == node {
-					return n.CommandContext(ctx, argv[0], argv[1:]...).Run()
+					var out bytes.Buffer
+					cmd := n.CommandContext(ctx, argv[0], argv[1:]...)
+					cmd.SetStdout(&out)
+					cmd.SetStderr(&out)
+					if err := cmd.Run(); err != nil {
+						return out.String(), fmt.Errorf("%s on node %s: %w: %s", strings.Join(argv, " "), node, err, strings.TrimSpace(out.String()))
+					}
+					return out.String(), nil
 				}
 			}
-			return fmt.Errorf("no node %s in cluster %s", node, c.Name)
+			return "", fmt.Errorf("no node %s in cluster %s", node, c.Name)
 		},
 	}
 }

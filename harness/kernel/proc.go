@@ -28,8 +28,10 @@ type Proc struct {
 	// (the container's). On kind: host, kind node, container.
 	NSPID []int
 	// Comm is /proc/PID/comm; Cmdline the arguments joined by spaces (""
-	// for kernel threads and zombies).
-	Comm, Cmdline string
+	// for kernel threads and zombies). Exe is the program file
+	// (/proc/PID/exe, as the process's mount namespace names it): for a
+	// script, Comm is the script's name and Exe its interpreter.
+	Comm, Cmdline, Exe string
 	// PodUID (dashed, as the API server writes it; for a static pod the
 	// kubelet's manifest hash, 32 hex digits, which the mirror pod carries
 	// in its kubernetes.io/config.hash annotation) and ContainerID (the CRI
@@ -92,6 +94,7 @@ func ReadProc(procRoot string, pid int) (Proc, error) {
 		return Proc{}, err
 	}
 	p.PodUID, p.ContainerID, _ = ParseCgroup(string(cg))
+	p.Exe, _ = os.Readlink(filepath.Join(dir, "exe")) // unreadable for kernel threads and zombies
 	return p, nil
 }
 

@@ -230,11 +230,19 @@ func (k *Kernel) handle(ev kernel.Event) {
 		k.procs[p.HostPID] = p
 		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelExec, Detail: ev.Filename})
 	case kernel.KindProcessExit:
-		if !ev.GroupDead {
-			delete(k.threads, ev.TaskPID) // a thread, not the process
-			return
+		// The process ends with its leader thread's exit (the others are
+		// killed with it by exit_group, within microseconds) or with its
+		// last thread's (group_dead), whichever is seen first: the trace
+		// does not always know a late thread's process.
+		pid := ev.TaskPID
+		if _, leader := k.procs[pid]; !leader {
+			if !ev.GroupDead {
+				delete(k.threads, ev.TaskPID) // a thread, not the process
+				return
+			}
+			pid = k.process(ev.TaskPID, ev.TaskTGID)
+			delete(k.threads, ev.TaskPID)
 		}
-		pid := k.process(ev.TaskPID, ev.TaskTGID)
 		p, ok := k.procs[pid]
 		if !ok {
 			return
@@ -294,7 +302,7 @@ func (k *Kernel) emit(p kernel.Proc, at time.Time, e timeline.Event) {
 		return
 	}
 	e.Source = timeline.SourceKernel
-	e.Comm, e.PID, e.HostPID = p.Comm, p.InnerPID(), p.HostPID
+	e.Comm, e.Exe, e.PID, e.HostPID = p.Comm, p.Exe, p.InnerPID(), p.HostPID
 	if e.Comm == "" {
 		e.Comm = path.Base(e.Detail)
 	}

@@ -32,7 +32,7 @@ type Runner struct {
 	Images Images
 	// NodeExec runs a command on a node (kind's node handle); nil where
 	// the harness has no node access (faults that need it then fail).
-	NodeExec func(ctx context.Context, node string, argv ...string) error
+	NodeExec func(ctx context.Context, node string, argv ...string) (string, error)
 	// Log receives progress lines.
 	Log io.Writer
 	// PodIndex, if set, gets every pod the scenarios' pod observers see,

@@ -205,7 +205,10 @@ type Event struct {
 	// the container (PID; 1 is the container's init), the PID on the host
 	// (HostPID: tells processes apart within a pod), the container ID
 	// (Container, 12 characters).
-	Comm      string `json:"comm,omitempty"`
+	Comm string `json:"comm,omitempty"`
+	// Exe is the program file a kernel event's process runs: for a script
+	// Comm is the script's name and Exe its interpreter (/bin/dash).
+	Exe       string `json:"exe,omitempty"`
 	PID       int    `json:"pid,omitempty"`
 	HostPID   int    `json:"host_pid,omitempty"`
 	Container string `json:"container,omitempty"`

@@ -1,0 +1,125 @@
+package observe
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/kernel"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+)
+
+const podUID = "0a1b2c3d-0000-4000-8000-000000000001"
+
+// proc writes a fake /proc entry: a process (tgid == pid) or a thread.
+func proc(t *testing.T, root string, pid, tgid int, nspid, comm, exe, container string) {
+	t.Helper()
+	dir := filepath.Join(root, strconv.Itoa(pid))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	status := "Name:\t" + comm + "\nTgid:\t" + strconv.Itoa(tgid) + "\nPid:\t" + strconv.Itoa(pid) + "\nPPid:\t1\nNSpid:\t" + nspid +
+		"\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000004000\n"
+	cgroup := "0::/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod" +
+		strings.ReplaceAll(podUID, "-", "_") + ".slice/cri-containerd-" + container + ".scope\n"
+	for name, content := range map[string]string{"status": status, "comm": comm + "\n", "cmdline": comm + "\x00", "cgroup": cgroup} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if exe != "" {
+		if err := os.Symlink(exe, filepath.Join(dir, "exe")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The observer maps host PIDs to the pod while they live, folds threads
+// into their process, leaves the sandbox out, and says who sent what.
+func TestKernelObserverMapsProcessesToPods(t *testing.T) {
+	root := t.TempDir()
+	app := strings.Repeat("ab", 32)
+	sandbox := strings.Repeat("cd", 32)
+	proc(t, root, 90, 90, "90\t1", "pause", "/pause", sandbox)
+	proc(t, root, 100, 100, "100\t1", "start.sh", "/usr/bin/dash", app)
+	proc(t, root, 101, 101, "101\t7", "fixture", "/opt/fixture", app)
+	proc(t, root, 102, 101, "102\t8", "fixture", "/opt/fixture", app) // a thread of 101
+	rec := timeline.NewRecorder(time.Now().Add(-time.Minute))
+	idx := NewPodIndex()
+	idx.Put(podUID, PodRef{Scenario: "s", Pod: "orders-1", Service: "orders"})
+	k := &Kernel{Index: idx, Rec: rec, ProcRoot: root, procs: map[int]kernel.Proc{}, threads: map[int]int{}, sandbox: map[string]bool{}}
+	now := time.Now()
+	at := func(ms int) time.Time { return now.Add(time.Duration(ms) * time.Millisecond) }
+	for _, ev := range []kernel.Event{
+		{Kind: kernel.KindProcessExec, TaskPID: 90, TaskComm: "pause", Filename: "/pause", Time: at(0)},
+		{Kind: kernel.KindProcessExec, TaskPID: 100, TaskComm: "start.sh", Filename: "/start.sh", Time: at(1)},
+		{Kind: kernel.KindProcessFork, TaskPID: 100, TargetPID: 101, TargetComm: "start.sh", Time: at(2)},
+		{Kind: kernel.KindProcessExec, TaskPID: 101, TaskComm: "fixture", Filename: "/opt/fixture", Time: at(3)},
+		{Kind: kernel.KindProcessFork, TaskPID: 101, TargetPID: 102, TargetComm: "fixture", Time: at(4)},
+		{Kind: kernel.KindSignalGenerate, TaskPID: 555, TaskComm: "runc", TargetPID: 90, Sig: 15, Res: 0, Time: at(10)},
+		{Kind: kernel.KindSignalGenerate, TaskPID: 555, TaskComm: "runc", TargetPID: 100, Sig: 15, Res: 1, Time: at(11)},
+		{Kind: kernel.KindSignalGenerate, TaskPID: 100, TaskComm: "start.sh", TargetPID: 101, Sig: 9, Code: kernel.CodeKernel, Res: 0, Time: at(20)},
+		{Kind: kernel.KindSignalDeliver, TaskPID: 102, Sig: 9, Time: at(21)},
+		{Kind: kernel.KindProcessExit, TaskPID: 102, GroupDead: false, Time: at(22)},
+		{Kind: kernel.KindProcessExit, TaskPID: 101, GroupDead: true, Time: at(23)},
+	} {
+		k.handle(ev)
+	}
+	var got []string
+	for _, e := range rec.Snapshot().Events {
+		if err := e.Validate(); err != nil {
+			t.Errorf("invalid %+v: %v", e, err)
+		}
+		if e.Pod != "orders-1" || e.Scenario != "s" || e.Service != "orders" {
+			t.Errorf("not attributed: %+v", e)
+		}
+		s := e.Kind + " " + e.Comm + " " + strconv.Itoa(e.PID) + " " + strconv.Itoa(e.HostPID)
+		switch e.Kind {
+		case timeline.KernelSignal:
+			s += " " + e.Signal + " " + e.Sender + " " + e.Result
+		case timeline.KernelDequeued:
+			s += " " + e.Signal + " " + e.Handler
+		case timeline.KernelExec:
+			s += " " + e.Exe
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"exec start.sh 1 100 /usr/bin/dash",
+		"start fixture 7 101",
+		"exec fixture 7 101 /opt/fixture",
+		"signal start.sh 1 100 SIGTERM runc ignored",
+		"signal fixture 7 101 SIGKILL kernel delivered",
+		"dequeued fixture 7 101 SIGKILL default",
+		"exit fixture 7 101",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if s := k.Stats(); s.Events != 11 || s.Recorded != len(want) {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// Events of a pod the index does not know yet wait, and are recorded once
+// the pod observer registers it.
+func TestKernelObserverWaitsForLatePods(t *testing.T) {
+	root := t.TempDir()
+	proc(t, root, 200, 200, "200\t1", "java", "/usr/bin/java", strings.Repeat("ef", 32))
+	rec := timeline.NewRecorder(time.Now().Add(-time.Minute))
+	idx := NewPodIndex()
+	k := &Kernel{Index: idx, Rec: rec, ProcRoot: root, procs: map[int]kernel.Proc{}, threads: map[int]int{}, sandbox: map[string]bool{}}
+	k.handle(kernel.Event{Kind: kernel.KindProcessExec, TaskPID: 200, Filename: "/usr/bin/java", Time: time.Now()})
+	if n := len(rec.Snapshot().Events); n != 0 {
+		t.Fatalf("recorded %d events of an unknown pod", n)
+	}
+	idx.Put(podUID, PodRef{Scenario: "s", Pod: "orders-2", Service: "orders"})
+	k.handle(kernel.Event{Kind: kernel.KindProcessExit, TaskPID: 200, GroupDead: true, Time: time.Now()})
+	ev := rec.Snapshot().Events
+	if len(ev) != 2 || ev[0].Kind != timeline.KernelExec || ev[1].Kind != timeline.KernelExit || ev[0].Pod != "orders-2" {
+		t.Fatalf("events %+v", ev)
+	}
+}
