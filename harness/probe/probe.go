@@ -81,11 +81,12 @@ type Result struct {
 	Duration time.Duration
 }
 
-// Names of the probe's namespace, pod and service.
+// Names of the probe's pod and service; its namespace is
+// kg-probe-<time> (one per probe, so a probe never waits for the last one's
+// namespace to be finalized).
 const (
-	Namespace = "kg-probe"
-	PodName   = "probe"
-	Service   = "probe"
+	PodName = "probe"
+	Service = "probe"
 )
 
 // Run probes o.Image. A report is written even when the probe fails half
@@ -178,25 +179,27 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		}
 	}()
 
-	if err := resetNamespace(gctx, cs); err != nil {
+	ns := "kg-probe-" + start.Format("150405")
+	if err := createNamespace(gctx, cs, ns); err != nil {
 		return res, err
 	}
+	fmt.Fprintf(o.Log, "probe: cluster ready, image loaded (%.1f s)\n", time.Since(start).Seconds())
 	defer func() {
 		bg, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if derr := cs.CoreV1().Namespaces().Delete(bg, Namespace, metav1.DeleteOptions{}); derr != nil && !apierrors.IsNotFound(derr) {
-			err = errors.Join(err, fmt.Errorf("delete namespace %s: %w", Namespace, derr))
+		if derr := cs.CoreV1().Namespaces().Delete(bg, ns, metav1.DeleteOptions{}); derr != nil && !apierrors.IsNotFound(derr) {
+			err = errors.Join(err, fmt.Errorf("delete namespace %s: %w", ns, derr))
 		}
 	}()
-	observers = append(observers, &observe.Pods{Clientset: cs, Namespace: Namespace, Rec: rec, Scenario: Service, Index: idx})
+	observers = append(observers, &observe.Pods{Clientset: cs, Namespace: ns, Rec: rec, Scenario: Service, Index: idx})
 	set = observe.Start(gctx, observers...)
 
-	pod := podFor(o)
-	if _, err := cs.CoreV1().Pods(Namespace).Create(gctx, pod, metav1.CreateOptions{}); err != nil {
+	pod := podFor(o, ns)
+	if _, err := cs.CoreV1().Pods(ns).Create(gctx, pod, metav1.CreateOptions{}); err != nil {
 		return res, fmt.Errorf("create the probe pod: %w", err)
 	}
-	fmt.Fprintf(o.Log, "probe: pod %s/%s started from %s; waiting for its processes to settle\n", Namespace, PodName, o.Image)
-	uid, err := waitRunning(gctx, cs)
+	fmt.Fprintf(o.Log, "probe: pod %s/%s created from %s; waiting for it to run and its processes to settle\n", ns, PodName, o.Image)
+	uid, err := waitRunning(gctx, cs, ns)
 	if err != nil {
 		return res, err
 	}
@@ -204,11 +207,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
-	fmt.Fprintf(o.Log, "probe: %d process(es) in the container; deleting the pod (grace %s)\n", len(res.Tree), o.Grace)
-	if err := cs.CoreV1().Pods(Namespace).Delete(gctx, PodName, metav1.DeleteOptions{}); err != nil {
+	fmt.Fprintf(o.Log, "probe: %d process(es) in the container, settled (%.1f s); deleting the pod (grace %s)\n", len(res.Tree), time.Since(start).Seconds(), o.Grace)
+	if err := cs.CoreV1().Pods(ns).Delete(gctx, PodName, metav1.DeleteOptions{}); err != nil {
 		return res, fmt.Errorf("delete the probe pod: %w", err)
 	}
-	if err := poll.Until(gctx, "probe pod gone", poll.Quick.For(o.Grace+time.Minute), poll.PodGone(cs, Namespace, PodName)); err != nil {
+	if err := poll.Until(gctx, "probe pod gone", poll.Quick.For(o.Grace+time.Minute), poll.PodGone(cs, ns, PodName)); err != nil {
 		return res, err
 	}
 	// The last kernel events (exits) reach the timeline within
@@ -227,10 +230,10 @@ func ImageExists(ctx context.Context, ref string) error {
 	return nil
 }
 
-func podFor(o Options) *corev1.Pod {
+func podFor(o Options, ns string) *corev1.Pod {
 	grace := int64(o.Grace / time.Second)
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: PodName, Namespace: Namespace,
+		ObjectMeta: metav1.ObjectMeta{Name: PodName, Namespace: ns,
 			Labels: map[string]string{observe.ServiceLabel: Service, "app.kubernetes.io/part-of": "kubegrace"}},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: &grace,
@@ -242,19 +245,10 @@ func podFor(o Options) *corev1.Pod {
 	}
 }
 
-func resetNamespace(ctx context.Context, cs kubernetes.Interface) error {
-	err := cs.CoreV1().Namespaces().Delete(ctx, Namespace, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete leftover namespace %s: %w", Namespace, err)
-	}
-	if err == nil {
-		if err := poll.Until(ctx, "leftover namespace "+Namespace+" gone", poll.Steady, poll.NamespaceGone(cs, Namespace)); err != nil {
-			return err
-		}
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{"app.kubernetes.io/part-of": "kubegrace"}}}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create namespace %s: %w", Namespace, err)
+func createNamespace(ctx context.Context, cs kubernetes.Interface, ns string) error {
+	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"app.kubernetes.io/part-of": "kubegrace"}}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", ns, err)
 	}
 	return nil
 }
@@ -262,11 +256,11 @@ func resetNamespace(ctx context.Context, cs kubernetes.Interface) error {
 // waitRunning waits until the app container runs and returns the pod's
 // UID. A container that cannot start, or ends by itself, is an error with
 // the runtime's own message.
-func waitRunning(ctx context.Context, cs kubernetes.Interface) (string, error) {
+func waitRunning(ctx context.Context, cs kubernetes.Interface, ns string) (string, error) {
 	var uid string
 	var fatal error
 	err := poll.Until(ctx, "the probe container running", poll.Steady.For(2*time.Minute), func(ctx context.Context) (bool, error) {
-		p, err := cs.CoreV1().Pods(Namespace).Get(ctx, PodName, metav1.GetOptions{})
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, PodName, metav1.GetOptions{})
 		if err != nil {
 			return poll.Not("%v", err)
 		}
