@@ -157,6 +157,14 @@ func Summary(run Run) string {
 		line, _, _ := strings.Cut(run.Error, "\n")
 		fmt.Fprintf(&b, "run error: %s\n", line)
 	}
+	var total, floor, forcing float64
+	for _, t := range run.Timings {
+		total, floor, forcing = total+t.TotalMS, floor+t.InherentMS, forcing+t.ForcingMS
+	}
+	if floor > 0 {
+		fmt.Fprintf(&b, "scenarios: %.1f s in all, of which %.1f s inherent (the spec's waits) and %.1f s forcing faults; overhead %.2f\n",
+			total/1000, floor/1000, forcing/1000, total/floor)
+	}
 	if !run.Finished.IsZero() && !run.Started.IsZero() {
 		fmt.Fprintf(&b, "wall time: %s\n", run.Finished.Sub(run.Started).Round(time.Second))
 	}

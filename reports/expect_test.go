@@ -107,12 +107,12 @@ func TestJudgeMissing(t *testing.T) {
 }
 
 func TestNewTiming(t *testing.T) {
-	got := NewTiming(2*time.Second, 1500*time.Millisecond, 3*time.Second, 500*time.Millisecond, time.Second, 8*time.Second+1234567)
-	want := Timing{SetupMS: 2000, FaultsMS: 1500, DrainMS: 3000, SettleMS: 500, TeardownMS: 1000, TotalMS: 8001.235, InherentMS: 5000, Overhead: 1.6}
+	got := NewTiming(2*time.Second, 1500*time.Millisecond, 500*time.Millisecond, 3*time.Second, 500*time.Millisecond, time.Second, 8*time.Second+1234567)
+	want := Timing{SetupMS: 2000, FaultsMS: 1500, ForcingMS: 500, DrainMS: 3000, SettleMS: 500, TeardownMS: 1000, TotalMS: 8001.235, InherentMS: 4500, Overhead: 1.778}
 	if got != want {
 		t.Errorf("NewTiming = %+v, want %+v", got, want)
 	}
-	if z := NewTiming(time.Second, 0, 0, 0, 0, time.Second); z.InherentMS != 0 || z.Overhead != 0 {
+	if z := NewTiming(time.Second, 0, 0, 0, 0, 0, time.Second); z.InherentMS != 0 || z.Overhead != 0 {
 		t.Errorf("no inherent waits: %+v", z)
 	}
 }
@@ -132,8 +132,8 @@ func TestWriteExpectationsAndTimings(t *testing.T) {
 		Judge(verdicts, "exec-fix", check.NameFailedCalls, "", "==", 0, "no call fails"),
 	}
 	run.Timings = map[string]Timing{
-		"incident": NewTiming(12*time.Second, 4*time.Second, 3*time.Second, 5*time.Second, 2*time.Second, 27*time.Second),
-		"exec-fix": NewTiming(10*time.Second, 4*time.Second, 1*time.Second, 5*time.Second, 2*time.Second, 23*time.Second),
+		"incident": NewTiming(12*time.Second, 4*time.Second, 0, 3*time.Second, 5*time.Second, 2*time.Second, 27*time.Second),
+		"exec-fix": NewTiming(10*time.Second, 4*time.Second, 0, 1*time.Second, 5*time.Second, 2*time.Second, 23*time.Second),
 	}
 	dir := filepath.Join(t.TempDir(), "run")
 	if err := Write(dir, run, tl, verdicts); err != nil {
@@ -165,9 +165,10 @@ func TestWriteExpectationsAndTimings(t *testing.T) {
 		`| exec-fix | ` + "`stale_window == 0`" + ` | 0 | ✓ met | no stale window \| with exec |`,
 		"| exec-fix | `failed_calls == 0` | 2 | ✗ not met | no call fails |",
 		"## Timings",
-		"| scenario | setup | faults | drain | settle | teardown | total | inherent | overhead |",
-		"| incident | 12s | 4s | 3s | 5s | 2s | 27s | 12s | 2.25 |",
-		"| exec-fix | 10s | 4s | 1s | 5s | 2s | 23s | 10s | 2.30 |",
+		"| scenario | setup | faults | of it forcing | drain | settle | teardown | total | inherent | overhead |",
+		"| incident | 12s | 4s | 0s | 3s | 5s | 2s | 27s | 12s | 2.25 |",
+		"| exec-fix | 10s | 4s | 0s | 1s | 5s | 2s | 23s | 10s | 2.30 |",
+		"| **all** | | | | | | | 50s | 22s | 2.27 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)

@@ -76,8 +76,8 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 {{with .Timings}}
 <h2>Timings</h2>
 <table>
-<tr><th>scenario</th><th>setup</th><th>faults</th><th>drain</th><th>settle</th><th>teardown</th><th>total</th><th>inherent</th><th>overhead</th></tr>
-{{range .}}<tr><td>{{.Scenario}}</td><td class="num">{{.Setup}}</td><td class="num">{{.Faults}}</td><td class="num">{{.Drain}}</td><td class="num">{{.Settle}}</td><td class="num">{{.Teardown}}</td><td class="num">{{.Total}}</td><td class="num">{{.Inherent}}</td><td class="num">{{.Overhead}}</td></tr>
+<tr><th>scenario</th><th>setup</th><th>faults</th><th>of it forcing</th><th>drain</th><th>settle</th><th>teardown</th><th>total</th><th>inherent</th><th>overhead</th></tr>
+{{range .}}<tr><td>{{.Scenario}}</td><td class="num">{{.Setup}}</td><td class="num">{{.Faults}}</td><td class="num">{{.Forcing}}</td><td class="num">{{.Drain}}</td><td class="num">{{.Settle}}</td><td class="num">{{.Teardown}}</td><td class="num">{{.Total}}</td><td class="num">{{.Inherent}}</td><td class="num">{{.Overhead}}</td></tr>
 {{end}}</table>
 {{end}}
 

@@ -35,6 +35,10 @@ type Env struct {
 	PauseImage string
 	// Logf reports progress.
 	Logf func(format string, args ...any)
+	// Forcing accumulates the time faults spend forcing what they need
+	// (making an address come back) rather than waiting for what the
+	// scenario asks for (a grace period, a rollout): harness overhead.
+	Forcing time.Duration
 }
 
 // Needs is what a fault needs beyond the API of its namespace.

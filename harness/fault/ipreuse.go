@@ -95,7 +95,14 @@ func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error
 	ctx, cancel := context.WithTimeoutCause(ctx, f.Timeout, fmt.Errorf("the ipReuse fault's timeout of %s", f.Timeout))
 	defer cancel()
 	r := &reuse{f: f, env: env}
-	defer func() { err = errs(err, r.removeFillers()) }()
+	defer func() {
+		err = errs(err, r.removeFillers())
+		if !r.gone.IsZero() {
+			// Waiting for the victim to end is the scenario's; everything
+			// after it is the harness forcing the reuse.
+			env.Forcing += time.Since(r.gone)
+		}
+	}()
 	for _, step := range []struct {
 		name string
 		do   func(context.Context) error

@@ -245,7 +245,7 @@ func scenarioRuns(results []run.Result) []reports.ScenarioRun {
 		raw, _ := json.Marshal(r.Spec)
 		sr := reports.ScenarioRun{
 			Name: r.Spec.Name, Spec: raw, Context: r.Context, Faults: r.Faults, Err: r.Err,
-			Timing: reports.NewTiming(r.Phase(run.PhaseSetup), r.Phase(run.PhaseFaults), r.Phase(run.PhaseDrain),
+			Timing: reports.NewTiming(r.Phase(run.PhaseSetup), r.Phase(run.PhaseFaults), r.Forcing, r.Phase(run.PhaseDrain),
 				r.Phase(run.PhaseSettle), r.Phase(run.PhaseTeardown), r.Total()),
 		}
 		for _, e := range r.Spec.Expect {

@@ -90,6 +90,9 @@ type Result struct {
 	Finished time.Time
 	// Faults describe what each fault did, in order.
 	Faults []string
+	// Forcing is the part of the faults' time spent forcing them (an
+	// address reused), not waiting for what the spec asks: overhead.
+	Forcing time.Duration
 	Err    error
 }
 

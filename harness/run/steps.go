@@ -155,6 +155,7 @@ func startCallers(ctx context.Context, s *State) error {
 // fault.Inject.
 func injectFaults(ctx context.Context, s *State) error {
 	env := &fault.Env{Clientset: s.Clientset, Namespace: s.Namespace, NodeExec: s.Runner.NodeExec, PauseImage: s.Runner.Images.Pause, Logf: s.Logf}
+	defer func() { s.Result.Forcing = env.Forcing }()
 	for i, fs := range s.Spec.Faults {
 		f := fs.Fault()
 		s.Logf("fault %d: %s", i+1, f.Name())
