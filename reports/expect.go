@@ -139,8 +139,8 @@ func judgedValue(v check.Verdict) string {
 // slow run shows whether the scenario or the harness is slow. Build it with
 // NewTiming so that InherentMS and Overhead agree with the phases.
 type Timing struct {
-	SetupMS    float64 `json:"setup_ms"`
-	FaultsMS   float64 `json:"faults_ms"`
+	SetupMS  float64 `json:"setup_ms"`
+	FaultsMS float64 `json:"faults_ms"`
 	// ForcingMS is the part of FaultsMS the harness spent forcing a fault
 	// (making an address come back), not waiting for what the spec asks.
 	ForcingMS  float64 `json:"forcing_ms"`
@@ -245,7 +245,7 @@ type glance struct {
 
 // timingRow is one scenario's row of the timings table, formatted.
 type timingRow struct {
-	Scenario                                                          string
+	Scenario                                                                   string
 	Setup, Faults, Forcing, Drain, Settle, Teardown, Total, Inherent, Overhead string
 }
 

@@ -93,7 +93,7 @@ type Result struct {
 	// Forcing is the part of the faults' time spent forcing them (an
 	// address reused), not waiting for what the spec asks: overhead.
 	Forcing time.Duration
-	Err    error
+	Err     error
 }
 
 // Phase is the time spent in the steps of phase p.
