@@ -60,6 +60,10 @@ test-kind: host tools ## kind tier: creates its own cluster (kubegrace-it), chec
 vet: ## go vet
 	go vet ./...
 
+.PHONY: check-install
+check-install: host tools ## go install the command, then run --list and a spec from an empty folder (no checkout)
+	@bash hack/check-go-install.sh
+
 # E2E_FLAGS: e.g. E2E_FLAGS=-ginkgo.label-filter=remediation
 .PHONY: e2e
 e2e: host tools ## main job: every built-in scenario on the kind cluster, report in reports/latest

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
+	"github.com/kubegrace/kubegrace/harness/assets"
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/images"
@@ -41,9 +42,9 @@ them into every node. Ctrl-C deletes a cluster this command created, unless
 		RunE: func(cmd *cobra.Command, _ []string) error { return runClusterCreate(cmd.Context(), f) },
 	}
 	create.Flags().StringVar(&f.name, "name", cluster.DefaultName, "kind cluster name")
-	create.Flags().StringVar(&f.config, "config", "kind-config.yaml", "kind cluster config")
+	create.Flags().StringVar(&f.config, "config", "", "kind cluster config (default: the kubegrace kind-config.yaml)")
 	create.Flags().StringVar(&f.nodeImage, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image to use as is (env KUBEGRACE_NODE_IMAGE)")
-	create.Flags().StringVar(&f.repo, "repo", ".", "repository root (for images/ build scripts)")
+	create.Flags().StringVar(&f.repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
 	create.Flags().StringVar(&f.logDir, "log-dir", "", "where to export kind logs if creation fails (default reports/cluster-logs-<time>)")
 	create.Flags().BoolVar(&f.keep, "keep", false, "keep a cluster this command created even if creation fails or is interrupted")
 	create.Flags().BoolVar(&f.skipImages, "skip-images", false, "do not build or load the project images")
@@ -65,8 +66,13 @@ them into every node. Ctrl-C deletes a cluster this command created, unless
 
 func runClusterCreate(ctx context.Context, f clusterFlags) error {
 	start := time.Now()
+	root, err := assets.Root(f.repo)
+	if err != nil {
+		return err
+	}
+	f.repo = root
 	if f.logDir == "" {
-		f.logDir = filepath.Join(f.repo, "reports", "cluster-logs-"+time.Now().Format("20060102-150405"))
+		f.logDir = filepath.Join("reports", "cluster-logs-"+time.Now().Format("20060102-150405"))
 	}
 	p, err := job.PrepareCluster(ctx, job.ClusterOptions{
 		Repo: f.repo, Name: f.name, ConfigPath: f.config, NodeImage: f.nodeImage, Keep: f.keep,
@@ -90,6 +96,10 @@ func newImagesCommand() *cobra.Command {
 		Short: "Build (or find) the project's images: Consul and the fixture; --node adds the offline kind node image",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			repo, err := assets.Root(repo)
+			if err != nil {
+				return err
+			}
 			p, err := images.BuildProject(cmd.Context(), repo, os.Stderr)
 			if err != nil {
 				return err
@@ -105,7 +115,7 @@ func newImagesCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&repo, "repo", ".", "repository root")
+	cmd.Flags().StringVar(&repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
 	cmd.Flags().BoolVar(&node, "node", false, "also build the offline kind node image")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubegrace/kubegrace/harness/assets"
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/probe"
@@ -48,9 +49,13 @@ CI can gate on it. Needs root on the Docker host for the kernel's view
 				return err
 			}
 			log := os.Stderr
+			root, err := assets.Root(f.repo)
+			if err != nil {
+				return err
+			}
 			res, err := probe.Run(cmd.Context(), probe.Options{
 				Image: args[0], Command: f.command, Grace: f.grace, ReportsDir: f.reports, Kernel: km, Log: log,
-				Cluster: job.ClusterOptions{Repo: f.repo, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: log},
+				Cluster: job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: log},
 			})
 			if f.asJSON {
 				enc := json.NewEncoder(os.Stdout)
@@ -74,7 +79,7 @@ CI can gate on it. Needs root on the Docker host for the kernel's view
 	cmd.Flags().StringSliceVar(&f.command, "command", nil, "the pod's command, replacing the image's entrypoint (comma-separated argv)")
 	cmd.Flags().DurationVar(&f.grace, "grace", 30*time.Second, "terminationGracePeriodSeconds of the probe pod")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
-	cmd.Flags().StringVar(&f.repo, "repo", ".", "repository root (kind-config.yaml, images/)")
+	cmd.Flags().StringVar(&f.repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
 	cmd.Flags().StringVar(&f.name, "cluster", cluster.DefaultName, "kind cluster name (created if absent, reused if healthy)")
 	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
 	cmd.Flags().StringVar(&f.reports, "reports", "reports", "reports folder")

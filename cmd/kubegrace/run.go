@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubegrace/kubegrace/harness/assets"
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/run"
@@ -33,18 +34,19 @@ func newRunCommand() *cobra.Command {
 on the harness's own kind cluster, created if absent (see 'kubegrace cluster
 create'), and writes reports/<run-id>/ (run.json, timeline.jsonl,
 verdicts.json, report.md, report.html) plus the link reports/latest.
-Without files it runs the built-in scenarios in scenarios/specs. Exits non-zero
+Without files it runs the built-in scenarios (scenarios/specs of a checkout,
+or the copy built into the binary). Reports go to ./reports. Exits non-zero
 when a scenario fails or any expectation is not met. Ctrl-C stops the run,
 tears down what it created and still writes the report; a second Ctrl-C
 leaves at once and says what was left behind.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := assets.Root(f.repo)
+			if err != nil {
+				return err
+			}
 			paths := args
 			if len(paths) == 0 {
-				builtin := filepath.Join(f.repo, "scenarios", "specs")
-				if _, err := os.Stat(builtin); err != nil {
-					return fmt.Errorf("no built-in scenarios under %s (run from the repository root or pass --repo)", builtin)
-				}
-				paths = []string{builtin}
+				paths = []string{filepath.Join(root, "scenarios", "specs")}
 			}
 			all, err := scenario.LoadAll(paths...)
 			if err != nil {
@@ -63,7 +65,7 @@ leaves at once and says what was left behind.`,
 			}
 			res, err := job.Run(cmd.Context(), job.Options{
 				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr, Kernel: km,
-				Cluster:  job.ClusterOptions{Repo: f.repo, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: os.Stderr},
+				Cluster:  job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: os.Stderr},
 				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.name, r.Live()) } },
 			})
 			fmt.Println()
@@ -80,10 +82,10 @@ leaves at once and says what was left behind.`,
 	}
 	cmd.Flags().BoolVar(&f.list, "list", false, "list the scenarios (built-in, or the given files) and exit")
 	cmd.Flags().StringSliceVar(&f.labels, "label", nil, "only scenarios with one of these labels (or names)")
-	cmd.Flags().StringVar(&f.repo, "repo", ".", "repository root (kind-config.yaml, images/, scenarios/specs)")
+	cmd.Flags().StringVar(&f.repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
 	cmd.Flags().StringVar(&f.name, "cluster", cluster.DefaultName, "kind cluster name (created if absent, reused if healthy)")
 	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
-	cmd.Flags().StringVar(&f.reports, "reports", "", "reports folder (default <repo>/reports)")
+	cmd.Flags().StringVar(&f.reports, "reports", "reports", "reports folder (<run-id>/ and the link latest go there)")
 	cmd.Flags().IntVar(&f.parallel, "parallel", 2, "how many scenarios that can share a node run side by side")
 	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
 	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel (tracefs, root on the Docker host): auto (fall back to app logs and exit codes where it cannot run, and say so), off, require")

@@ -141,7 +141,7 @@ type Options struct {
 	Specs []scenario.Spec
 	// Cluster: see ClusterOptions (Repo also locates kind-config.yaml).
 	Cluster ClusterOptions
-	// ReportsDir receives <run-id>/ and the latest link (default Repo/reports).
+	// ReportsDir receives <run-id>/ and the latest link (default ./reports).
 	ReportsDir string
 	// Parallel bounds how many shareable scenarios run at once.
 	Parallel int
@@ -171,7 +171,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	repo := o.Cluster.Repo
 	if o.ReportsDir == "" {
-		o.ReportsDir = filepath.Join(repo, "reports")
+		o.ReportsDir = "reports"
 	}
 	started := time.Now()
 	runID := started.Format("20060102-150405")
@@ -201,6 +201,9 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		err = res.Run.Err()
 		if werr := reports.Write(res.Dir, res.Run, tl, res.Verdicts); werr != nil {
 			err = errors.Join(err, fmt.Errorf("write report %s: %w", res.Dir, werr))
+		}
+		if werr := reports.WriteJUnit(filepath.Join(res.Dir, reports.JUnitFile), res.Run); werr != nil {
+			err = errors.Join(err, werr)
 		}
 		latest := filepath.Join(o.ReportsDir, "latest")
 		_ = os.Remove(latest)
