@@ -46,6 +46,9 @@ type IPReuse struct {
 	By     string // service whose new pod takes the address
 	// Timeout bounds the whole fault (default 3m).
 	Timeout time.Duration
+	// Method, if set, forces MethodHostLocal or MethodPoolFill; by default
+	// it is chosen per node.
+	Method string
 }
 
 func (f IPReuse) Name() string {
@@ -162,7 +165,13 @@ func (r *reuse) deleteVictim(ctx context.Context) error {
 // the harness can run commands there; otherwise it fills the pool.
 func (r *reuse) chooseMethod(ctx context.Context) error {
 	r.method = MethodPoolFill
+	if r.f.Method == MethodPoolFill {
+		return nil
+	}
 	if r.env.NodeExec == nil {
+		if r.f.Method == MethodHostLocal {
+			return fmt.Errorf("method host-local needs access to the node's files, which this cluster does not give")
+		}
 		return nil
 	}
 	out, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `for d in /var/lib/cni/networks/*/; do [ -e "$d$1" ] && echo "$d"; done; true`, "_", r.ip)
@@ -172,6 +181,8 @@ func (r *reuse) chooseMethod(ctx context.Context) error {
 	}
 	if dirs := strings.Fields(out); len(dirs) == 1 {
 		r.method, r.stateDir = MethodHostLocal, dirs[0]
+	} else if r.f.Method == MethodHostLocal {
+		return fmt.Errorf("method host-local: node %s shows no host-local state for %s under /var/lib/cni/networks/", r.node, r.ip)
 	}
 	return nil
 }

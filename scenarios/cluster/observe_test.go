@@ -145,19 +145,33 @@ var _ = Describe("the Runner on one pod deletion", Label("kind", "observe"), Ord
 	})
 })
 
-var _ = Describe("the Runner forcing IP reuse with no callers", Label("kind", "ipreuse"), func() {
-	It("reuses the victim's address (services ready waits for pod addresses)", func(ctx SpecContext) {
+var _ = Describe("the Runner forcing IP reuse", Label("kind", "ipreuse"), func() {
+	It("steers host-local with no callers (services ready waits for pod addresses)", func(ctx SpecContext) {
 		res, tl, _, _, _ := runSpec(ctx, "ip-reuse-no-callers.yaml")
 		Expect(res.Err).NotTo(HaveOccurred())
 		Expect(res.Faults).To(HaveLen(1))
 		Expect(res.Faults[0]).To(ContainSubstring("taken by pod billing-reuse-"))
-		fillers := 0
-		for _, e := range tl.Events {
-			if e.Source == timeline.SourcePod && e.Kind == timeline.PodCreated && e.Role == timeline.RoleIPFiller {
-				fillers++
-				Expect(strings.HasPrefix(e.Pod, "ipfill-")).To(BeTrue())
-			}
-		}
-		Expect(fillers).To(BeNumerically(">", 0), "filler pods are marked by their role on the timeline")
+		Expect(res.Faults[0]).To(ContainSubstring("by host-local state"))
+		Expect(fillers(tl)).To(BeZero())
+		Expect(res.Forcing).To(BeNumerically("<", 5*time.Second), "steering takes about a second after the victim is gone")
+	}, SpecTimeout(5*time.Minute))
+
+	It("fills the pool when told to, fillers marked by their role", func(ctx SpecContext) {
+		res, tl, _, _, _ := runSpec(ctx, "ip-reuse-pool.yaml")
+		Expect(res.Err).NotTo(HaveOccurred())
+		Expect(res.Faults[0]).To(ContainSubstring("by pool exhaustion"))
+		Expect(fillers(tl)).To(BeNumerically(">", 0), "filler pods are marked by their role on the timeline")
 	}, SpecTimeout(5*time.Minute))
 })
+
+// fillers counts the IP-pool filler pods the timeline saw created.
+func fillers(tl timeline.Timeline) int {
+	n := 0
+	for _, e := range tl.Events {
+		if e.Source == timeline.SourcePod && e.Kind == timeline.PodCreated && e.Role == timeline.RoleIPFiller {
+			n++
+			Expect(strings.HasPrefix(e.Pod, "ipfill-")).To(BeTrue())
+		}
+	}
+	return n
+}
