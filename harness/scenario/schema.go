@@ -51,7 +51,38 @@ func Schema() ([]byte, error) {
 	if err := refine(s); err != nil {
 		return nil, fmt.Errorf("spec schema: %w", err)
 	}
-	return json.MarshalIndent(s, "", "  ")
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("spec schema: %w", err)
+	}
+	return unescapeHTML(b), nil
+}
+
+var htmlEscapes = map[string]byte{"003c": '<', "003e": '>', "0026": '&'}
+
+// unescapeHTML turns the \u003c, \u003e and \u0026 escapes encoding/json
+// writes for <, > and & back into the characters, for people reading the
+// schema (the ops are > >= < <=). Backslashes occur only in JSON strings,
+// where each starts a two-character or \uXXXX escape; other escapes are
+// copied as they are.
+func unescapeHTML(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if i+5 < len(b) && b[i+1] == 'u' {
+			if c, ok := htmlEscapes[string(b[i+2:i+6])]; ok {
+				out = append(out, c)
+				i += 5
+				continue
+			}
+		}
+		out = append(out, b[i], b[i+1])
+		i++
+	}
+	return out
 }
 
 // refine adds to the reflected schema what the struct tags cannot say:
@@ -95,6 +126,7 @@ func refine(root *jsonschema.Schema) error {
 	ep.Description += "\n" + strings.Join(lines, "\n")
 
 	at("ServiceSpec.check.identity").Enum = []any{"off", "header", "path"}
+	at("IPReuseSpec.method").Enum = []any{"host-local", "pool"}
 	for _, p := range []string{"RollingUpdateSpec.maxSurge", "RollingUpdateSpec.maxUnavailable", "PodRef.index"} {
 		at(p).Minimum = "0"
 	}
@@ -172,6 +204,7 @@ var descriptions = []struct{ path, text string }{
 	{"IPReuseSpec.victim", "The pod whose address is reused."},
 	{"IPReuseSpec.by", "The service whose new pod takes the address; not the victim's service."},
 	{"IPReuseSpec.timeout", "Bound on the whole fault (default 3m)."},
+	{"IPReuseSpec.method", "How the address is made to come back: host-local (steer the node's host-local IPAM state) or pool (fill the node's address pool, any IPAM); left out: host-local where the node shows its state, else pool."},
 
 	{"Expectation", "A condition on a verdict's value: verdict op value."},
 	{"Expectation.verdict", "The verdict compared. Values are milliseconds (negative: never happened), counts, or 0/1."},
