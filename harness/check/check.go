@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,9 @@ const (
 	NameShutdownWindow       = "shutdown_window"
 	NameKubeletLag           = "kubelet_lag"
 	NameObserverDisagreement = "observer_disagreement"
+	// NameWrongTargetDisagreement counts calls where the pod timeline and
+	// the answering app's own identity disagree on who answered.
+	NameWrongTargetDisagreement = "wrong_target_disagreement"
 )
 
 // Units of Verdict.Value.
@@ -101,7 +105,7 @@ type Context struct {
 func Names() []string {
 	return []string{NameDeregistrationLatency, NameFailedCalls, NameGraceUsed, NameKilledBySIGKILL, NameKubeletLag,
 		NameObserverDisagreement, NameObserverGaps, NameOKCalls, NameReusedAddressWindow, NameShutdownWindow,
-		NameSignalDelivered, NameSigtermDropped, NameStaleWindow, NameWrongTargetCalls}
+		NameSignalDelivered, NameSigtermDropped, NameStaleWindow, NameWrongTargetCalls, NameWrongTargetDisagreement}
 }
 
 // All runs every verdict function and returns their verdicts sorted by Name,
@@ -520,19 +524,59 @@ func DeregistrationLatency(tl timeline.Timeline, ctx Context) []Verdict {
 // CallOutcomes counts the callers' calls in the scenario: how many reached
 // the service asked for, how many reached another service (the incident's
 // visible damage) and how many failed outright.
+
+// CallOutcomes counts the callers' calls: failed (a transport error or a
+// non-2xx answer), reached another service, or reached the service asked
+// for. Who answered is decided by who held the answering address at call
+// time on the pod timeline, so it works for any app, with no help from the
+// response body; where the API reported the new holder of an address a
+// little after it was already answering (ownerSlack), the next holder
+// counts. Calls whose app said who it is (the fixture answers with its
+// identity) are cross-checked, and disagreements counted
+// (wrong_target_disagreement).
 func CallOutcomes(tl timeline.Timeline, ctx Context) []Verdict {
+	events := scope(tl, ctx)
+	ls := leases(events)
 	var ok, wrong, failed []timeline.Event
-	for _, e := range scope(tl, ctx) {
+	var disagree []string
+	selfReports := 0
+	for _, e := range events {
 		if e.Source != timeline.SourceCaller {
 			continue
 		}
-		switch e.Kind {
-		case timeline.CallOK:
-			ok = append(ok, e)
-		case timeline.CallWrongTarget:
-			wrong = append(wrong, e)
-		case timeline.CallError:
+		if e.Kind == timeline.CallError {
 			failed = append(failed, e)
+			continue
+		}
+		host, _, err := net.SplitHostPort(e.Detail)
+		if err != nil {
+			host = e.Detail
+		}
+		owner, found := ownerNear(ls, host, e.At)
+		// By the pod timeline where the address is known and held; else by
+		// what the answering app said of itself, if it said.
+		isWrong := e.Kind == timeline.CallWrongTarget
+		if found {
+			isWrong = owner.service != e.Service
+		}
+		if isWrong {
+			w := e
+			if found {
+				w.Reason = owner.service
+			}
+			wrong = append(wrong, w)
+		} else {
+			ok = append(ok, e)
+		}
+		if e.Reason != "" && found { // the app said who answered: cross-check
+			selfReports++
+			if said := e.Reason != e.Service; said != isWrong {
+				who := "no pod"
+				if found {
+					who = owner.pod + " (" + owner.service + ")"
+				}
+				disagree = append(disagree, fmt.Sprintf("%s: %s answered, %s held %s", fmtAt(e.At), e.Reason, who, host))
+			}
 		}
 	}
 	total := len(ok) + len(wrong) + len(failed)
@@ -547,11 +591,46 @@ func CallOutcomes(tl timeline.Timeline, ctx Context) []Verdict {
 		}
 		return Verdict{Name: name, Scenario: ctx.Scenario, Value: float64(len(es)), Unit: UnitCount, Message: msg}
 	}
-	return []Verdict{
+	out := []Verdict{
 		mk(NameFailedCalls, failed, "failed", func(e timeline.Event) string { return e.Service + ": " + e.Reason }),
 		mk(NameOKCalls, ok, "reached the service asked for", nil),
-		mk(NameWrongTargetCalls, wrong, "reached the wrong service", func(e timeline.Event) string { return e.Service + "→" + e.Reason }),
+		mk(NameWrongTargetCalls, wrong, "reached the wrong service (by who held the address then)", func(e timeline.Event) string { return e.Service + "→" + e.Reason }),
 	}
+	if selfReports > 0 {
+		msg := fmt.Sprintf("the pod timeline and the answering app's own identity agree on all %d calls that carried one", selfReports)
+		if len(disagree) > 0 {
+			msg = fmt.Sprintf("%d of %d calls: the pod timeline and the app's identity disagree (%s)", len(disagree), selfReports, strings.Join(first(disagree, 3), "; "))
+		}
+		out = append(out, Verdict{Name: NameWrongTargetDisagreement, Scenario: ctx.Scenario, Value: float64(len(disagree)), Unit: UnitCount, Message: msg})
+	}
+	return out
+}
+
+// ownerSlack: the API reports a pod's address a little after the pod
+// already answers on it.
+const ownerSlack = 2 * time.Second
+
+// ownerNear is who held ip at t, or else who took it within ownerSlack
+// after t.
+func ownerNear(ls []lease, ip string, t time.Duration) (lease, bool) {
+	if l, ok := ownerAt(ls, ip, t); ok {
+		return l, true
+	}
+	var best lease
+	found := false
+	for _, l := range ls {
+		if l.ip == ip && l.from > t && l.from-t <= ownerSlack && (!found || l.from < best.from) {
+			best, found = l, true
+		}
+	}
+	return best, found
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
+	}
+	return s
 }
 
 // tally summarises events by label, most frequent first, at most three.
