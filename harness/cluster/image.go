@@ -75,3 +75,14 @@ func firstLineOf(err error) string {
 	line, _, _ := strings.Cut(err.Error(), "\n")
 	return line
 }
+
+// LocalImage fails, saying how to get it there, when the local Docker
+// engine lacks ref: images of the user's own are loaded, never pulled.
+func LocalImage(ctx context.Context, ref string) error {
+	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("image %q is not in the local Docker engine (%s): build it (docker build -t %s .) or load it (docker load -i IMAGE.tar); kubegrace never pulls",
+			ref, strings.TrimSpace(string(out)), ref)
+	}
+	return nil
+}

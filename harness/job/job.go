@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,12 +219,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, jobErr
 	}
 	c := p.Cluster
-	meta.Images = images.IDs(ctx, p.Images.Consul, p.Images.Fixture, c.NodeImage.Image)
+	own, jobErr := loadOwnImages(ctx, c, o.Specs)
+	if jobErr != nil {
+		return res, jobErr
+	}
+	meta.Images = images.IDs(ctx, append([]string{p.Images.Consul, p.Images.Fixture, c.NodeImage.Image}, own...)...)
 	if v, verr := c.ServerVersion(); verr == nil {
 		meta.KubernetesVersion = v
 	}
 	runner := p.Runner(o.Log)
-	stopKernel := startKernel(ctx, o.Kernel, rec, runner, &meta, o.Log)
+	stopKernel := StartKernel(ctx, o.Kernel, rec, runner, &meta, o.Log)
 	defer func() {
 		if kerr := stopKernel(); kerr != nil {
 			jobErr = errors.Join(jobErr, kerr)
@@ -269,4 +274,26 @@ func gitCommit(repo string) string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// loadOwnImages loads the images of the user's own the specs run into the
+// cluster, from the local Docker engine: never pulled. A missing one is an
+// error naming the spec's field and how to get it there.
+func loadOwnImages(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec) ([]string, error) {
+	var refs []string
+	for _, s := range specs {
+		for i, svc := range s.Services {
+			if svc.Image == "" || slices.Contains(refs, svc.Image) {
+				continue
+			}
+			if err := cluster.LocalImage(ctx, svc.Image); err != nil {
+				return nil, fmt.Errorf("scenario %s: services[%d].image: %w", s.Name, i, err)
+			}
+			refs = append(refs, svc.Image)
+		}
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	return refs, c.LoadImages(ctx, refs...)
 }

@@ -37,12 +37,12 @@ func ParseKernelMode(s string) (KernelMode, error) {
 	return "", fmt.Errorf("--kernel %q: want auto, off or require", s)
 }
 
-// startKernel opens the kernel tracer (one per job: every kind node shares
+// StartKernel opens the kernel tracer (one per job: every kind node shares
 // this host's kernel) and starts the kernel observer over the runner's pod
 // index. Where it cannot run it says why, once, and the runner's scenarios
 // fall back. The returned stop ends the observer, removes the trace
 // instance and fills meta.Kernel with what the observer measured.
-func startKernel(ctx context.Context, mode KernelMode, rec *timeline.Recorder, runner *run.Runner, meta *reports.Meta, log io.Writer) (stop func() error) {
+func StartKernel(ctx context.Context, mode KernelMode, rec *timeline.Recorder, runner *run.Runner, meta *reports.Meta, log io.Writer) (stop func() error) {
 	meta.Kernel = &reports.KernelObserver{}
 	if mode == KernelOff {
 		meta.Kernel.Reason = "turned off (--kernel off)"

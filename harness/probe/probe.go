@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/kernel"
 	"github.com/kubegrace/kubegrace/harness/observe"
@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.ReportsDir == "" {
 		o.ReportsDir = "reports"
 	}
-	if err := ImageExists(ctx, o.Image); err != nil {
+	if err := cluster.LocalImage(ctx, o.Image); err != nil {
 		return res, err
 	}
 	o.Cluster.SkipImages = true
@@ -217,17 +217,6 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	// The last kernel events (exits) reach the timeline within
 	// milliseconds; give them a moment.
 	return res, poll.Sleep(gctx, 300*time.Millisecond)
-}
-
-// ImageExists fails with what to do when the local engine lacks ref: the
-// probe never pulls.
-func ImageExists(ctx context.Context, ref string) error {
-	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("image %q is not in the local Docker engine (%s): build it (docker build -t %s .) or load it (docker load -i IMAGE.tar); kubegrace never pulls",
-			ref, strings.TrimSpace(string(out)), ref)
-	}
-	return nil
 }
 
 func podFor(o Options, ns string) *corev1.Pod {

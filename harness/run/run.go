@@ -211,6 +211,18 @@ func Context(spec scenario.Spec) check.Context {
 	ctx := check.Context{Scenario: spec.Name, WatchedServices: spec.ServiceNames(), ServiceGrace: map[string]time.Duration{}}
 	for _, s := range spec.Services {
 		ctx.ServiceGrace[s.Name] = s.Grace()
+		if s.AppProcess != "" {
+			if ctx.AppProcess == nil {
+				ctx.AppProcess = map[string]string{}
+			}
+			ctx.AppProcess[s.Name] = s.AppProcess
+		}
+		if s.StopSignal != "" {
+			if ctx.StopSignal == nil {
+				ctx.StopSignal = map[string]string{}
+			}
+			ctx.StopSignal[s.Name] = s.StopSignal
+		}
 	}
 	return ctx
 }

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -123,15 +124,46 @@ func servicesReady(ctx context.Context, s *State) error {
 	s.Logf("waiting for %d service(s) to pass their Consul checks", len(s.Spec.Services))
 	for _, svc := range s.Spec.Services {
 		want := int(max(svc.Replicas, 1))
-		if err := poll.Until(ctx, fmt.Sprintf("%d passing instances of %s", want, svc.Name), poll.Steady, consul.Passing(s.Consul.Client, svc.Name, want)); err != nil {
-			return err
-		}
 		sel := observe.ServiceLabel + "=" + svc.Name
-		if err := poll.Until(ctx, fmt.Sprintf("addresses of the %d pods of %s", want, svc.Name), poll.Steady, poll.PodsAddressed(s.Clientset, s.Namespace, sel, want)); err != nil {
-			return err
+		var err error
+		if svc.RegistersInConsul() {
+			err = poll.Until(ctx, fmt.Sprintf("%d passing instances of %s", want, svc.Name), poll.Steady, consul.Passing(s.Consul.Client, svc.Name, want))
+		} else {
+			err = poll.Until(ctx, fmt.Sprintf("%d ready pods of %s", want, svc.Name), poll.Steady, poll.DeploymentAvailable(s.Clientset, s.Namespace, svc.Name, int32(want)))
+		}
+		if err == nil {
+			err = poll.Until(ctx, fmt.Sprintf("addresses of the %d pods of %s", want, svc.Name), poll.Steady, poll.PodsAddressed(s.Clientset, s.Namespace, sel, want))
+		}
+		if err != nil {
+			return fmt.Errorf("%w%s", err, logTail(s, sel))
 		}
 	}
 	return nil
+}
+
+// logTail is the last lines of the app containers' logs of the pods
+// matching sel, for an error that says why a service never got ready.
+func logTail(s *State, sel string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pods, err := s.Clientset.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil || len(pods.Items) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	lines := int64(15)
+	for _, p := range pods.Items {
+		raw, err := s.Clientset.CoreV1().Pods(s.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: observe.AppContainer, TailLines: &lines}).DoRaw(ctx)
+		if err != nil {
+			fmt.Fprintf(&b, "\n  pod %s: no log (%v)", p.Name, err)
+			continue
+		}
+		fmt.Fprintf(&b, "\n  last lines of pod %s:", p.Name)
+		for _, l := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+			b.WriteString("\n    " + l)
+		}
+	}
+	return b.String()
 }
 
 func startCallers(ctx context.Context, s *State) error {

@@ -125,6 +125,12 @@ func refine(root *jsonschema.Schema) error {
 	}
 	ep.Description += "\n" + strings.Join(lines, "\n")
 
+	// The fixture (entrypoint) or an image of your own, not both.
+	service := at("ServiceSpec")
+	service.OneOf = []*jsonschema.Schema{{Required: []string{"entrypoint"}}, {Required: []string{"image"}}}
+	at("ServiceSpec.port").Minimum, at("ServiceSpec.port").Maximum = "1", "65535"
+	at("ServiceSpec.appProcess").MaxLength = ptr(uint64(15))
+
 	at("ServiceSpec.check.identity").Enum = []any{"off", "header", "path"}
 	at("IPReuseSpec.method").Enum = []any{"host-local", "pool"}
 	for _, p := range []string{"RollingUpdateSpec.maxSurge", "RollingUpdateSpec.maxUnavailable", "PodRef.index"} {
@@ -167,10 +173,19 @@ var descriptions = []struct{ path, text string }{
 	{"Spec.settle", "How long observation goes on after the last fault, up to 10m."},
 	{"Spec.expect", "Conditions on the verdicts; the run fails when one is not met."},
 
-	{"ServiceSpec", "One fixture service: a Deployment whose app registers itself in Consul."},
+	{"ServiceSpec", "One service: the fixture app started by an entrypoint, or an image of your own (image); its app registers itself in Consul."},
 	{"ServiceSpec.name", "Service name, a DNS label; its pods are <name>-…"},
 	{"ServiceSpec.replicas", "Pods of the service, 1 to 10 (default 1)."},
-	{"ServiceSpec.entrypoint", "How the container starts the app (PID 1 decides who hears SIGTERM):"},
+	{"ServiceSpec.entrypoint", "How the container starts the fixture app (PID 1 decides who hears SIGTERM); leave it out with image:"},
+	{"ServiceSpec.image", "An image of your own from the local Docker engine (loaded into kind, never pulled), instead of the fixture."},
+	{"ServiceSpec.command", "With image: the container's command (replaces the image's entrypoint)."},
+	{"ServiceSpec.args", "With image: the container's arguments (replace the image's command)."},
+	{"ServiceSpec.env", "With image: environment variables; values may use {{ .ConsulHost }}, {{ .ConsulPort }}, {{ .ConsulAddr }} (the scenario's Consul) and {{ .PodIP }}."},
+	{"ServiceSpec.port", "With image: the port the app serves on (default 8080)."},
+	{"ServiceSpec.healthPath", "With image: the HTTP path of its readiness probe (default: a TCP check of port)."},
+	{"ServiceSpec.stopSignal", "The signal the image stops on (its STOPSIGNAL), e.g. SIGQUIT; default SIGTERM."},
+	{"ServiceSpec.appProcess", "The program (as the kernel names it, at most 15 characters) whose fate the signal verdicts follow; default the longest-lived process that is not a shell or an init."},
+	{"ServiceSpec.registers", "With image: false for an app that does not register in Consul (nginx): ready when its pods are; only signal verdicts apply."},
 	{"ServiceSpec.terminationGracePeriodSeconds", "The pods' grace period in seconds, 0 to 600 (default 30, as in Kubernetes)."},
 	{"ServiceSpec.preStop", "An exec preStop hook running `sleep N`."},
 	{"ServiceSpec.preStop.sleepSeconds", "Seconds the preStop hook sleeps, 1 to 600."},

@@ -15,6 +15,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/fault"
@@ -39,11 +41,37 @@ type Spec struct {
 	Expect []Expectation `json:"expect,omitempty"`
 }
 
-// ServiceSpec is one fixture service.
+// ServiceSpec is one service: the fixture app started by one of its
+// entrypoints, or (Image) an image of the user's own.
 type ServiceSpec struct {
-	Name         string `json:"name"`
-	Replicas     int32  `json:"replicas,omitempty"`
-	Entrypoint   string `json:"entrypoint"`
+	Name     string `json:"name"`
+	Replicas int32  `json:"replicas,omitempty"`
+	// Entrypoint picks how the fixture app starts (fixtures/entrypoints).
+	Entrypoint string `json:"entrypoint,omitempty"`
+	// Image is an image of the user's own, from the local Docker engine
+	// (loaded into kind, never pulled), instead of the fixture. Command
+	// and Args replace its entrypoint and command; Env is its environment.
+	Image   string   `json:"image,omitempty"`
+	Command []string `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	// Env values may use {{ .ConsulHost }}, {{ .ConsulPort }},
+	// {{ .ConsulAddr }} (the scenario's Consul) and {{ .PodIP }}.
+	Env map[string]string `json:"env,omitempty"`
+	// Port the app serves on (default 8080) and HealthPath its readiness
+	// path (default: a TCP check of Port), for an Image.
+	Port       int32  `json:"port,omitempty"`
+	HealthPath string `json:"healthPath,omitempty"`
+	// StopSignal is the signal the image stops on (its STOPSIGNAL; default
+	// SIGTERM): the one the verdicts follow.
+	StopSignal string `json:"stopSignal,omitempty"`
+	// AppProcess is the program (comm) whose fate the signal verdicts
+	// follow; default the longest-lived process that is not a shell or an
+	// init.
+	AppProcess string `json:"appProcess,omitempty"`
+	// Registers says the app registers itself in Consul (default true);
+	// false for apps that do not (nginx): the service is ready when its
+	// pods are, and only signal verdicts apply.
+	Registers    *bool  `json:"registers,omitempty"`
 	GraceSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 	PreStop      *struct {
 		// SleepSeconds > 0: an exec preStop hook running `sleep N`.
@@ -170,8 +198,27 @@ func (s Spec) Validate() error {
 		if svc.Replicas < 0 || svc.Replicas > 10 {
 			bad(f+".replicas", "%d: want 1 to 10", svc.Replicas)
 		}
-		if _, err := entrypoints.Lookup(svc.Entrypoint); err != nil {
-			bad(f+".entrypoint", "%v", err)
+		switch {
+		case svc.Image != "" && svc.Entrypoint != "":
+			bad(f+".image", "set either image (your own) or entrypoint (how the fixture starts), not both")
+		case svc.Image != "":
+			validateImage(f, svc, bad)
+		default:
+			if _, err := entrypoints.Lookup(svc.Entrypoint); err != nil {
+				bad(f+".entrypoint", "%v (or set image to run your own)", err)
+			}
+			for field, set := range map[string]bool{"command": len(svc.Command) > 0, "args": len(svc.Args) > 0, "env": len(svc.Env) > 0,
+				"port": svc.Port != 0, "healthPath": svc.HealthPath != "", "registers": svc.Registers != nil} {
+				if set {
+					bad(f+"."+field, "applies to an image of your own (set image); the fixture is set up by entrypoint and check")
+				}
+			}
+		}
+		if svc.StopSignal != "" && unix.SignalNum(svc.StopSignal) == 0 {
+			bad(f+".stopSignal", "%q: want a signal name such as SIGTERM or SIGQUIT", svc.StopSignal)
+		}
+		if len(svc.AppProcess) > 15 {
+			bad(f+".appProcess", "%q: the kernel keeps 15 characters of a program's name (comm): write %q", svc.AppProcess, svc.AppProcess[:15])
 		}
 		if svc.GraceSeconds != nil && (*svc.GraceSeconds < 0 || *svc.GraceSeconds > 600) {
 			bad(f+".terminationGracePeriodSeconds", "%d: want 0 to 600", *svc.GraceSeconds)
@@ -261,6 +308,37 @@ func (s Spec) Validate() error {
 	return errors.Join(errs...)
 }
 
+// envName is what Kubernetes accepts as an environment variable name.
+var envName = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
+
+// validateImage checks an image service's own fields.
+func validateImage(f string, svc ServiceSpec, bad func(field, format string, args ...any)) {
+	if strings.ContainsAny(svc.Image, " \t") {
+		bad(f+".image", "%q is not an image reference", svc.Image)
+	}
+	if svc.Port < 0 || svc.Port > 65535 {
+		bad(f+".port", "%d: want 1 to 65535", svc.Port)
+	}
+	if svc.HealthPath != "" && !strings.HasPrefix(svc.HealthPath, "/") {
+		bad(f+".healthPath", "%q must start with /", svc.HealthPath)
+	}
+	if svc.Check.Identity != "" || svc.Drain != 0 {
+		bad(f+".check", "identity and drain configure the fixture app; an image of your own has its own")
+	}
+	for _, k := range slices.Sorted(maps.Keys(svc.Env)) {
+		if !envName.MatchString(k) {
+			bad(f+".env."+k, "not a valid environment variable name")
+			continue
+		}
+		if _, err := workload.RenderEnv(svc.Env[k], workload.Placeholders{}); err != nil {
+			bad(f+".env."+k, "%v", err)
+		}
+	}
+}
+
+// Registers reports whether the service's app registers itself in Consul.
+func (s ServiceSpec) RegistersInConsul() bool { return s.Registers == nil || *s.Registers }
+
 // Fault is the fault value the spec describes.
 func (fs FaultSpec) Fault() fault.Fault {
 	switch {
@@ -290,6 +368,17 @@ func (s Spec) NeedsNodeToItself() bool {
 	return s.Exclusive
 }
 
+// Images lists the images of the user's own the spec's services run.
+func (s Spec) Images() []string {
+	var out []string
+	for _, svc := range s.Services {
+		if svc.Image != "" && !slices.Contains(out, svc.Image) {
+			out = append(out, svc.Image)
+		}
+	}
+	return out
+}
+
 // ServiceNames lists the spec's services in order.
 func (s Spec) ServiceNames() []string {
 	out := make([]string, len(s.Services))
@@ -314,6 +403,7 @@ func (s ServiceSpec) Workload() workload.Service {
 		Name: s.Name, Replicas: max(s.Replicas, 1), Entrypoint: s.Entrypoint, GraceSeconds: int64(s.Grace() / time.Second),
 		CheckInterval: s.Check.Interval.D(), Identity: s.Check.Identity,
 		DeregisterCriticalAfter: s.Check.DeregisterCriticalAfter.D(), DrainDelay: s.Drain.D(),
+		Image: s.Image, Command: s.Command, Args: s.Args, Env: s.Env, Port: s.Port, HealthPath: s.HealthPath,
 	}
 	if s.PreStop != nil {
 		w.PreStopSleepSeconds = s.PreStop.SleepSeconds

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kubegrace/kubegrace/harness/workload"
 )
 
 // Every built-in scenario parses and validates.
@@ -36,6 +38,16 @@ func TestBuiltinSpecsAreValid(t *testing.T) {
 	}
 }
 
+func TestRenderEnv(t *testing.T) {
+	got, err := workload.RenderEnv("http://{{ .ConsulAddr }}/ {{.PodIP}}", workload.Placeholders{ConsulAddr: "consul.ns.svc:8500", PodIP: "$(KUBEGRACE_POD_IP)"})
+	if err != nil || got != "http://consul.ns.svc:8500/ $(KUBEGRACE_POD_IP)" {
+		t.Errorf("%q %v", got, err)
+	}
+	if _, err := workload.RenderEnv("{{ .Nope }}", workload.Placeholders{}); err == nil || !strings.Contains(err.Error(), "known: {{ .ConsulHost }}") {
+		t.Errorf("unknown placeholder: %v", err)
+	}
+}
+
 func TestSpecErrorsNameTheField(t *testing.T) {
 	base := `
 name: s
@@ -46,18 +58,22 @@ faults:
 - podDelete: {service: orders}
 `
 	cases := map[string]struct{ yaml, want string }{
-		"unknown field":         {base + "colour: blue\n", `unknown field "colour"`},
-		"bad name":              {strings.Replace(base, "name: s", "name: Bad_Name", 1), "name: \"Bad_Name\""},
-		"unknown entrypoint":    {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: java-jar}\n- {name: payments", 1), "services[0].entrypoint"},
-		"unknown service":       {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: billing}", 1), `faults[0].podDelete.service: unknown service "billing"`},
-		"two faults in one":     {base + "- {wait: 1s, podKill: {service: orders}}\n", "faults[1]: set exactly one"},
-		"bad duration":          {base + "settle: soon\n", "does not parse"},
-		"ip reuse same service": {"exclusive: true\n" + base + "- ipReuse: {victim: {service: orders}, by: orders}\n", "faults[1].ipReuse.by"},
-		"bad expectation":       {base + "expect:\n- {verdict: stale, op: '>', value: 0}\n", "expect[0].verdict"},
-		"bad op":                {base + "expect:\n- {verdict: stale_window, op: '=>', value: 0}\n", "expect[0].op"},
-		"check interval":        {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: bash-exec, check: {interval: 100ms}}\n- {name: payments", 1), "services[0].check.interval"},
-		"pod index":             {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: orders, index: 3}", 1), "faults[0].podDelete.index"},
-		"no faults":             {strings.Split(base, "faults:")[0], "faults: at least one"},
+		"unknown field":          {base + "colour: blue\n", `unknown field "colour"`},
+		"bad name":               {strings.Replace(base, "name: s", "name: Bad_Name", 1), "name: \"Bad_Name\""},
+		"unknown entrypoint":     {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: java-jar}\n- {name: payments", 1), "services[0].entrypoint"},
+		"unknown service":        {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: billing}", 1), `faults[0].podDelete.service: unknown service "billing"`},
+		"two faults in one":      {base + "- {wait: 1s, podKill: {service: orders}}\n", "faults[1]: set exactly one"},
+		"bad duration":           {base + "settle: soon\n", "does not parse"},
+		"ip reuse same service":  {"exclusive: true\n" + base + "- ipReuse: {victim: {service: orders}, by: orders}\n", "faults[1].ipReuse.by"},
+		"bad expectation":        {base + "expect:\n- {verdict: stale, op: '>', value: 0}\n", "expect[0].verdict"},
+		"bad op":                 {base + "expect:\n- {verdict: stale_window, op: '=>', value: 0}\n", "expect[0].op"},
+		"check interval":         {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: bash-exec, check: {interval: 100ms}}\n- {name: payments", 1), "services[0].check.interval"},
+		"pod index":              {strings.Replace(base, "podDelete: {service: orders}", "podDelete: {service: orders, index: 3}", 1), "faults[0].podDelete.index"},
+		"no faults":              {strings.Split(base, "faults:")[0], "faults: at least one"},
+		"image and entrypoint":   {strings.Replace(base, "entrypoint: bash-exec}\n- {name: payments", "entrypoint: bash-exec, image: my/app:1}\n- {name: payments", 1), "services[0].image: set either image"},
+		"unknown placeholder":    {strings.Replace(base, "{name: orders, entrypoint: bash-exec}", "{name: orders, image: my/app:1, env: {CONSUL: '{{ .Consul }}'}}", 1), "services[0].env.CONSUL: \"{{ .Consul }}\": unknown placeholder"},
+		"command on the fixture": {strings.Replace(base, "{name: orders, entrypoint: bash-exec}", "{name: orders, entrypoint: bash-exec, command: [x]}", 1), "services[0].command: applies to an image"},
+		"bad stop signal":        {strings.Replace(base, "{name: orders, entrypoint: bash-exec}", "{name: orders, image: my/app:1, stopSignal: SIGSTOPP}", 1), "services[0].stopSignal"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

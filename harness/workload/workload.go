@@ -7,7 +7,12 @@ package workload
 
 import (
 	"fmt"
+	"maps"
+	"net"
+	"slices"
 	"strconv"
+	"strings"
+	"text/template"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -37,7 +42,39 @@ type Service struct {
 	DeregisterCriticalAfter time.Duration
 	// DrainDelay keeps the app serving after deregistration.
 	DrainDelay time.Duration
+
+	// Image, if set, runs this image of the user's own instead of the
+	// fixture, with Command, Args, Env (values may use the placeholders of
+	// RenderEnv) and Port / HealthPath for its readiness probe.
+	Image         string
+	Command, Args []string
+	Env           map[string]string
+	Port          int32
+	HealthPath    string
 }
+
+// Placeholders are what a user image's env values may use.
+type Placeholders struct {
+	ConsulHost, ConsulPort, ConsulAddr, PodIP string
+}
+
+// RenderEnv fills an env value's placeholders. An unknown placeholder is an
+// error that lists the known ones.
+func RenderEnv(value string, p Placeholders) (string, error) {
+	t, err := template.New("env").Option("missingkey=error").Parse(value)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", value, err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, p); err != nil {
+		return "", fmt.Errorf("%q: unknown placeholder (known: {{ .ConsulHost }}, {{ .ConsulPort }}, {{ .ConsulAddr }}, {{ .PodIP }})", value)
+	}
+	return b.String(), nil
+}
+
+// PodIPEnv is the variable every user image gets with its pod's address
+// (the Downward API), which {{ .PodIP }} in env values refers to.
+const PodIPEnv = "KUBEGRACE_POD_IP"
 
 // Labels are the labels of a service's pods.
 func Labels(service string) map[string]string {
@@ -47,6 +84,9 @@ func Labels(service string) map[string]string {
 // Deployment returns the service's Deployment in namespace ns, running
 // image, registering with Consul at consulAddr.
 func Deployment(ns string, s Service, image, consulAddr string) (*appsv1.Deployment, error) {
+	if s.Image != "" {
+		return userDeployment(ns, s, consulAddr)
+	}
 	v, err := entrypoints.Lookup(s.Entrypoint)
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", s.Name, err)
@@ -88,6 +128,11 @@ func Deployment(ns string, s Service, image, consulAddr string) (*appsv1.Deploym
 			PeriodSeconds: 1,
 		},
 	}
+	return deployment(ns, s, c, map[string]string{"kubegrace.io/entrypoint": v.Name}), nil
+}
+
+// deployment wraps the app container c in the service's Deployment.
+func deployment(ns string, s Service, c corev1.Container, annotations map[string]string) *appsv1.Deployment {
 	if s.PreStopSleepSeconds > 0 {
 		c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
 			Exec: &corev1.ExecAction{Command: []string{"sleep", strconv.FormatInt(s.PreStopSleepSeconds, 10)}},
@@ -95,14 +140,14 @@ func Deployment(ns string, s Service, image, consulAddr string) (*appsv1.Deploym
 	}
 	grace := s.GraceSeconds
 	labels := Labels(s.Name)
-	d := &appsv1.Deployment{
+	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: ns, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &s.Replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"kubegrace.io/entrypoint": v.Name}},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: &grace,
 					Containers:                    []corev1.Container{c},
@@ -110,7 +155,47 @@ func Deployment(ns string, s Service, image, consulAddr string) (*appsv1.Deploym
 			},
 		},
 	}
-	return d, nil
+}
+
+// userDeployment runs an image of the user's own: loaded into the cluster
+// (never pulled), its env rendered with the scenario's Consul address and
+// the pod's IP, ready when its port (or health path) answers.
+func userDeployment(ns string, s Service, consulAddr string) (*appsv1.Deployment, error) {
+	if s.Replicas == 0 {
+		s.Replicas = 1
+	}
+	port := s.Port
+	if port == 0 {
+		port = 8080
+	}
+	host, cport, err := net.SplitHostPort(consulAddr)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: consul address %q: %w", s.Name, consulAddr, err)
+	}
+	ph := Placeholders{ConsulHost: host, ConsulPort: cport, ConsulAddr: consulAddr, PodIP: "$(" + PodIPEnv + ")"}
+	env := []corev1.EnvVar{{Name: PodIPEnv, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}}
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		v, err := RenderEnv(s.Env[k], ph)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: env %s: %w", s.Name, k, err)
+		}
+		env = append(env, corev1.EnvVar{Name: k, Value: v})
+	}
+	probe := corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}}
+	if s.HealthPath != "" {
+		probe = corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: s.HealthPath, Port: intstr.FromInt32(port)}}
+	}
+	c := corev1.Container{
+		Name:            observe.AppContainer,
+		Image:           s.Image,
+		ImagePullPolicy: corev1.PullNever,
+		Command:         s.Command,
+		Args:            s.Args,
+		Env:             env,
+		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: port}},
+		ReadinessProbe:  &corev1.Probe{ProbeHandler: probe, PeriodSeconds: 1},
+	}
+	return deployment(ns, s, c, map[string]string{"kubegrace.io/image": s.Image}), nil
 }
 
 // Caller returns a Deployment of the fixture in caller mode, calling

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 	"github.com/kubegrace/kubegrace/harness/timeline"
@@ -27,14 +29,20 @@ func runSpec(ctx SpecContext, file string) (run.Result, timeline.Timeline, repor
 	Expect(err).NotTo(HaveOccurred())
 	started := time.Now()
 	rec := timeline.NewRecorder(started)
-	res := prepared.Runner(GinkgoWriter).Run(ctx, spec, rec)
+	runner := prepared.Runner(GinkgoWriter)
+	var meta reports.Meta
+	stop := job.StartKernel(ctx, job.KernelRequired, rec, runner, &meta, GinkgoWriter)
+	Expect(runner.Kernel).To(BeTrue(), "kernel observer: %s", meta.Kernel.Reason)
+	res := runner.Run(ctx, spec, rec)
+	Expect(stop()).To(Succeed())
 	tl := rec.Snapshot()
 	raw, _ := json.Marshal(spec)
 	sr := reports.ScenarioRun{Name: spec.Name, Spec: raw, Context: res.Context, Faults: res.Faults, Err: res.Err}
 	for _, e := range spec.Expect {
 		sr.Wants = append(sr.Wants, reports.Want{Verdict: e.Verdict, Subject: e.Subject, Op: e.Op, Value: e.Value, Why: e.Why})
 	}
-	rr, verdicts := reports.Assemble(reports.Meta{Started: started}, []reports.ScenarioRun{sr}, tl, nil)
+	meta.Started = started
+	rr, verdicts := reports.Assemble(meta, []reports.ScenarioRun{sr}, tl, nil)
 	dir := filepath.Join(repoRoot(), "reports", "kind-tier-"+spec.Name+"-"+started.Format("20060102-150405"))
 	Expect(reports.Write(dir, rr, tl, verdicts)).To(Succeed())
 	fmt.Fprintf(GinkgoWriter, "report: %s\n", dir)
@@ -175,3 +183,20 @@ func fillers(tl timeline.Timeline) int {
 	}
 	return n
 }
+
+var _ = Describe("the Runner on an image of the user's own", Label("kind", "own-image"), func() {
+	It("loads it, fills its env, and judges the app process named", func(ctx SpecContext) {
+		Expect(exec.CommandContext(ctx, "docker", "tag", img.Fixture, "kubegrace-test/own-app:1").Run()).To(Succeed())
+		Expect(c.LoadImages(ctx, "kubegrace-test/own-app:1")).To(Succeed())
+		res, tl, rr, _, _ := runSpec(ctx, "own-image.yaml")
+		Expect(res.Err).NotTo(HaveOccurred())
+		registered := false
+		for _, e := range tl.Events {
+			registered = registered || e.Source == timeline.SourceConsul && e.Kind == timeline.ConsulRegistered && e.Service == "orders"
+		}
+		Expect(registered).To(BeTrue(), "the app registered itself with the Consul address the harness filled in")
+		for _, e := range rr.Expectations {
+			Expect(e.Met).To(BeTrue(), e.Message)
+		}
+	}, SpecTimeout(5*time.Minute))
+})
