@@ -85,7 +85,7 @@ func TestSchemaAcceptsREADMEExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)## Write a spec for your own incident.*?```yaml\n(.*?)```").FindSubmatch(readme)
+	m := regexp.MustCompile("(?s)## Write a spec for your own incident.*?```yaml\n(name: .*?)```").FindSubmatch(readme)
 	if m == nil {
 		t.Fatal(`README: no yaml block under "Write a spec for your own incident"`)
 	}
