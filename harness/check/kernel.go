@@ -29,8 +29,10 @@ type kproc struct {
 
 func (p *kproc) String() string { return fmt.Sprintf("%s (PID %d)", p.comm, p.pid) }
 
-// alive reports whether p lived at t.
-func (p *kproc) alive(t time.Duration) bool { return p.start <= t && (p.end == nil || *p.end > t) }
+// alive reports whether p lived at some time in [from, to].
+func (p *kproc) alive(from, to time.Duration) bool {
+	return p.start <= to && (p.end == nil || *p.end > from)
+}
 
 func (p *kproc) lifetime(end time.Duration) time.Duration {
 	if p.end != nil {
@@ -106,10 +108,10 @@ func notAppProc(p *kproc) bool {
 // (Context.AppProcess), or else the longest-lived process that is not a
 // shell or an init, among those alive at ref. end closes lifetimes still
 // open.
-func (k *kpod) app(named string, ref, end time.Duration) *kproc {
+func (k *kpod) app(named string, from, ref, end time.Duration) *kproc {
 	var best *kproc
 	for _, p := range k.procs {
-		if ref >= 0 && !p.alive(ref) {
+		if ref >= 0 && !p.alive(from, ref) {
 			continue
 		}
 		if named != "" && p.comm != named || named == "" && notAppProc(p) {
@@ -136,10 +138,10 @@ func (k *kpod) killedApp(named string, end time.Duration) *kproc {
 	return best
 }
 
-// init returns the PID 1 of container alive at ref.
-func (k *kpod) init(container string, ref time.Duration) *kproc {
+// init returns the PID 1 of container alive in [from, ref].
+func (k *kpod) init(container string, from, ref time.Duration) *kproc {
 	for _, p := range k.procs {
-		if p.pid == 1 && p.container == container && (ref < 0 || p.alive(ref)) {
+		if p.pid == 1 && p.container == container && (ref < 0 || p.alive(from, ref)) {
 			return p
 		}
 	}
@@ -211,7 +213,10 @@ func kernelOf(p *pod, ks map[string]*kpod, ctx Context, end time.Duration) (kern
 		ref, from = p.deletion.At, p.deletion.At-watchSlack
 	}
 	v := kernelView{k: k, stop: stopSignal(ctx, p.service), from: from, deleted: ref}
-	v.app = k.app(ctx.AppProcess[p.service], ref, end)
+	// The app and PID 1 are the ones alive when the stop signals could
+	// start, from watchSlack before the reported deletion: the kubelet may
+	// act (and the app end) before the watch reports it.
+	v.app = k.app(ctx.AppProcess[p.service], from, ref, end)
 	if p.deletion == nil {
 		// No deletion (a SIGKILL on the node, a crash): the app process
 		// that was killed, if one was, is the one whose fate is judged.
@@ -222,7 +227,7 @@ func kernelOf(p *pod, ks map[string]*kpod, ctx Context, end time.Duration) (kern
 	if v.app == nil {
 		return kernelView{}, false
 	}
-	v.init = k.init(v.app.container, ref)
+	v.init = k.init(v.app.container, from, ref)
 	if e, to, ok := k.stopSent(v.app.container, v.stop, from); ok {
 		v.sent, v.sentTo = &e, to
 	}

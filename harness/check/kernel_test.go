@@ -238,3 +238,22 @@ func TestKernelDefaultActionCountsAsDelivered(t *testing.T) {
 		t.Errorf("no SIGKILL was sent: %+v", k)
 	}
 }
+
+// The kubelet can act, and the app end, before the pod watch reports the
+// deletion: the app is still the one alive when stop signals could start.
+func TestKernelAppEndedBeforeTheWatchSawTheDeletion(t *testing.T) {
+	b := &kt{pod: "orders-5"}
+	b.podLife(2710, 2720, 143) // the watch reports the deletion 10 ms after the kubelet acted
+	b.proc(10, 600, 1, "tini").proc(11, 601, 7, "bash").proc(12, 602, 8, "fixture")
+	b.signal(2700, 600, 1, "tini", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.1, 600, 1, "tini", "SIGTERM", timeline.HandlerCaught)
+	b.signal(2700.2, 602, 8, "fixture", "SIGTERM", "tini", timeline.ResultDelivered).dequeue(2700.3, 602, 8, "fixture", "SIGTERM", timeline.HandlerCaught)
+	b.exit(2700.4, 601, 7, "bash").exit(2700.6, 600, 1, "tini")
+	b.signal(2700.7, 602, 8, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered).exit(2700.8, 602, 8, "fixture")
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	if v := verdictOf(t, vs, NameSignalDelivered, "orders-5"); v.Value != 1 || !strings.HasPrefix(v.Message, "kernel: fixture") {
+		t.Errorf("%+v", v)
+	}
+	if v := verdictOf(t, vs, NameKubeletLag, "orders-5"); v.Value != -10 {
+		t.Errorf("lag %+v", v)
+	}
+}
