@@ -241,19 +241,13 @@ func (p *pod) termination() (timeline.Event, bool) {
 // the app's own log says. It is the incident's first mechanism: a shell PID
 // 1 without exec drops the kubelet's SIGTERM.
 func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
-	events := scope(tl, ctx)
-	ps, names := servicePods(events, ctx)
-	ks := kernelPods(events)
-	_, end := tl.Span()
+	ds, events := deletedPods(tl, ctx)
 	var out []Verdict
-	for _, name := range names {
-		p := ps[name]
-		if p.deletion == nil {
-			continue
-		}
-		v := Verdict{Name: NameSignalDelivered, Scenario: ctx.Scenario, Subject: name, Unit: UnitBool}
-		if kv, ok := kernelOf(p, ks, ctx, end); ok {
-			v.Value, v.Message = kv.signalDelivered()
+	for _, d := range ds {
+		p := d.pod
+		v := Verdict{Name: NameSignalDelivered, Scenario: ctx.Scenario, Subject: d.name, Unit: UnitBool}
+		if d.kernel {
+			v.Value, v.Message = d.kv.signalDelivered()
 			out = append(out, v)
 			continue
 		}
@@ -329,17 +323,11 @@ func grace(p *pod, ctx Context) (time.Duration, bool) {
 // grace period that was: an app that heard SIGTERM stops early, one that did
 // not uses all of it and is killed. -1 means no termination was recorded.
 func GraceUsed(tl timeline.Timeline, ctx Context) []Verdict {
-	events := scope(tl, ctx)
-	ps, names := servicePods(events, ctx)
-	ks := kernelPods(events)
-	_, end := tl.Span()
+	ds, _ := deletedPods(tl, ctx)
 	var out []Verdict
-	for _, name := range names {
-		p := ps[name]
-		if p.deletion == nil {
-			continue
-		}
-		v := Verdict{Name: NameGraceUsed, Scenario: ctx.Scenario, Subject: name, Unit: UnitMS, Value: -1}
+	for _, d := range ds {
+		p := d.pod
+		v := Verdict{Name: NameGraceUsed, Scenario: ctx.Scenario, Subject: d.name, Unit: UnitMS, Value: -1}
 		g, gok := grace(p, ctx)
 		// From the first stop signal the kernel saw sent (deletion request
 		// without it: that includes the kubelet's lag), to the end of the
@@ -348,7 +336,7 @@ func GraceUsed(tl timeline.Timeline, ctx Context) []Verdict {
 		from, fromText, obs := p.deletion.At, "deletion was requested", "pod API"
 		t, ok := p.termination()
 		stopAt := t.At
-		if kv, kok := kernelOf(p, ks, ctx, end); kok && kv.sent != nil {
+		if kv := d.kv; d.kernel && kv.sent != nil {
 			from, fromText, obs = kv.sent.At, "the first "+kv.stop+" was sent", "kernel"
 			if kv.init != nil && kv.init.end != nil {
 				stopAt, ok = *kv.init.end, true

@@ -404,24 +404,41 @@ func perKernelPod(tl timeline.Timeline, ctx Context, name, unit string, f func(k
 	if !ctx.Kernel {
 		return nil
 	}
+	ds, _ := deletedPods(tl, ctx)
+	var out []Verdict
+	for _, d := range ds {
+		if d.kernel {
+			val, msg := f(d.kv)
+			out = append(out, Verdict{Name: name, Scenario: ctx.Scenario, Subject: d.name, Value: val, Unit: unit, Message: msg})
+		}
+	}
+	return out
+}
+
+// deleted is a service pod whose deletion was requested, with the kernel's
+// view of it where the kernel saw its app (kernel).
+type deleted struct {
+	name   string
+	pod    *pod
+	kv     kernelView
+	kernel bool
+}
+
+// deletedPods lists the scenario's service pods whose deletion was
+// requested, in name order, and returns the scenario's events.
+func deletedPods(tl timeline.Timeline, ctx Context) ([]deleted, []timeline.Event) {
 	events := scope(tl, ctx)
 	ps, names := servicePods(events, ctx)
 	ks := kernelPods(events)
 	_, end := tl.Span()
-	var out []Verdict
+	var out []deleted
 	for _, n := range names {
-		p := ps[n]
-		if p.deletion == nil {
-			continue
+		if p := ps[n]; p.deletion != nil {
+			kv, ok := kernelOf(p, ks, ctx, end)
+			out = append(out, deleted{name: n, pod: p, kv: kv, kernel: ok})
 		}
-		v, ok := kernelOf(p, ks, ctx, end)
-		if !ok {
-			continue
-		}
-		val, msg := f(v)
-		out = append(out, Verdict{Name: name, Scenario: ctx.Scenario, Subject: n, Value: val, Unit: unit, Message: msg})
 	}
-	return out
+	return out, events
 }
 
 // ObserverDisagreement counts the pods whose app logged its own signals
@@ -431,10 +448,7 @@ func ObserverDisagreement(tl timeline.Timeline, ctx Context) []Verdict {
 	if !ctx.Kernel {
 		return nil
 	}
-	events := scope(tl, ctx)
-	ps, names := servicePods(events, ctx)
-	ks := kernelPods(events)
-	_, end := tl.Span()
+	ds, events := deletedPods(tl, ctx)
 	logs := map[string]bool{}
 	for _, e := range events {
 		if e.Source == timeline.SourceApp {
@@ -443,20 +457,15 @@ func ObserverDisagreement(tl timeline.Timeline, ctx Context) []Verdict {
 	}
 	var bad []string
 	compared := 0
-	for _, n := range names {
-		p := ps[n]
-		if p.deletion == nil || !logs[n] {
-			continue
-		}
-		v, ok := kernelOf(p, ks, ctx, end)
-		if !ok {
+	for _, d := range ds {
+		if !d.kernel || !logs[d.name] {
 			continue
 		}
 		compared++
-		kernel, _ := v.signalDelivered()
-		app, _ := appLoggedSignal(events, p, v.stop)
+		kernel, _ := d.kv.signalDelivered()
+		app, _ := appLoggedSignal(events, d.pod, d.kv.stop)
 		if kernel != app {
-			bad = append(bad, fmt.Sprintf("%s (kernel %v, app log %v)", n, kernel, app))
+			bad = append(bad, fmt.Sprintf("%s (kernel %v, app log %v)", d.name, kernel, app))
 		}
 	}
 	msg := fmt.Sprintf("kernel and the app's own log agree on the stop signal for all %d pods that log it", compared)
