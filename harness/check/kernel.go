@@ -465,7 +465,13 @@ func ObserverDisagreement(tl timeline.Timeline, ctx Context) []Verdict {
 		kernel, _ := d.kv.signalDelivered()
 		app, _ := appLoggedSignal(events, d.pod, d.kv.stop)
 		if kernel != app {
-			bad = append(bad, fmt.Sprintf("%s (kernel %v, app log %v)", d.name, kernel, app))
+			why := ""
+			if kv := d.kv; kernel == 1 && kv.dequeued != nil && kv.killed != nil && kv.killed.At >= kv.dequeued.At {
+				// The handler ran, and the app was killed before it wrote
+				// its line: the kernel's record is the one to believe.
+				why = fmt.Sprintf(": SIGKILLed by %s %s after dequeuing %s, before it could log it", sender(*kv.killed), fmtMS(kv.killed.At-kv.dequeued.At), kv.stop)
+			}
+			bad = append(bad, fmt.Sprintf("%s (kernel %v, app log %v%s)", d.name, kernel, app, why))
 		}
 	}
 	msg := fmt.Sprintf("kernel and the app's own log agree on the stop signal for all %d pods that log it", compared)
