@@ -1,0 +1,69 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/run"
+	"github.com/kubegrace/kubegrace/harness/scenario"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/reports"
+)
+
+// A runner's result becomes the report's part: timings from the step list
+// (forcing counted as overhead), wants from the spec, steps kept.
+func TestScenarioRuns(t *testing.T) {
+	spec := scenario.Spec{Name: "s", Expect: []scenario.Expectation{{Verdict: "stale_window", Op: ">", Value: 0, Why: "w"}}}
+	start := time.Now()
+	r := run.Result{Spec: spec, Started: start, Finished: start.Add(10 * time.Second), Forcing: time.Second, Err: errors.New("boom"),
+		Steps: []run.StepTiming{
+			{Name: "consul", Phase: run.PhaseSetup, Duration: 2 * time.Second},
+			{Name: "faults", Phase: run.PhaseFaults, Duration: 4 * time.Second},
+			{Name: "settle", Phase: run.PhaseSettle, Duration: time.Second, Error: "x"},
+		}}
+	got := scenarioRuns([]run.Result{r})
+	if len(got) != 1 {
+		t.Fatal(got)
+	}
+	g := got[0]
+	if g.Name != "s" || g.Err == nil || len(g.Wants) != 1 || g.Wants[0].Why != "w" || g.Wants[0].Verdict != "stale_window" {
+		t.Errorf("%+v", g)
+	}
+	if g.Timing.InherentMS != 4000 || g.Timing.ForcingMS != 1000 || g.Timing.TotalMS != 10000 || g.Timing.SetupMS != 2000 {
+		t.Errorf("timing %+v", g.Timing)
+	}
+	if len(g.Steps) != 3 || g.Steps[2].MS != 1000 || g.Steps[2].Error != "x" || g.Steps[1].Phase != "faults" {
+		t.Errorf("steps %+v", g.Steps)
+	}
+}
+
+func TestParseKernelMode(t *testing.T) {
+	for in, want := range map[string]KernelMode{"": KernelAuto, "auto": KernelAuto, "off": KernelOff, "require": KernelRequired} {
+		if got, err := ParseKernelMode(in); err != nil || got != want {
+			t.Errorf("%q: %q %v", in, got, err)
+		}
+	}
+	if _, err := ParseKernelMode("maybe"); err == nil {
+		t.Error("an unknown mode must be refused")
+	}
+}
+
+// Without the kernel (here: turned off), the runner's scenarios fall back
+// and the report says why.
+func TestStartKernelOff(t *testing.T) {
+	var meta reports.Meta
+	r := &run.Runner{}
+	stop := StartKernel(context.Background(), KernelOff, timeline.NewRecorder(time.Now()), r, &meta, io.Discard)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Kernel || meta.Kernel == nil || meta.Kernel.Available || meta.Kernel.Reason == "" {
+		t.Errorf("runner kernel %v, meta %+v", r.Kernel, meta.Kernel)
+	}
+	if s := meta.Kernel.String(); s == "" || s[:4] != "off:" {
+		t.Errorf("report line %q", s)
+	}
+}
