@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# smoke.sh [IMAGE]: proves the JVM seed image in Docker alone (no
+# Kubernetes). On a docker network of its own it starts an app 3 s before
+# the project's Consul image (agent -dev), checks it registers once Consul
+# answers, then runs the app image three times:
+#   1. /app/start.sh (the seed: bash runs java without exec) then `docker stop`
+#   2. /app/start-exec.sh (the fix), IDENTITY_CHECK=header, then `docker stop`
+#   3. /app/start-exec.sh with DRAIN=2s, then `docker stop`
+# and reports, from Consul's HTTP API and the app's own log lines: the time
+# to registered and to passing, who got SIGTERM, how long `docker stop` took,
+# the exit code, whether the registration stayed, the JVM's own shutdown time
+# and its RSS. Everything it starts is removed on exit. Needs curl.
+# IMAGE defaults to what build.sh prints (building it if needed).
+set -euo pipefail
+LOG_TAG=jvm-smoke
+HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/../../lib.sh"
+
+ref=${1:-$(bash "$HERE/build.sh" | tail -1)}
+consul_ref=${CONSUL_IMAGE:-$(docker images 'kubegrace/consul' --format '{{.Repository}}:{{.Tag}}' | head -1)}
+[[ -n $consul_ref ]] || die "no kubegrace/consul image: run images/project/build.sh (make images) first"
+STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+
+p="kgjvm-smoke-$$"
+net=$p
+containers=()
+cleanup() {
+  for c in "${containers[@]}"; do docker rm -f -v "$c" >/dev/null 2>&1 || true; done
+  docker network rm "$net" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+fail=0
+check() { # check WHAT COND-RESULT(0/1)
+  if [[ $2 == 0 ]]; then log "ok: $1"; else log "FAIL: $1"; fail=1; fi
+}
+
+log "app image $ref, consul image $consul_ref"
+docker network create "$net" >/dev/null
+# An app started before Consul must retry until it answers (as in a Pod whose
+# Consul Service is not up yet): it reaches Consul by the alias "consul".
+containers+=("$p-early" "$p-consul")
+docker run -d --name "$p-early" --network "$net" -e SERVICE_NAME=early -e CONSUL_ADDR=consul:8500 -e CHECK_INTERVAL=1s "$ref" /app/start-exec.sh >/dev/null
+sleep 3
+docker run -d --name "$p-consul" --network "$net" --network-alias consul "$consul_ref" >/dev/null
+consul="http://$(ip_of "$p-consul"):8500"
+for _ in $(seq 1 100); do
+  [[ $(curl -s -m 1 "$consul/v1/status/leader" || true) == *:* ]] && break
+  sleep 0.2
+done
+[[ $(curl -s -m 1 "$consul/v1/status/leader" || true) == *:* ]] || die "consul at $consul has no leader; its log: $(docker logs --tail 5 "$p-consul" 2>&1)"
+log "consul up at $consul"
+for _ in $(seq 1 100); do docker logs "$p-early" 2>/dev/null | grep -q ' registered ' && break; sleep 0.2; done
+early=$(docker logs "$p-early" 2>/dev/null)
+log "app started 3 s before consul: $(printf '%s\n' "$early" | grep -c register-retry) retries, then: $(printf '%s\n' "$early" | grep ' registered ' | cut -d' ' -f3- || echo 'never registered')"
+check "an app started before consul registers once it answers" "$(printf '%s\n' "$early" | grep -Eq ' registered .*attempts=([2-9]|[1-9][0-9]+)$'; echo $?)"
+docker stop "$p-early" >/dev/null
+
+# status ID: passing, warning, critical, or "absent" from the local agent.
+status() {
+  local code body
+  body=$(curl -s -m 2 -w '\n%{http_code}' "$consul/v1/agent/health/service/id/$1?format=text" || true)
+  code=${body##*$'\n'}; body=${body%$'\n'*}
+  if [[ $code == 404 ]]; then echo absent; else echo "${body:-unknown}"; fi
+}
+
+# catches_term CONTAINER PID: yes when PID has a SIGTERM handler (bit 15 of
+# SigCgt in /proc/PID/status); as PID 1 of its namespace a process without one
+# never gets SIGTERM from outside.
+catches_term() {
+  local m
+  m=$(docker exec "$1" awk '/^SigCgt/ {print $2}' "/proc/$2/status")
+  if (( (16#$m >> 14) & 1 )); then echo "yes (SigCgt $m)"; else echo "no (SigCgt $m)"; fi
+}
+
+# run_case NAME CMD ENV...: starts the app, waits for passing, stops it with
+# docker stop and reports.
+run_case() {
+  local name=$1 cmd=$2; shift 2
+  local c="$p-$name" envs=() e
+  for e in SERVICE_NAME=orders "CONSUL_ADDR=${consul#http://}" CHECK_INTERVAL=1s "$@"; do envs+=(-e "$e"); done
+  containers+=("$c")
+  log "--- $name: $cmd ${*:-}"
+  local t0 t_reg= t_pass= id st
+  t0=$(now_ms)
+  docker run -d --name "$c" --network "$net" --stop-timeout "$STOP_TIMEOUT" "${envs[@]}" "$ref" "$cmd" >/dev/null
+  id="orders-$(docker inspect -f '{{.Config.Hostname}}' "$c")"
+  for _ in $(seq 1 300); do
+    st=$(status "$id")
+    [[ -z $t_reg && $st != absent ]] && t_reg=$(now_ms)
+    [[ $st == passing ]] && { t_pass=$(now_ms); break; }
+    sleep 0.1
+  done
+  [[ -n $t_pass ]] || { log "$name never passing (last: $st); app log:"; docker logs "$c" >&2; fail=1; return; }
+  log "registered $((t_reg - t0)) ms, passing $((t_pass - t0)) ms after docker run (check interval 1s); instance $id, address $(ip_of "$c")"
+  log "processes: $(docker exec "$c" ps -eo pid=,comm= | awk '{printf "%s%s=%s", (NR>1?", ":""), $2, $1}')"
+  local jpid rss mem
+  jpid=$(docker exec "$c" pgrep -x java)
+  rss=$(docker exec "$c" awk '/VmRSS/ {print $2 " " $3}' "/proc/$jpid/status")
+  mem=$(docker stats --no-stream --format '{{.MemUsage}}' "$c")
+  log "java pid $jpid RSS $rss; docker stats $mem"
+  log "catches SIGTERM: java (pid $jpid) $(catches_term "$c" "$jpid"), pid 1 ($(docker exec "$c" cat /proc/1/comm)) $(catches_term "$c" 1)"
+
+  if [[ $name == exec-header ]]; then
+    local ip ok bad
+    ip=$(ip_of "$c")
+    # Consul's API does not show a check's headers: the app logs the first
+    # health request that names it, which before our own curl is Consul's.
+    check "Consul's check sent X-Instance-Id: $id" "$(docker logs "$c" | grep -q "identity-check-seen header=X-Instance-Id instance=$id\$"; echo $?)"
+    ok=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Instance-Id: $id" "http://$ip:8080/actuator/health")
+    bad=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Instance-Id: orders-someone-else" "http://$ip:8080/actuator/health")
+    log "identity: own header $ok, other instance's header $bad; GET / $(curl -s "http://$ip:8080/")"
+    check "identity header: 200 for own id, 503 for another" "$([[ $ok == 200 && $bad == 503 ]]; echo $?)"
+  fi
+
+  local t1 t2 code
+  t1=$(now_ms)
+  docker stop "$c" >/dev/null
+  t2=$(now_ms)
+  code=$(docker inspect -f '{{.State.ExitCode}}' "$c")
+  local finished
+  finished=$(date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$c")" +%s%3N)
+  st=$(status "$id")
+  log "docker stop took $((t2 - t1)) ms (container exited $((finished - t1)) ms after the stop began); exit code $code; consul right after: $st"
+  if [[ $st == passing ]]; then
+    # The address is gone; the next check run (1s) turns the entry critical.
+    for _ in $(seq 1 50); do st=$(status "$id"); [[ $st == passing ]] || break; sleep 0.1; done
+    log "consul $(( $(now_ms) - t2 )) ms after the stop: $st"
+  fi
+  local lines hook stopped
+  lines=$(docker logs "$c" 2>&1)
+  printf '%s\n' "$lines" | sed 's/^/    /' >&2
+  hook=$(printf '%s\n' "$lines" | awk '$3 == "shutdown-hook" {print $1}')
+  stopped=$(printf '%s\n' "$lines" | awk '$3 == "stopped" {print $1}')
+  if [[ -n $hook && -n $stopped ]]; then
+    local th ts
+    th=$(date -d "$hook" +%s%3N); ts=$(date -d "$stopped" +%s%3N)
+    log "JVM: stop began -> shutdown hook $((th - t1)) ms, hook -> stopped line $((ts - th)) ms, stopped line -> process exit $((finished - ts)) ms; SIGTERM to exit $((finished - t1)) ms"
+  fi
+  case $name in
+  noexec)
+    check "no-exec: the JVM never ran its shutdown hook (bash as PID 1 dropped SIGTERM)" "$([[ -z $hook ]]; echo $?)"
+    check "no-exec: killed after the ${STOP_TIMEOUT}s stop timeout (exit 137)" "$([[ $code == 137 && $((t2 - t1)) -ge $((STOP_TIMEOUT * 1000)) ]]; echo $?)"
+    check "no-exec: the registration stayed in Consul ($st)" "$([[ $st != absent ]]; echo $?)"
+    # Leave the next case a clean catalog.
+    curl -s -X PUT "$consul/v1/agent/service/deregister/$id" >/dev/null
+    ;;
+  exec*)
+    check "exec: the JVM ran its shutdown hook" "$([[ -n $hook ]]; echo $?)"
+    check "exec: deregistered (consul: $st)" "$([[ $st == absent ]]; echo $?)"
+    check "exec: exited on SIGTERM before the stop timeout (exit $code)" "$([[ $code == 143 && $((t2 - t1)) -lt $((STOP_TIMEOUT * 1000)) ]]; echo $?)"
+    ;;
+  esac
+}
+
+run_case noexec /app/start.sh
+run_case exec-header /app/start-exec.sh IDENTITY_CHECK=header
+run_case exec-drain /app/start-exec.sh DRAIN=2s
+
+if [[ $fail == 0 ]]; then log "smoke passed"; else log "smoke FAILED"; fi
+exit $fail
