@@ -128,3 +128,33 @@ func DebianBase(ctx context.Context, root string, progress io.Writer) (string, e
 	}
 	return lines[len(lines)-1], nil
 }
+
+// Runtimes are the images of real runtimes the built-in specs use, by the
+// reference the specs name, and the recipe that builds each (offline, from
+// Debian packages). A spec names the stable reference; the recipe's own
+// tag is a hash of its inputs.
+var Runtimes = map[string]string{
+	"kubegrace/jvm-app:latest": "images/runtimes/jvm/build.sh",
+}
+
+// BuildRuntime builds (or finds) the built-in runtime image ref names and
+// tags it as ref. It is false, with no error, for a ref that is not a
+// built-in runtime.
+func BuildRuntime(ctx context.Context, root, ref string, progress io.Writer) (bool, error) {
+	script, ok := Runtimes[ref]
+	if !ok {
+		return false, nil
+	}
+	out, err := run(ctx, root, script, progress)
+	if err != nil {
+		return true, err
+	}
+	lines := strings.Fields(out)
+	if len(lines) == 0 {
+		return true, fmt.Errorf("%s printed no image reference", script)
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "tag", lines[len(lines)-1], ref).CombinedOutput(); err != nil {
+		return true, fmt.Errorf("docker tag %s %s: %w: %s", lines[len(lines)-1], ref, err, strings.TrimSpace(string(out)))
+	}
+	return true, nil
+}

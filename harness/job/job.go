@@ -219,7 +219,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, jobErr
 	}
 	c := p.Cluster
-	own, jobErr := loadOwnImages(ctx, c, o.Specs)
+	own, jobErr := loadOwnImages(ctx, c, o.Specs, repo, o.Log)
 	if jobErr != nil {
 		return res, jobErr
 	}
@@ -279,12 +279,16 @@ func gitCommit(repo string) string {
 // loadOwnImages loads the images of the user's own the specs run into the
 // cluster, from the local Docker engine: never pulled. A missing one is an
 // error naming the spec's field and how to get it there.
-func loadOwnImages(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec) ([]string, error) {
+func loadOwnImages(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, repo string, log io.Writer) ([]string, error) {
 	var refs []string
 	for _, s := range specs {
 		for i, svc := range s.Services {
 			if svc.Image == "" || slices.Contains(refs, svc.Image) {
 				continue
+			}
+			// The built-in specs' runtimes (a JVM...) are built here, offline.
+			if _, err := images.BuildRuntime(ctx, repo, svc.Image, log); err != nil {
+				return nil, fmt.Errorf("scenario %s: services[%d].image %s: %w", s.Name, i, svc.Image, err)
 			}
 			if err := cluster.LocalImage(ctx, svc.Image); err != nil {
 				return nil, fmt.Errorf("scenario %s: services[%d].image: %w", s.Name, i, err)
