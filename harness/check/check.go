@@ -252,10 +252,10 @@ func SignalDelivered(tl timeline.Timeline, ctx Context) []Verdict {
 			continue
 		}
 		sig := stopSignal(ctx, p.service)
-		v.Message = fmt.Sprintf("app log%s: the app never logged %s after deletion was requested at %s", fallbackNote(ctx), sig, fmtAt(p.deletion.At))
+		v.Message = fmt.Sprintf("app log%s: the app never logged %s after deletion was requested at %s", fallbackNote(ctx, p.service), sig, fmtAt(p.deletion.At))
 		if got, at := appLoggedSignal(events, p, sig); got == 1 {
 			v.Value = 1
-			v.Message = fmt.Sprintf("app log%s: %s reached the app %s after deletion was requested", fallbackNote(ctx), sig, fmtMS(at-p.deletion.At))
+			v.Message = fmt.Sprintf("app log%s: %s reached the app %s after deletion was requested", fallbackNote(ctx, p.service), sig, fmtMS(at-p.deletion.At))
 		}
 		out = append(out, v)
 	}
@@ -293,14 +293,14 @@ func KilledBySIGKILL(tl timeline.Timeline, ctx Context) []Verdict {
 		}
 		switch {
 		case t.ExitCode == nil:
-			v.Message = fmt.Sprintf("exit code%s: the container terminated with an unknown exit code at %s%s", fallbackNote(ctx), fmtAt(t.At), reason)
+			v.Message = fmt.Sprintf("exit code%s: the container terminated with an unknown exit code at %s%s", fallbackNote(ctx, ps[name].service), fmtAt(t.At), reason)
 		case *t.ExitCode == 137:
 			v.Value = 1
-			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 was killed by SIGKILL: exit code 137 at %s%s", fallbackNote(ctx), fmtAt(t.At), reason)
+			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 was killed by SIGKILL: exit code 137 at %s%s", fallbackNote(ctx, ps[name].service), fmtAt(t.At), reason)
 		case *t.ExitCode == 143:
-			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 died of SIGTERM's default action: exit code 143 at %s%s (its children are not seen)", fallbackNote(ctx), fmtAt(t.At), reason)
+			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 died of SIGTERM's default action: exit code 143 at %s%s (its children are not seen)", fallbackNote(ctx, ps[name].service), fmtAt(t.At), reason)
 		default:
-			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 exited with code %d at %s%s", fallbackNote(ctx), *t.ExitCode, fmtAt(t.At), reason)
+			v.Message = fmt.Sprintf("exit code%s: the container's PID 1 exited with code %d at %s%s", fallbackNote(ctx, ps[name].service), *t.ExitCode, fmtAt(t.At), reason)
 		}
 		out = append(out, v)
 	}
@@ -726,9 +726,12 @@ func unionLength(ivs []interval) time.Duration {
 
 // fallbackNote says why a signal verdict rests on the app's log or exit
 // code: the kernel was not observed, or saw no app process in the pod.
-func fallbackNote(ctx Context) string {
-	if ctx.Kernel {
-		return " (the kernel saw no app process in this pod)"
+func fallbackNote(ctx Context, service string) string {
+	switch {
+	case !ctx.Kernel:
+		return ""
+	case ctx.AppProcess[service] != "":
+		return fmt.Sprintf(" (no process named %q ran in this pod, as appProcess of service %s says one would)", ctx.AppProcess[service], service)
 	}
-	return ""
+	return " (the kernel saw no app process in this pod)"
 }

@@ -257,3 +257,12 @@ func TestKernelAppEndedBeforeTheWatchSawTheDeletion(t *testing.T) {
 		t.Errorf("lag %+v", v)
 	}
 }
+
+// A named app process the kernel never saw is said, with the field.
+func TestNamedAppProcessNeverSeen(t *testing.T) {
+	ev := noExecTimeline()
+	vs := All(timeline.Timeline{Events: ev}, Context{Scenario: "s", Kernel: true, AppProcess: map[string]string{"orders": "java"}})
+	if v := verdictOf(t, vs, NameSignalDelivered, "orders-1"); !strings.Contains(v.Message, `no process named "java" ran in this pod, as appProcess of service orders`) {
+		t.Errorf("%+v", v)
+	}
+}

@@ -135,7 +135,15 @@ func servicesReady(ctx context.Context, s *State) error {
 			err = poll.Until(ctx, fmt.Sprintf("addresses of the %d pods of %s", want, svc.Name), poll.Steady, poll.PodsAddressed(s.Clientset, s.Namespace, sel, want))
 		}
 		if err != nil {
-			return fmt.Errorf("%w%s", err, logTail(s, sel))
+			hint := ""
+			if svc.Image != "" {
+				port := svc.Port
+				if port == 0 {
+					port = 8080
+				}
+				hint = fmt.Sprintf(" (service %s: image %s; its readiness probe checks port %d%s: is that the port the app opens?)", svc.Name, svc.Image, port, map[bool]string{true: " path " + svc.HealthPath}[svc.HealthPath != ""])
+			}
+			return fmt.Errorf("%w%s%s", err, hint, logTail(s, sel))
 		}
 	}
 	return nil
