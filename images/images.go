@@ -134,7 +134,10 @@ func DebianBase(ctx context.Context, root string, progress io.Writer) (string, e
 // Debian packages). A spec names the stable reference; the recipe's own
 // tag is a hash of its inputs.
 var Runtimes = map[string]string{
-	"kubegrace/jvm-app:latest": "images/runtimes/jvm/build.sh",
+	"kubegrace/jvm-app:latest":        "images/runtimes/jvm/build.sh",
+	"kubegrace/npm-app:latest":        "images/runtimes/npm/build.sh",
+	"kubegrace/nginx-app:latest":      "images/runtimes/nginx/build.sh",
+	"kubegrace/nginx-app-quit:latest": "images/runtimes/nginx/build-quit.sh",
 }
 
 // BuildRuntime builds (or finds) the built-in runtime image ref names and

@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+exec nginx -g 'daemon off;'

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# smoke.sh [IMAGE]: proves the npm image in Docker alone (no Kubernetes).
+# On a docker network of its own it starts an app (the image's CMD,
+# `npm start`) 3 s before the project's Consul image (agent -dev), checks it
+# registers once Consul answers, then runs the app image four times:
+#   1. npm-start: the image's CMD ["npm", "start"] (npm is PID 1, it runs
+#      `sh -c "node server.js"`), then `docker stop`
+#   2. node-header: `node server.js` as PID 1, IDENTITY_CHECK=header, then
+#      `docker stop` (the control: node's own SIGTERM handler gets the signal)
+#   3. nohandler: `node server-nohandler.js` as PID 1, then `docker stop`
+#   4. nohandler-probe: `node server-nohandler.js` as PID 1, one SIGTERM by
+#      `docker kill -s TERM`, then a look at whether node is still running
+#      and at its signal dispositions before and after
+# and reports, from Consul's HTTP API, /proc/<pid>/status and the app's own
+# log lines: the time to registered and to passing, the processes and which
+# catch SIGTERM, how long `docker stop` took, the exit code, whether node's
+# SIGTERM handler ran and whether the registration stayed. Each case checks
+# the outcome measured when this script was written (README.md) and fails
+# when it changes. Everything it starts is removed on exit. Needs curl.
+# IMAGE defaults to what build.sh prints (building it if needed).
+set -euo pipefail
+LOG_TAG=npm-smoke
+HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/../../lib.sh"
+
+ref=${1:-$(bash "$HERE/build.sh" | tail -1)}
+consul_ref=${CONSUL_IMAGE:-$(docker images 'kubegrace/consul' --format '{{.Repository}}:{{.Tag}}' | head -1)}
+[[ -n $consul_ref ]] || die "no kubegrace/consul image: run images/project/build.sh (make images) first"
+STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+
+p="kgnpm-smoke-$$"
+net=$p
+containers=()
+cleanup() {
+  for c in "${containers[@]}"; do docker rm -f -v "$c" >/dev/null 2>&1 || true; done
+  docker network rm "$net" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+fail=0
+check() { # check WHAT COND-RESULT(0/1)
+  if [[ $2 == 0 ]]; then log "ok: $1"; else log "FAIL: $1"; fail=1; fi
+}
+
+log "app image $ref, consul image $consul_ref"
+docker network create "$net" >/dev/null
+# An app started before Consul must retry until it answers (as in a Pod whose
+# Consul Service is not up yet): it reaches Consul by the alias "consul".
+containers+=("$p-early" "$p-consul")
+docker run -d --name "$p-early" --network "$net" -e SERVICE_NAME=early -e CONSUL_ADDR=consul:8500 -e CHECK_INTERVAL=1s "$ref" >/dev/null
+sleep 3
+docker run -d --name "$p-consul" --network "$net" --network-alias consul "$consul_ref" >/dev/null
+consul="http://$(ip_of "$p-consul"):8500"
+for _ in $(seq 1 100); do
+  [[ $(curl -s -m 1 "$consul/v1/status/leader" || true) == *:* ]] && break
+  sleep 0.2
+done
+[[ $(curl -s -m 1 "$consul/v1/status/leader" || true) == *:* ]] || die "consul at $consul has no leader; its log: $(docker logs --tail 5 "$p-consul" 2>&1)"
+log "consul up at $consul"
+for _ in $(seq 1 100); do docker logs "$p-early" 2>/dev/null | grep -q ' registered ' && break; sleep 0.2; done
+early=$(docker logs "$p-early" 2>/dev/null)
+log "app (npm start) started 3 s before consul: $(printf '%s\n' "$early" | grep -c register-retry) retries, then: $(printf '%s\n' "$early" | grep ' registered ' | cut -d' ' -f3- || echo 'never registered')"
+check "an app started before consul registers once it answers" "$(printf '%s\n' "$early" | grep -Eq ' registered .*attempts=([2-9]|[1-9][0-9]+)$'; echo $?)"
+docker rm -f "$p-early" >/dev/null
+curl -s -X PUT "$consul/v1/agent/service/deregister/early-$(printf '%s\n' "$early" | sed -n 's/.* started .*instance=early-\([^ ]*\) .*/\1/p')" >/dev/null
+
+# status ID: passing, warning, critical, or "absent" from the local agent.
+status() {
+  local code body
+  body=$(curl -s -m 2 -w '\n%{http_code}' "$consul/v1/agent/health/service/id/$1?format=text" || true)
+  code=${body##*$'\n'}; body=${body%$'\n'*}
+  if [[ $code == 404 ]]; then echo absent; else echo "${body:-unknown}"; fi
+}
+
+# term CONTAINER PID: what PID does with SIGTERM, from /proc/PID/status:
+# "caught" (a handler: bit 15 of SigCgt), "ignored" or "default". As PID 1
+# of its namespace a process with the default action never gets SIGTERM
+# from outside; note node installs a handler of its own (below).
+term() {
+  local cgt ign
+  read -r cgt ign < <(docker exec "$1" awk '/^SigCgt/ {c=$2} /^SigIgn/ {i=$2} END {print c, i}' "/proc/$2/status")
+  if (( (16#$cgt >> 14) & 1 )); then echo "caught (SigCgt $cgt)"
+  elif (( (16#$ign >> 14) & 1 )); then echo "ignored (SigIgn $ign)"
+  else echo "default (SigCgt $cgt)"; fi
+}
+
+# at EVENT LINES: the epoch ms of the app's first EVENT line, or empty.
+at() {
+  local t
+  t=$(printf '%s\n' "$2" | awk -v e="$1" '$2 == "npm-app" && $3 == e {print $1; exit}')
+  [[ -z $t ]] || date -d "$t" +%s%3N
+}
+
+# since T T0: "N ms" from T0 to T, or "never" when T is empty.
+since() { if [[ -n $1 ]]; then echo "$(($1 - $2)) ms"; else echo never; fi; }
+
+# run_case NAME CMD ENV...: starts the app (CMD "-" is the image's CMD),
+# waits for passing, stops it with docker stop and reports.
+run_case() {
+  local name=$1 cmd=$2; shift 2
+  local c="$p-$name" envs=() e args=()
+  for e in SERVICE_NAME=orders "CONSUL_ADDR=${consul#http://}" CHECK_INTERVAL=1s "$@"; do envs+=(-e "$e"); done
+  [[ $cmd == - ]] || read -r -a args <<<"$cmd"
+  containers+=("$c")
+  log "--- $name: ${cmd/#-/image CMD (npm start)} ${*:-}"
+  local t0 t_reg= t_pass= id st
+  t0=$(now_ms)
+  docker run -d --name "$c" --network "$net" --stop-timeout "$STOP_TIMEOUT" "${envs[@]}" "$ref" "${args[@]}" >/dev/null
+  id="orders-$(docker inspect -f '{{.Config.Hostname}}' "$c")"
+  for _ in $(seq 1 300); do
+    st=$(status "$id")
+    [[ -z $t_reg && $st != absent ]] && t_reg=$(now_ms)
+    [[ $st == passing ]] && { t_pass=$(now_ms); break; }
+    sleep 0.1
+  done
+  [[ -n $t_pass ]] || { log "$name never passing (last: $st); app log:"; docker logs "$c" >&2; fail=1; return; }
+  log "registered $((t_reg - t0)) ms, passing $((t_pass - t0)) ms after docker run (check interval 1s); instance $id, address $(ip_of "$c")"
+  log "processes (comm=pid<-ppid): $(docker exec "$c" ps -eo pid=,ppid=,comm= | awk '$3 != "ps" {printf "%s%s=%s<-%s", (NR>1?", ":""), $3, $1, $2}')"
+  log "pid 1: comm '$(docker exec "$c" cat /proc/1/comm)', exe $(docker exec "$c" readlink /proc/1/exe), cmdline '$(docker exec "$c" cat /proc/1/cmdline | tr '\0' ' ' | sed 's/ *$//')'"
+  local npid rss
+  npid=$(docker exec "$c" pgrep -x node)
+  rss=$(docker exec "$c" awk '/VmRSS/ {print $2 " " $3}' "/proc/$npid/status")
+  log "node pid $npid RSS $rss; docker stats $(docker stats --no-stream --format '{{.MemUsage}}' "$c")"
+  log "SIGTERM: pid 1 ($(docker exec "$c" cat /proc/1/comm)) $(term "$c" 1); node (pid $npid) $(term "$c" "$npid")"
+
+  if [[ $name == node-header ]]; then
+    local ip ok bad
+    ip=$(ip_of "$c")
+    # Consul's API does not show a check's headers: the app logs the first
+    # health request that names it, which before our own curl is Consul's.
+    check "Consul's check sent X-Instance-Id: $id" "$(docker logs "$c" | grep -q "identity-check-seen header=X-Instance-Id instance=$id\$"; echo $?)"
+    ok=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Instance-Id: $id" "http://$ip:8080/actuator/health")
+    bad=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Instance-Id: orders-someone-else" "http://$ip:8080/actuator/health")
+    log "identity: own header $ok, other instance's header $bad; GET / $(curl -s "http://$ip:8080/")"
+    check "identity header: 200 for own id, 503 for another" "$([[ $ok == 200 && $bad == 503 ]]; echo $?)"
+  fi
+
+  local t1 t2 code finished
+  t1=$(now_ms)
+  docker stop "$c" >/dev/null
+  t2=$(now_ms)
+  code=$(docker inspect -f '{{.State.ExitCode}}' "$c")
+  finished=$(date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$c")" +%s%3N)
+  st=$(status "$id")
+  log "docker stop took $((t2 - t1)) ms (container exited $((finished - t1)) ms after the stop began); exit code $code; consul right after: $st"
+  if [[ $st == passing ]]; then
+    # The address is gone; the next check run (1s) turns the entry critical.
+    for _ in $(seq 1 50); do st=$(status "$id"); [[ $st == passing ]] || break; sleep 0.1; done
+    log "consul $(( $(now_ms) - t2 )) ms after the stop: $st"
+  fi
+  local lines out th tdr ts
+  lines=$(docker logs "$c" 2>&1)
+  out=$(docker logs "$c" 2>/dev/null)
+  printf '%s\n' "$lines" | sed 's/^/    /' >&2
+  th=$(at sigterm "$out"); tdr=$(at deregistered "$out"); ts=$(at stopped "$out")
+  if [[ -n $th ]]; then
+    log "node's SIGTERM handler ran $((th - t1)) ms after the stop began; deregistered $(since "$tdr" "$t1"), stopped line $(since "$ts" "$t1"), container exit $((finished - t1)) ms"
+  else
+    log "node's SIGTERM handler never ran (no sigterm line)"
+  fi
+  case $name in
+  npm-start)
+    check "npm-start: node's SIGTERM handler never ran (npm passed SIGTERM to sh, not node)" "$([[ -z $th ]]; echo $?)"
+    check "npm-start: npm reports its child killed by SIGTERM" "$(printf '%s\n' "$lines" | grep -q '^npm ERR! signal SIGTERM'; echo $?)"
+    check "npm-start: npm exited 1 before the stop timeout (node died with the namespace)" "$([[ $code == 1 && $((t2 - t1)) -lt $((STOP_TIMEOUT * 1000)) ]]; echo $?)"
+    check "npm-start: the registration stayed in Consul ($st)" "$([[ $st != absent ]]; echo $?)"
+    curl -s -X PUT "$consul/v1/agent/service/deregister/$id" >/dev/null
+    ;;
+  node-header)
+    check "node server.js: the SIGTERM handler ran" "$([[ -n $th ]]; echo $?)"
+    check "node server.js: deregistered (consul: $st)" "$([[ $st == absent ]]; echo $?)"
+    check "node server.js: exited 0 before the stop timeout (exit $code)" "$([[ $code == 0 && $((t2 - t1)) -lt $((STOP_TIMEOUT * 1000)) ]]; echo $?)"
+    ;;
+  nohandler)
+    check "nohandler: killed after the ${STOP_TIMEOUT}s stop timeout (exit 137)" "$([[ $code == 137 && $((t2 - t1)) -ge $((STOP_TIMEOUT * 1000)) ]]; echo $?)"
+    check "nohandler: the registration stayed in Consul ($st)" "$([[ $st != absent ]]; echo $?)"
+    curl -s -X PUT "$consul/v1/agent/service/deregister/$id" >/dev/null
+    ;;
+  esac
+}
+
+# probe_nohandler: why node without a handler survives SIGTERM as PID 1.
+probe_nohandler() {
+  local c="$p-nohandler-probe" before after alive
+  containers+=("$c")
+  log "--- nohandler-probe: node server-nohandler.js, one SIGTERM (docker kill -s TERM)"
+  docker run -d --name "$c" --network "$net" -e SERVICE_NAME=probe -e CONSUL_ADDR=127.0.0.1:1 "$ref" node server-nohandler.js >/dev/null
+  for _ in $(seq 1 50); do docker logs "$c" 2>/dev/null | grep -q ' started ' && break; sleep 0.1; done
+  before=$(term "$c" 1)
+  docker kill -s TERM "$c" >/dev/null
+  sleep 1
+  alive=$(docker inspect -f '{{.State.Running}}' "$c")
+  after=$([[ $alive == true ]] && term "$c" 1 || echo "n/a (exited $(docker inspect -f '{{.State.ExitCode}}' "$c"))")
+  log "node as PID 1 with no JS handler: SIGTERM before the signal $before; 1 s after one SIGTERM: running=$alive, SIGTERM $after"
+  check "nohandler-probe: node (PID 1) survives SIGTERM and its handler is gone after it" "$([[ $alive == true && $after == default* ]]; echo $?)"
+  docker rm -f "$c" >/dev/null
+}
+
+run_case npm-start -
+run_case node-header "node server.js" IDENTITY_CHECK=header
+run_case nohandler "node server-nohandler.js"
+probe_nohandler
+
+if [[ $fail == 0 ]]; then log "smoke passed"; else log "smoke FAILED"; fi
+exit $fail
