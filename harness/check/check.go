@@ -425,7 +425,8 @@ func podInstances(events []timeline.Event, ls []lease, p *pod) []string {
 		case e.Source == timeline.SourceApp && e.Kind == timeline.AppRegistered && e.Pod == p.name:
 			add(e.Instance)
 		case e.Source == timeline.SourceConsul && e.Kind == timeline.ConsulRegistered && e.IP != "":
-			if l, ok := ownerAt(ls, e.IP, e.At); ok && l.pod == p.name && (p.service == "" || p.service == e.Service) {
+			// The app can register before the pod API reports its address.
+			if l, ok := ownerNear(ls, e.IP, e.At); ok && l.pod == p.name && (p.service == "" || p.service == e.Service) {
 				add(e.Instance)
 			}
 		}

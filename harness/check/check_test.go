@@ -308,3 +308,12 @@ func TestNamesMatchAll(t *testing.T) {
 		t.Error("Names is not sorted")
 	}
 }
+
+// Recorded on kind (npm-start): the app registered 266 ms before the pod
+// API reported its address. The registration is still the pod's: it is
+// never deregistered.
+func TestRegisteredBeforeThePodAPIReportedTheAddress(t *testing.T) {
+	ctx := Context{Scenario: "npm-start", WatchedServices: []string{"orders"}}
+	vs := All(load(t, "registered-before-address"), ctx)
+	expect(t, vs, NameDeregistrationLatency, "orders-65c486b65-7bmjl", -1, "never deregistered", "orders-orders-65c486b65-7bmjl")
+}

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 type kproc struct {
 	hostPID, pid int
 	comm, exe    string
+	args         []string
 	container    string
 	start        time.Duration
 	end          *time.Duration // exit
@@ -72,6 +74,9 @@ func kernelPods(events []timeline.Event) map[string]*kpod {
 		if p.exe == "" {
 			p.exe = e.Exe
 		}
+		if len(e.Args) > 0 && (e.Kind == timeline.KernelExec || p.args == nil) {
+			p.args = e.Args
+		}
 		if p.pid == 0 {
 			p.pid = e.PID
 		}
@@ -103,6 +108,30 @@ func notAppProc(p *kproc) bool {
 	return slices.Contains(notApp, p.comm) || strings.HasPrefix(p.comm, "runc") || exe != "" && slices.Contains(notApp, exe)
 }
 
+// runs says whether p is the program named: its comm, or the base name of
+// one of its arguments (a script or jar it runs: "server.js" is the node
+// that runs it, not the npm that starts it, though both are comm "node").
+func (p *kproc) runs(named string) bool {
+	if p.comm == named {
+		return true
+	}
+	for _, a := range p.args {
+		if path.Base(a) == named {
+			return true
+		}
+	}
+	return false
+}
+
+// isApp: the program named, or with no name, a process that is not a
+// shell or an init.
+func (p *kproc) isApp(named string) bool {
+	if named != "" {
+		return p.runs(named)
+	}
+	return !notAppProc(p)
+}
+
 // app returns the pod's app process at reference time ref (the deletion
 // request; -1 for none): the process of the program named for the service
 // (Context.AppProcess), or else the longest-lived process that is not a
@@ -114,7 +143,7 @@ func (k *kpod) app(named string, from, ref, end time.Duration) *kproc {
 		if ref >= 0 && !p.alive(from, ref) {
 			continue
 		}
-		if named != "" && p.comm != named || named == "" && notAppProc(p) {
+		if !p.isApp(named) {
 			continue
 		}
 		if best == nil || p.lifetime(end) > best.lifetime(end) {
@@ -128,7 +157,7 @@ func (k *kpod) app(named string, from, ref, end time.Duration) *kproc {
 func (k *kpod) killedApp(named string, end time.Duration) *kproc {
 	var best *kproc
 	for _, p := range k.procs {
-		if named != "" && p.comm != named || named == "" && notAppProc(p) {
+		if !p.isApp(named) {
 			continue
 		}
 		if _, ok := firstSignal(p.sent, "SIGKILL", 0); ok && (best == nil || p.lifetime(end) > best.lifetime(end)) {
@@ -267,14 +296,16 @@ func stopSignal(ctx Context, service string) string {
 }
 
 // dropped reports whether the stop signal to the container's PID 1 was
-// dropped by the kernel (PID 1 of a namespace without a handler).
+// dropped by the kernel (PID 1 of a namespace without a handler). Only the
+// first one counts, the runtime's: a PID 1 that caught it may re-raise it
+// on itself (npm does) and have that dropped, which is not the question.
 func (v kernelView) dropped() (timeline.Event, bool) {
 	if v.init == nil {
 		return timeline.Event{}, false
 	}
 	for _, e := range v.init.sent {
-		if e.Signal == v.stop && e.At >= v.from && e.Sender != timeline.SenderKernel && e.Result == timeline.ResultIgnored {
-			return e, true
+		if e.Signal == v.stop && e.At >= v.from && e.Sender != timeline.SenderKernel {
+			return e, e.Result == timeline.ResultIgnored
 		}
 	}
 	return timeline.Event{}, false

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -216,6 +217,39 @@ func TestAppProcessByName(t *testing.T) {
 	vs = All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
 	if v := verdictOf(t, vs, NameSignalDelivered, "orders-1"); v.Value != 1 || !strings.Contains(v.Message, "java (PID 1)") {
 		t.Errorf("default app: %+v", v)
+	}
+}
+
+// npm start: npm and the server it starts both run node; an argument's
+// file name (server.js) tells them apart, where the comm cannot.
+func TestAppProcessByArgument(t *testing.T) {
+	b := &kt{pod: "orders-1"}
+	b.podLife(1000, 1300, 143)
+	exec := func(at float64, host, pid int, args ...string) {
+		b.add(at, timeline.Event{Kind: timeline.KernelExec, HostPID: host, PID: pid, Comm: path.Base(args[0]), Args: args})
+	}
+	exec(10, 400, 1, "node", "/usr/share/nodejs/npm/bin/npm-cli.js", "start")
+	exec(20, 401, 18, "sh", "-c", "node server.js")
+	exec(30, 402, 19, "node", "server.js")
+	b.signal(1100, 400, 1, "node", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(1100.2, 400, 1, "node", "SIGTERM", timeline.HandlerCaught)
+	b.signal(1101, 401, 18, "sh", "SIGTERM", "node", timeline.ResultDelivered).dequeue(1101.1, 401, 18, "sh", "SIGKILL", timeline.HandlerDefault)
+	b.signal(1101.5, 400, 1, "npm start", "SIGTERM", "npm start", timeline.ResultIgnored) // npm re-raises it on itself
+	b.exit(1101.2, 401, 18, "sh").exit(1200, 400, 1, "node")
+	b.signal(1200.1, 402, 19, "node", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered).exit(1200.2, 402, 19, "node")
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true, AppProcess: map[string]string{"orders": "server.js"}})
+	if v := verdictOf(t, vs, NameSignalDelivered, "orders-1"); v.Value != 0 || !strings.Contains(v.Message, "never to node (PID 19)") {
+		t.Errorf("server.js: %+v", v)
+	}
+	if v := verdictOf(t, vs, NameKilledBySIGKILL, "orders-1"); v.Value != 1 || !strings.Contains(v.Message, "by the kernel") {
+		t.Errorf("server.js killed: %+v", v)
+	}
+	if v := verdictOf(t, vs, NameSigtermDropped, "orders-1"); v.Value != 0 {
+		t.Errorf("npm caught the runtime's SIGTERM; its own re-raise does not count: %+v", v)
+	}
+	// By comm alone, npm (the longest-lived node) would be judged.
+	vs = All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true, AppProcess: map[string]string{"orders": "node"}})
+	if v := verdictOf(t, vs, NameSignalDelivered, "orders-1"); v.Value != 1 || !strings.Contains(v.Message, "node (PID 1)") {
+		t.Errorf("node: %+v", v)
 	}
 }
 

@@ -207,7 +207,8 @@ func walkConsul(events []timeline.Event, ctx Context, segEnd time.Duration) cons
 				}
 				in.listed, in.service, in.ip, in.port = true, e.Service, e.IP, e.Port
 				in.regOwner = ""
-				if owner, ok := ownerAt(ls, e.IP, e.At); ok && (owner.service == "" || owner.service == e.Service) {
+				// The app can register before the pod API reports its address.
+				if owner, ok := ownerNear(ls, e.IP, e.At); ok && (owner.service == "" || owner.service == e.Service) {
 					in.regOwner = owner.pod
 				}
 				in.track(t)

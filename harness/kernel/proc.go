@@ -32,6 +32,8 @@ type Proc struct {
 	// (/proc/PID/exe, as the process's mount namespace names it): for a
 	// script, Comm is the script's name and Exe its interpreter.
 	Comm, Cmdline, Exe string
+	// Args are the arguments as the process has them (Cmdline joins them).
+	Args []string
 	// PodUID (dashed, as the API server writes it; for a static pod the
 	// kubelet's manifest hash, 32 hex digits, which the mirror pod carries
 	// in its kubernetes.io/config.hash annotation) and ContainerID (the CRI
@@ -88,7 +90,10 @@ func ReadProc(procRoot string, pid int) (Proc, error) {
 	if err != nil {
 		return Proc{}, err
 	}
-	p.Cmdline = strings.Join(strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"), " ")
+	if s := strings.TrimRight(string(cmdline), "\x00"); s != "" {
+		p.Args = strings.Split(s, "\x00")
+	}
+	p.Cmdline = strings.Join(p.Args, " ")
 	cg, err := readProcFile(dir, "cgroup")
 	if err != nil {
 		return Proc{}, err

@@ -126,7 +126,7 @@ func (k *Kernel) Run(ctx context.Context) error {
 		now := time.Now()
 		for _, p := range ps {
 			k.procs[p.HostPID] = p
-			k.emit(p, now, timeline.Event{Kind: timeline.KernelStart, Detail: "running when the kernel observer started"})
+			k.emit(p, now, timeline.Event{Kind: timeline.KernelStart, Detail: "running when the kernel observer started", Args: p.Args})
 		}
 	}
 	lostCtx, stopLost := context.WithCancel(ctx)
@@ -228,7 +228,7 @@ func (k *Kernel) handle(ev kernel.Event) {
 			k.sandbox[p.ContainerID] = true
 		}
 		k.procs[p.HostPID] = p
-		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelExec, Detail: ev.Filename})
+		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelExec, Detail: ev.Filename, Args: p.Args})
 	case kernel.KindProcessExit:
 		// The process ends with its leader thread's exit (the others are
 		// killed with it by exit_group, within microseconds) or with its

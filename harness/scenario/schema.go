@@ -129,7 +129,7 @@ func refine(root *jsonschema.Schema) error {
 	service := at("ServiceSpec")
 	service.OneOf = []*jsonschema.Schema{{Required: []string{"entrypoint"}}, {Required: []string{"image"}}}
 	at("ServiceSpec.port").Minimum, at("ServiceSpec.port").Maximum = "1", "65535"
-	at("ServiceSpec.appProcess").MaxLength = ptr(uint64(15))
+	at("ServiceSpec.appProcess").Pattern = "^[^/ ]+$"
 
 	at("ServiceSpec.check.identity").Enum = []any{"off", "header", "path"}
 	at("IPReuseSpec.method").Enum = []any{"host-local", "pool"}
@@ -184,7 +184,7 @@ var descriptions = []struct{ path, text string }{
 	{"ServiceSpec.port", "With image: the port the app serves on (default 8080)."},
 	{"ServiceSpec.healthPath", "With image: the HTTP path of its readiness probe (default: a TCP check of port)."},
 	{"ServiceSpec.stopSignal", "The signal the image stops on (its STOPSIGNAL), e.g. SIGQUIT; default SIGTERM."},
-	{"ServiceSpec.appProcess", "The program (as the kernel names it, at most 15 characters) whose fate the signal verdicts follow; default the longest-lived process that is not a shell or an init."},
+	{"ServiceSpec.appProcess", "The program whose fate the signal verdicts follow: its name as the kernel has it (comm, at most 15 characters, e.g. java) or the file name of one of its arguments (e.g. server.js, which tells the node running it from the npm that starts it); default the longest-lived process that is not a shell or an init."},
 	{"ServiceSpec.registers", "With image: false for an app that does not register in Consul (nginx): ready when its pods are; only signal verdicts apply."},
 	{"ServiceSpec.terminationGracePeriodSeconds", "The pods' grace period in seconds, 0 to 600 (default 30, as in Kubernetes)."},
 	{"ServiceSpec.preStop", "An exec preStop hook running `sleep N`."},

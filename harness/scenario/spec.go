@@ -64,9 +64,11 @@ type ServiceSpec struct {
 	// StopSignal is the signal the image stops on (its STOPSIGNAL; default
 	// SIGTERM): the one the verdicts follow.
 	StopSignal string `json:"stopSignal,omitempty"`
-	// AppProcess is the program (comm) whose fate the signal verdicts
-	// follow; default the longest-lived process that is not a shell or an
-	// init.
+	// AppProcess is the program whose fate the signal verdicts follow: a
+	// process's name as the kernel has it (comm, at most 15 characters) or
+	// the file name of one of its arguments (server.js, app.jar), so that
+	// the node that runs server.js is told from the npm that starts it;
+	// default the longest-lived process that is not a shell or an init.
 	AppProcess string `json:"appProcess,omitempty"`
 	// Registers says the app registers itself in Consul (default true);
 	// false for apps that do not (nginx): the service is ready when its
@@ -217,8 +219,8 @@ func (s Spec) Validate() error {
 		if svc.StopSignal != "" && unix.SignalNum(svc.StopSignal) == 0 {
 			bad(f+".stopSignal", "%q: want a signal name such as SIGTERM or SIGQUIT", svc.StopSignal)
 		}
-		if len(svc.AppProcess) > 15 {
-			bad(f+".appProcess", "%q: the kernel keeps 15 characters of a program's name (comm): write %q", svc.AppProcess, svc.AppProcess[:15])
+		if strings.ContainsAny(svc.AppProcess, "/ ") {
+			bad(f+".appProcess", "%q: want one name (java, or a file an argument names, as server.js), no path or spaces", svc.AppProcess)
 		}
 		if svc.GraceSeconds != nil && (*svc.GraceSeconds < 0 || *svc.GraceSeconds > 600) {
 			bad(f+".terminationGracePeriodSeconds", "%d: want 0 to 600", *svc.GraceSeconds)

@@ -208,10 +208,14 @@ type Event struct {
 	Comm string `json:"comm,omitempty"`
 	// Exe is the program file a kernel event's process runs: for a script
 	// Comm is the script's name and Exe its interpreter (/bin/dash).
-	Exe       string `json:"exe,omitempty"`
-	PID       int    `json:"pid,omitempty"`
-	HostPID   int    `json:"host_pid,omitempty"`
-	Container string `json:"container,omitempty"`
+	Exe string `json:"exe,omitempty"`
+	// Args are the process's arguments, on exec events and on processes
+	// found running when the observer started: they tell apart processes
+	// of one program (npm and the server it starts both run node).
+	Args      []string `json:"args,omitempty"`
+	PID       int      `json:"pid,omitempty"`
+	HostPID   int      `json:"host_pid,omitempty"`
+	Container string   `json:"container,omitempty"`
 	// Sender is who sent a signal: a task's comm, or SenderKernel.
 	Sender string `json:"sender,omitempty"`
 	// Result is what the kernel did with a sent signal (Result*).
