@@ -18,6 +18,7 @@ type Meta struct {
 	KindVersion, KubernetesVersion string
 	ConsulVersion, KindConfig      string
 	Images                         map[string]string
+	Nodes                          []string
 	Started                        time.Time
 	Kernel                         *KernelObserver
 	Summary                        string
@@ -33,7 +34,9 @@ type ScenarioRun struct {
 	Timing  Timing
 	Steps   []StepTime
 	Faults  []string
-	Err     error
+	// Node is the node the scenario had to itself, if it needed one.
+	Node string
+	Err  error
 }
 
 // StepTime is one step of a scenario run and its wall time.
@@ -52,7 +55,7 @@ func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr e
 	run := Run{
 		HarnessVersion: meta.HarnessVersion, HarnessCommit: meta.HarnessCommit,
 		KindVersion: meta.KindVersion, KubernetesVersion: meta.KubernetesVersion, ConsulVersion: meta.ConsulVersion,
-		Images: meta.Images, KindConfig: meta.KindConfig, Kernel: meta.Kernel, Summary: meta.Summary,
+		Images: meta.Images, KindConfig: meta.KindConfig, Nodes: meta.Nodes, Kernel: meta.Kernel, Summary: meta.Summary,
 		Started: meta.Started, Finished: time.Now(),
 		CheckContexts: map[string]check.Context{},
 		Timings:       map[string]Timing{},
@@ -69,6 +72,12 @@ func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr e
 		run.Steps[s.Name] = s.Steps
 		if len(s.Faults) > 0 {
 			run.Faults[s.Name] = s.Faults
+		}
+		if s.Node != "" {
+			if run.ScenarioNodes == nil {
+				run.ScenarioNodes = map[string]string{}
+			}
+			run.ScenarioNodes[s.Name] = s.Node
 		}
 		if s.Err != nil {
 			if run.ScenarioErrors == nil {

@@ -161,6 +161,9 @@ func runFacts(run Run) [][2]string {
 	add("kind", run.KindVersion)
 	add("Kubernetes", run.KubernetesVersion)
 	add("Consul", run.ConsulVersion)
+	if n := len(run.Nodes); n > 0 {
+		add("nodes", fmt.Sprintf("%d (%s); scenarios that need a node to themselves ran side by side, one per node", n, strings.Join(run.Nodes, ", ")))
+	}
 	if run.Kernel != nil {
 		add("kernel signal observer", run.Kernel.String())
 	}

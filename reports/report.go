@@ -44,9 +44,13 @@ type Run struct {
 	// its config), so a rerun can check it has the same bits.
 	Images map[string]string `json:"images,omitempty"`
 	// KindConfig is the kind cluster configuration text as used.
-	KindConfig string    `json:"kind_config,omitempty"`
-	Started    time.Time `json:"started"`
-	Finished   time.Time `json:"finished"`
+	KindConfig string `json:"kind_config,omitempty"`
+	// Nodes are the nodes scenarios could run on; ScenarioNodes the node
+	// each scenario that needed a node to itself was pinned to.
+	Nodes         []string          `json:"nodes,omitempty"`
+	ScenarioNodes map[string]string `json:"scenario_nodes,omitempty"`
+	Started       time.Time         `json:"started"`
+	Finished      time.Time         `json:"finished"`
 	// Scenarios are the scenario definitions exactly as run, in run order,
 	// opaque to this package.
 	Scenarios []json.RawMessage `json:"scenarios,omitempty"`

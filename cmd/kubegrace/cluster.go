@@ -20,6 +20,7 @@ type clusterFlags struct {
 	name, config, nodeImage, repo, logDir string
 	keep, skipImages                      bool
 	timeout                               time.Duration
+	nodes                                 int
 }
 
 func newClusterCommand() *cobra.Command {
@@ -49,6 +50,7 @@ them into every node. Ctrl-C deletes a cluster this command created, unless
 	create.Flags().BoolVar(&f.keep, "keep", false, "keep a cluster this command created even if creation fails or is interrupted")
 	create.Flags().BoolVar(&f.skipImages, "skip-images", false, "do not build or load the project images")
 	create.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "deadline for creation until a Ready node and CoreDNS")
+	create.Flags().IntVar(&f.nodes, "nodes", cluster.NodesFromEnv(), "cluster size: one control plane and N-1 workers, all running pods (env KUBEGRACE_NODES; default from this machine's memory, at most 4)")
 
 	var delName string
 	del := &cobra.Command{
@@ -75,7 +77,7 @@ func runClusterCreate(ctx context.Context, f clusterFlags) error {
 		f.logDir = filepath.Join("reports", "cluster-logs-"+time.Now().Format("20060102-150405"))
 	}
 	p, err := job.PrepareCluster(ctx, job.ClusterOptions{
-		Repo: f.repo, Name: f.name, ConfigPath: f.config, NodeImage: f.nodeImage, Keep: f.keep,
+		Repo: f.repo, Name: f.name, ConfigPath: f.config, NodeImage: f.nodeImage, Nodes: f.nodes, Keep: f.keep,
 		LogDir: f.logDir, ReadyTimeout: f.timeout, SkipImages: f.skipImages, Log: os.Stderr,
 	})
 	if err != nil {

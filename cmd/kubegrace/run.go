@@ -22,7 +22,7 @@ type runFlags struct {
 	labels              []string
 	repo, name, nodeImg string
 	reports, kernel     string
-	parallel            int
+	parallel, nodes     int
 }
 
 func newRunCommand() *cobra.Command {
@@ -65,7 +65,7 @@ leaves at once and says what was left behind.`,
 			}
 			res, err := job.Run(cmd.Context(), job.Options{
 				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr, Kernel: km,
-				Cluster:  job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: os.Stderr},
+				Cluster:  job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Nodes: f.nodes, Keep: f.keep, Log: os.Stderr},
 				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.name, r.Live()) } },
 			})
 			fmt.Println()
@@ -87,6 +87,7 @@ leaves at once and says what was left behind.`,
 	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
 	cmd.Flags().StringVar(&f.reports, "reports", "reports", "reports folder (<run-id>/ and the link latest go there)")
 	cmd.Flags().IntVar(&f.parallel, "parallel", 2, "how many scenarios that can share a node run side by side")
+	cmd.Flags().IntVar(&f.nodes, "nodes", cluster.NodesFromEnv(), "cluster size: scenarios that need a node to themselves run side by side, one per node (env KUBEGRACE_NODES; default from this machine's memory, at most 4); a cluster of another size is recreated")
 	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
 	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel (tracefs, root on the Docker host): auto (fall back to app logs and exit codes where it cannot run, and say so), off, require")
 	return cmd

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,6 +44,11 @@ type Options struct {
 	ConfigPath string
 	// NodeImage, if set, is used as is (it must exist or be pullable).
 	NodeImage string
+	// Nodes, if set, is how many nodes the cluster has: one control plane
+	// and Nodes-1 workers, in place of the config's node list. All of them
+	// run pods (see Untaint). A reused cluster of another size is
+	// recreated; with 0, a reused cluster of any size is fine.
+	Nodes int
 	// BuildOfflineImage builds (or finds) the offline node image; used when
 	// no explicit image is given and kindest/node cannot be pulled.
 	BuildOfflineImage func(context.Context) (string, error)
@@ -112,8 +118,12 @@ func CheckDocker(ctx context.Context) error {
 // unless opts.Keep.
 func Ensure(ctx context.Context, opts Options) (c *Cluster, err error) {
 	opts.defaults()
-	if _, _, err := LoadConfig(opts.ConfigPath); err != nil {
+	cfg, _, err := LoadConfig(opts.ConfigPath)
+	if err != nil {
 		return nil, err
+	}
+	if opts.Nodes > 0 {
+		cfg = WithNodes(cfg, opts.Nodes)
 	}
 	if err := CheckDocker(ctx); err != nil {
 		return nil, err
@@ -133,9 +143,12 @@ func Ensure(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	if slices.Contains(existing, opts.Name) {
 		running := c.runningImage(ctx)
+		have, _ := provider.ListNodes(opts.Name)
 		switch {
 		case running.Image != "" && !sameImage(ctx, running.Image, choice.Image):
 			opts.Logger.Warnf("cluster %q runs node image %s, this run wants %s; recreating it", opts.Name, running.Image, choice.Image)
+		case opts.Nodes > 0 && len(have) != len(cfg.Nodes):
+			opts.Logger.Warnf("cluster %q has %d node(s), this run wants %d; recreating it", opts.Name, len(have), len(cfg.Nodes))
 		default:
 			opts.Logger.V(0).Infof("Reusing kind cluster %q; checking it is healthy", opts.Name)
 			if err := c.connect(); err == nil {
@@ -178,7 +191,7 @@ func Ensure(ctx context.Context, opts Options) (c *Cluster, err error) {
 	created := make(chan error, 1)
 	go func() {
 		created <- provider.Create(opts.Name,
-			kindcluster.CreateWithConfigFile(opts.ConfigPath),
+			kindcluster.CreateWithV1Alpha4Config(cfg),
 			kindcluster.CreateWithNodeImage(choice.Image),
 			kindcluster.CreateWithRetain(false),
 			kindcluster.CreateWithWaitForReady(0),
@@ -203,6 +216,9 @@ func Ensure(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	if err = c.WaitReady(ctx, opts.ReadyTimeout); err != nil {
+		return nil, err
+	}
+	if err = c.Untaint(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -369,10 +385,20 @@ func (c *Cluster) LoadImages(ctx context.Context, refs ...string) error {
 		if err := save.Run(); err != nil {
 			return fmt.Errorf("docker save %s: %w: %s", ref, err, strings.TrimSpace(stderr.String()))
 		}
-		for _, n := range missing {
-			if err := nodeutils.LoadImageArchive(n, bytes.NewReader(archive.Bytes())); err != nil {
-				return fmt.Errorf("load %s into node %s: %w", ref, n, err)
-			}
+		// Into every node at once: each load is the node's containerd
+		// unpacking the archive, and the nodes do not share a disk queue.
+		errs := make([]error, len(missing))
+		var wg sync.WaitGroup
+		for i, n := range missing {
+			wg.Go(func() {
+				if err := nodeutils.LoadImageArchive(n, bytes.NewReader(archive.Bytes())); err != nil {
+					errs[i] = fmt.Errorf("load %s into node %s: %w", ref, n, err)
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -394,4 +420,50 @@ func Delete(name string, logger log.Logger) error {
 	}
 	_ = os.Remove(kubeconfigPath(name))
 	return nil
+}
+
+// controlPlaneTaint keeps pods off kind's control plane in a cluster with
+// workers (kind removes it in a one-node cluster).
+const controlPlaneTaint = "node-role.kubernetes.io/control-plane"
+
+// Untaint lets scenarios run on the control plane too, as kind does for a
+// one-node cluster: on a 2-core machine every node is worth using, and
+// a scenario that needs a node to itself needs as many as there are.
+func (c *Cluster) Untaint(ctx context.Context) error {
+	var list corev1.NodeList
+	if err := c.Client.Resources().List(ctx, &list); err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	for _, n := range list.Items {
+		kept := slices.DeleteFunc(slices.Clone(n.Spec.Taints), func(t corev1.Taint) bool { return t.Key == controlPlaneTaint })
+		if len(kept) == len(n.Spec.Taints) {
+			continue
+		}
+		n.Spec.Taints = kept
+		if err := c.Client.Resources().Update(ctx, &n); err != nil {
+			return fmt.Errorf("let pods run on node %s (remove taint %s): %w", n.Name, controlPlaneTaint, err)
+		}
+	}
+	return nil
+}
+
+// SchedulableNodes are the names of the nodes pods can run on (no
+// NoSchedule or NoExecute taint), sorted.
+func (c *Cluster) SchedulableNodes(ctx context.Context) ([]string, error) {
+	var list corev1.NodeList
+	if err := c.Client.Resources().List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	var out []string
+	for _, n := range list.Items {
+		ok := !n.Spec.Unschedulable
+		for _, t := range n.Spec.Taints {
+			ok = ok && t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute
+		}
+		if ok {
+			out = append(out, n.Name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

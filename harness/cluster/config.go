@@ -44,3 +44,27 @@ func LoadConfig(path string) (*v1alpha4.Cluster, []byte, error) {
 	}
 	return &c, raw, nil
 }
+
+// WithNodes is cfg with n nodes: its first control plane and n-1 workers
+// (copies of its first worker, if it has one, else plain workers).
+func WithNodes(cfg *v1alpha4.Cluster, n int) *v1alpha4.Cluster {
+	out := *cfg
+	out.Nodes = nil
+	worker := v1alpha4.Node{Role: v1alpha4.WorkerRole}
+	for _, node := range cfg.Nodes {
+		if node.Role == v1alpha4.WorkerRole {
+			worker = node
+			break
+		}
+	}
+	for _, node := range cfg.Nodes {
+		if node.Role == v1alpha4.ControlPlaneRole {
+			out.Nodes = append(out.Nodes, node)
+			break
+		}
+	}
+	for len(out.Nodes) < max(n, 1) {
+		out.Nodes = append(out.Nodes, worker)
+	}
+	return &out
+}

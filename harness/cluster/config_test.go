@@ -54,3 +54,38 @@ func TestCheckDockerWithoutDocker(t *testing.T) {
 		t.Errorf("Ensure without docker: %v", err)
 	}
 }
+
+func TestWithNodes(t *testing.T) {
+	c, _, err := LoadConfig(filepath.Join("..", "..", "kind-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 4} {
+		got := WithNodes(c, n)
+		if len(got.Nodes) != n || got.Nodes[0].Role != "control-plane" {
+			t.Errorf("WithNodes(%d) = %+v", n, got.Nodes)
+		}
+		for _, node := range got.Nodes[1:] {
+			if node.Role != "worker" {
+				t.Errorf("WithNodes(%d): node %+v, want a worker", n, node)
+			}
+		}
+		if got.Networking.PodSubnet != c.Networking.PodSubnet || len(got.KubeadmConfigPatches) != len(c.KubeadmConfigPatches) {
+			t.Errorf("WithNodes(%d) lost the config's networking or patches", n)
+		}
+	}
+	if len(c.Nodes) != 1 {
+		t.Errorf("WithNodes changed its input: %d nodes", len(c.Nodes))
+	}
+}
+
+func TestNodesFor(t *testing.T) {
+	for mem, want := range map[int64]int{0: 1, 4 << 30: 1, 8 << 30: 2, 10 << 30: 3, 24 << 30: MaxDefaultNodes} {
+		if got := nodesFor(mem); got != want {
+			t.Errorf("nodesFor(%d GiB) = %d, want %d", mem>>30, got, want)
+		}
+	}
+	if n := DefaultNodes(); n < 1 || n > MaxDefaultNodes {
+		t.Errorf("DefaultNodes() = %d", n)
+	}
+}

@@ -36,6 +36,9 @@ type DeployOptions struct {
 	Namespace string // default "kubegrace-consul"
 	Image     string // the project's Consul image (images.BuildProject)
 	Timeout   time.Duration
+	// NodeSelector pins the Consul pod (a scenario that has a node to
+	// itself keeps everything there).
+	NodeSelector map[string]string
 }
 
 // Deploy starts a single Consul server (dev mode: in-memory, its own
@@ -83,6 +86,7 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
+					NodeSelector:                  opts.NodeSelector,
 					TerminationGracePeriodSeconds: &zero,
 					Containers: []corev1.Container{{
 						Name:            "consul",

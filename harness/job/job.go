@@ -41,6 +41,8 @@ type ClusterOptions struct {
 	ConfigPath string
 	// NodeImage, if set, is used as is.
 	NodeImage string
+	// Nodes is the cluster's size (0: as kind-config.yaml says).
+	Nodes int
 	// Keep leaves a cluster this call created when it fails or is
 	// interrupted.
 	Keep bool
@@ -75,6 +77,7 @@ func PrepareCluster(ctx context.Context, o ClusterOptions) (*Prepared, error) {
 		Name:         o.Name,
 		ConfigPath:   o.ConfigPath,
 		NodeImage:    o.NodeImage,
+		Nodes:        o.Nodes,
 		Keep:         o.Keep,
 		LogDir:       o.LogDir,
 		ReadyTimeout: o.ReadyTimeout,
@@ -228,6 +231,10 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		meta.KubernetesVersion = v
 	}
 	runner := p.Runner(o.Log)
+	if runner.Nodes, jobErr = c.SchedulableNodes(ctx); jobErr != nil {
+		return res, jobErr
+	}
+	meta.Nodes = runner.Nodes
 	stopKernel := StartKernel(ctx, o.Kernel, rec, runner, &meta, o.Log)
 	defer func() {
 		if kerr := stopKernel(); kerr != nil {
@@ -241,7 +248,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.OnRunner != nil {
 		o.OnRunner(runner)
 	}
-	fmt.Fprintf(o.Log, "running %d scenario(s) on cluster %s (node image %s)\n", len(o.Specs), c.Name, c.NodeImage.Image)
+	fmt.Fprintf(o.Log, "running %d scenario(s) on cluster %s, %d node(s) (node image %s)\n", len(o.Specs), c.Name, len(runner.Nodes), c.NodeImage.Image)
 	res.Results = runner.RunAll(ctx, o.Specs, o.Parallel, rec)
 	return res, nil
 }
@@ -252,7 +259,7 @@ func scenarioRuns(results []run.Result) []reports.ScenarioRun {
 	for _, r := range results {
 		raw, _ := json.Marshal(r.Spec)
 		sr := reports.ScenarioRun{
-			Name: r.Spec.Name, Spec: raw, Context: r.Context, Faults: r.Faults, Err: r.Err,
+			Name: r.Spec.Name, Spec: raw, Context: r.Context, Faults: r.Faults, Node: r.Node, Err: r.Err,
 			Timing: reports.NewTiming(r.Phase(run.PhaseSetup), r.Phase(run.PhaseFaults), r.Forcing, r.Phase(run.PhaseDrain),
 				r.Phase(run.PhaseSettle), r.Phase(run.PhaseTeardown), r.Total()),
 		}

@@ -139,7 +139,7 @@ func TestReadProcFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Proc{HostPID: 1481, PPID: 1460, TGID: 1481, NSPID: []int{1481, 1078, 1}, Comm: "ns-noexec.sh", Cmdline: "/bin/bash /entrypoint.sh",
-		Args: []string{"/bin/bash", "/entrypoint.sh"},
+		Args:   []string{"/bin/bash", "/entrypoint.sh"},
 		PodUID: podUID, ContainerID: cid, SigCgt: 0x10000, SigIgn: 0x6, SigBlk: 0x10000}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("ReadProc =\n%+v\nwant\n%+v", p, want)

@@ -41,6 +41,10 @@ type Runner struct {
 	// Kernel says the kernel signal observer runs: the scenarios' signal
 	// verdicts rest on it (check.Context.Kernel).
 	Kernel bool
+	// Nodes are the nodes scenarios may run on. Scenarios that need a node
+	// to themselves run side by side, each pinned to one of them; with
+	// none or one, they run one after another.
+	Nodes []string
 
 	mu   sync.Mutex
 	live []string // namespaces created and not yet torn down
@@ -93,7 +97,10 @@ type Result struct {
 	// Forcing is the part of the faults' time spent forcing them (an
 	// address reused), not waiting for what the spec asks: overhead.
 	Forcing time.Duration
-	Err     error
+	// Node is the node the scenario had to itself ("" for a scenario
+	// that shares the cluster).
+	Node string
+	Err  error
 }
 
 // Phase is the time spent in the steps of phase p.
@@ -116,6 +123,9 @@ type State struct {
 	Runner    *Runner
 	Spec      scenario.Spec
 	Namespace string
+	// Node is the node every pod of the scenario is pinned to, when it
+	// has one to itself ("" otherwise).
+	Node      string
 	Clientset kubernetes.Interface
 	Rec       *timeline.Recorder
 	Consul    *consul.InCluster
@@ -146,9 +156,14 @@ const TeardownTimeout = 2 * time.Minute
 // Run runs spec, recording onto rec: the steps in order until one fails,
 // then teardown. It always tears its namespace down.
 func (r *Runner) Run(ctx context.Context, spec scenario.Spec, rec *timeline.Recorder) Result {
-	res := Result{Spec: spec, Started: time.Now(), Context: Context(spec)}
+	return r.RunOn(ctx, spec, "", rec)
+}
+
+// RunOn is Run with every pod of the scenario pinned to node ("": none).
+func (r *Runner) RunOn(ctx context.Context, spec scenario.Spec, node string, rec *timeline.Recorder) Result {
+	res := Result{Spec: spec, Started: time.Now(), Context: Context(spec), Node: node}
 	res.Context.Kernel = r.Kernel
-	st := &State{Runner: r, Spec: spec, Namespace: Namespace(spec), Rec: rec, Result: &res}
+	st := &State{Runner: r, Spec: spec, Namespace: Namespace(spec), Node: node, Rec: rec, Result: &res}
 	cs, err := r.clientset()
 	if err != nil {
 		res.Err = err
@@ -266,10 +281,13 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// RunAll runs specs on one cluster: scenarios that can share a node run
-// side by side (at most parallel at once, each in its own namespace with
-// its own Consul); those that need a node to themselves (a fault says so)
-// run alone, one after another. Results come back in spec order.
+// RunAll runs specs on one cluster in two phases. First the scenarios that
+// can share a node, side by side (at most parallel at once, each in its
+// own namespace with its own Consul), spread over the nodes by the
+// scheduler. Then those that need a node to themselves (a fault says so),
+// each pinned to a node of its own: as many at once as there are nodes
+// (r.Nodes), one after another on a one-node cluster. Results come back
+// in spec order.
 func (r *Runner) RunAll(ctx context.Context, specs []scenario.Spec, parallel int, rec *timeline.Recorder) []Result {
 	parallel = max(parallel, 1)
 	results := make([]Result, len(specs))
@@ -286,10 +304,24 @@ func (r *Runner) RunAll(ctx context.Context, specs []scenario.Spec, parallel int
 		})
 	}
 	wg.Wait()
-	for i, s := range specs {
-		if s.NeedsNodeToItself() {
-			results[i] = r.Run(ctx, s, rec)
-		}
+	free := make(chan string, max(len(r.Nodes), 1))
+	for _, n := range r.Nodes {
+		free <- n
 	}
+	if len(r.Nodes) <= 1 {
+		free = make(chan string, 1)
+		free <- "" // one node: nothing to pin to, nothing else runs
+	}
+	for i, s := range specs {
+		if !s.NeedsNodeToItself() {
+			continue
+		}
+		wg.Go(func() {
+			node := <-free
+			defer func() { free <- node }()
+			results[i] = r.RunOn(ctx, s, node, rec)
+		})
+	}
+	wg.Wait()
 	return results
 }

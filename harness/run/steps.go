@@ -37,6 +37,14 @@ func Steps() []Step {
 	}
 }
 
+// nodeSelector pins a pod to the scenario's node, if it has one.
+func (s *State) nodeSelector() map[string]string {
+	if s.Node == "" {
+		return nil
+	}
+	return map[string]string{corev1.LabelHostname: s.Node}
+}
+
 // createNamespace deletes a leftover of an interrupted run, creates the
 // scenario's namespace and registers its teardown.
 func createNamespace(ctx context.Context, s *State) error {
@@ -92,7 +100,7 @@ func observePods(ctx context.Context, s *State) error {
 
 func deployConsul(ctx context.Context, s *State) error {
 	s.Logf("deploying Consul, then %d service(s), in namespace %s", len(s.Spec.Services), s.Namespace)
-	c, err := consul.Deploy(ctx, s.Runner.Client, consul.DeployOptions{Namespace: s.Namespace, Image: s.Runner.Images.Consul})
+	c, err := consul.Deploy(ctx, s.Runner.Client, consul.DeployOptions{Namespace: s.Namespace, Image: s.Runner.Images.Consul, NodeSelector: s.nodeSelector()})
 	s.Consul = c
 	return err
 }
@@ -101,6 +109,7 @@ func createServices(ctx context.Context, s *State) error {
 	for _, svc := range s.Spec.Services {
 		d, err := workload.Deployment(s.Namespace, svc.Workload(), s.Runner.Images.Fixture, s.Consul.ServiceAddr)
 		if err == nil {
+			d.Spec.Template.Spec.NodeSelector = s.nodeSelector()
 			_, err = s.Clientset.AppsV1().Deployments(s.Namespace).Create(ctx, d, metav1.CreateOptions{})
 		}
 		if err != nil {
@@ -181,6 +190,7 @@ func startCallers(ctx context.Context, s *State) error {
 			iv = 100 * time.Millisecond
 		}
 		d := workload.Caller(s.Namespace, fmt.Sprintf("caller-%d-%s", i, c.Service), c.Service, s.Runner.Images.Fixture, s.Consul.ServiceAddr, iv)
+		d.Spec.Template.Spec.NodeSelector = s.nodeSelector()
 		if _, err := s.Clientset.AppsV1().Deployments(s.Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create caller of %s: %w", c.Service, err)
 		}

@@ -153,30 +153,53 @@ var _ = Describe("the Runner on one pod deletion", Label("kind", "observe"), Ord
 	})
 })
 
+// Two scenarios that each need a node to themselves, run by RunAll on the
+// two-node cluster: side by side, each pinned to a node of its own.
 var _ = Describe("the Runner forcing IP reuse", Label("kind", "ipreuse"), func() {
-	It("steers host-local with no callers (services ready waits for pod addresses)", func(ctx SpecContext) {
-		res, tl, _, _, _ := runSpec(ctx, "ip-reuse-no-callers.yaml")
-		Expect(res.Err).NotTo(HaveOccurred())
-		Expect(res.Faults).To(HaveLen(1))
-		Expect(res.Faults[0]).To(ContainSubstring("taken by pod billing-reuse-"))
-		Expect(res.Faults[0]).To(ContainSubstring("by host-local state"))
-		Expect(fillers(tl)).To(BeZero())
-		Expect(res.Forcing).To(BeNumerically("<", 5*time.Second), "steering takes about a second after the victim is gone")
-	}, SpecTimeout(5*time.Minute))
+	It("runs two IP-reuse scenarios side by side, one per node: host-local steered, and the pool filled", func(ctx SpecContext) {
+		var specs []scenario.Spec
+		for _, f := range []string{"ip-reuse-no-callers.yaml", "ip-reuse-pool.yaml"} {
+			s, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", f))
+			Expect(err).NotTo(HaveOccurred())
+			specs = append(specs, s)
+		}
+		rec := timeline.NewRecorder(time.Now())
+		runner := prepared.Runner(GinkgoWriter)
+		var err error
+		runner.Nodes, err = c.SchedulableNodes(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(runner.Nodes).To(HaveLen(2), "the kind tier's cluster has two nodes, both running pods")
+		results := runner.RunAll(ctx, specs, 2, rec)
+		tl := rec.Snapshot()
+		steer, pool := results[0], results[1]
+		for _, r := range results {
+			Expect(r.Err).NotTo(HaveOccurred(), r.Spec.Name)
+			Expect(r.Node).NotTo(BeEmpty(), "%s had a node to itself", r.Spec.Name)
+			for _, e := range tl.Events {
+				if e.Source == timeline.SourcePod && e.Kind == timeline.PodScheduled && e.Scenario == r.Spec.Name {
+					Expect(e.Detail).To(Equal(r.Node), "pod %s of %s pinned to its node", e.Pod, r.Spec.Name)
+				}
+			}
+		}
+		Expect(steer.Node).NotTo(Equal(pool.Node))
+		Expect(steer.Started.Before(pool.Finished) && pool.Started.Before(steer.Finished)).To(BeTrue(), "they ran side by side")
 
-	It("fills the pool when told to, fillers marked by their role", func(ctx SpecContext) {
-		res, tl, _, _, _ := runSpec(ctx, "ip-reuse-pool.yaml")
-		Expect(res.Err).NotTo(HaveOccurred())
-		Expect(res.Faults[0]).To(ContainSubstring("by pool exhaustion"))
-		Expect(fillers(tl)).To(BeNumerically(">", 0), "filler pods are marked by their role on the timeline")
-	}, SpecTimeout(5*time.Minute))
+		Expect(steer.Faults).To(HaveLen(1))
+		Expect(steer.Faults[0]).To(ContainSubstring("taken by pod billing-reuse-"))
+		Expect(steer.Faults[0]).To(ContainSubstring("by host-local state"))
+		Expect(steer.Forcing).To(BeNumerically("<", 5*time.Second), "steering takes about a second after the victim is gone")
+		Expect(pool.Faults[0]).To(ContainSubstring("by pool exhaustion"))
+		Expect(fillers(tl, steer.Spec.Name)).To(BeZero())
+		Expect(fillers(tl, pool.Spec.Name)).To(BeNumerically(">", 0), "filler pods are marked by their role on the timeline")
+	}, SpecTimeout(6*time.Minute))
 })
 
-// fillers counts the IP-pool filler pods the timeline saw created.
-func fillers(tl timeline.Timeline) int {
+// fillers counts the IP-pool filler pods the timeline saw created for a
+// scenario.
+func fillers(tl timeline.Timeline, scenario string) int {
 	n := 0
 	for _, e := range tl.Events {
-		if e.Source == timeline.SourcePod && e.Kind == timeline.PodCreated && e.Role == timeline.RoleIPFiller {
+		if e.Scenario == scenario && e.Source == timeline.SourcePod && e.Kind == timeline.PodCreated && e.Role == timeline.RoleIPFiller {
 			n++
 			Expect(strings.HasPrefix(e.Pod, "ipfill-")).To(BeTrue())
 		}

@@ -7,6 +7,7 @@
 package cluster
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/job"
@@ -54,6 +56,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Repo:         root,
 		Name:         name,
 		NodeImage:    os.Getenv("KUBEGRACE_NODE_IMAGE"),
+		Nodes:        2, // pod traffic across nodes, scenarios side by side
 		ReadyTimeout: 4 * time.Minute,
 		LogDir:       filepath.Join(root, "reports", "kind-tier-logs"),
 		Log:          GinkgoWriter,
@@ -108,6 +111,53 @@ var _ = Describe("kind substrate", Label("kind", "cluster"), Ordered, func() {
 		Expect(cidr.Contains(net.ParseIP(pod.Status.PodIP))).To(BeTrue(), "pod IP %s in %s", pod.Status.PodIP, cidr)
 		GinkgoWriter.Printf("pod %s on %s: %s in %s\n", pod.Name, node.Name, pod.Status.PodIP, cidr)
 	}, SpecTimeout(3*time.Minute))
+
+	// The offline node image has no kindnetd: kubegrace-cni routes each
+	// node's pod CIDR via that node. A pod on one node must reach a pod on
+	// the other, both ways (Consul checks and callers cross nodes).
+	It("routes pod traffic between nodes, both ways", func(ctx SpecContext) {
+		r := c.Client.Resources()
+		nodes, err := c.SchedulableNodes(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(nodes).To(HaveLen(2))
+		cs, err := kubernetes.NewForConfig(c.Client.RESTConfig())
+		Expect(err).NotTo(HaveOccurred())
+		pod := func(name, node string, command []string, env ...corev1.EnvVar) *corev1.Pod {
+			return &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+				Spec: corev1.PodSpec{
+					NodeName: node, RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: new(int64),
+					Containers: []corev1.Container{{Name: "app", Image: img.Fixture, ImagePullPolicy: corev1.PullNever, Command: command, Env: env}},
+				},
+			}
+		}
+		for i, node := range nodes {
+			other := nodes[1-i]
+			// The fixture serves HTTP while it retries registering with a
+			// Consul that is not there.
+			server := pod(fmt.Sprintf("cross-server-%d", i), node, []string{"/opt/kubegrace/bin/fixture"},
+				corev1.EnvVar{Name: "FIXTURE_SERVICE_NAME", Value: "cross"})
+			Expect(r.Create(ctx, server)).To(Succeed())
+			DeferCleanup(func(ctx SpecContext) { _ = r.Delete(ctx, server) })
+			Eventually(func(g Gomega) {
+				g.Expect(r.Get(ctx, server.Name, server.Namespace, server)).To(Succeed())
+				g.Expect(server.Status.PodIP).NotTo(BeEmpty())
+			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+			get := `for i in $(seq 30); do if exec 3<>/dev/tcp/$SERVER/8080; then printf 'GET /actuator/health HTTP/1.0\r\n\r\n' >&3; head -1 <&3; exit 0; fi; sleep 1; done; exit 1`
+			client := pod(fmt.Sprintf("cross-client-%d", i), other, []string{"bash", "-c", get},
+				corev1.EnvVar{Name: "SERVER", Value: server.Status.PodIP})
+			Expect(r.Create(ctx, client)).To(Succeed())
+			DeferCleanup(func(ctx SpecContext) { _ = r.Delete(ctx, client) })
+			Eventually(func(g Gomega) {
+				g.Expect(r.Get(ctx, client.Name, client.Namespace, client)).To(Succeed())
+				g.Expect(client.Status.Phase).To(Equal(corev1.PodSucceeded), "client on %s to %s on %s: %+v", other, server.Status.PodIP, node, client.Status.ContainerStatuses)
+			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+			out, err := cs.CoreV1().Pods("default").GetLogs(client.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(out)).To(HavePrefix("HTTP/1."), "answer from %s", node)
+			GinkgoWriter.Printf("pod on %s reached pod %s on %s: %s", other, server.Status.PodIP, node, out)
+		}
+	}, SpecTimeout(4*time.Minute))
 
 	It("reuses the healthy cluster instead of creating another", func(ctx SpecContext) {
 		again, err := cluster.Ensure(ctx, cluster.Options{

@@ -68,7 +68,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	res, err = job.Run(ctx, job.Options{
 		Specs: selected, Parallel: 2, Log: os.Stdout, ReportsDir: filepath.Join(repoRoot(), "reports"),
-		Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: os.Getenv("KUBEGRACE_NODE_IMAGE"), Log: os.Stdout},
+		Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: os.Getenv("KUBEGRACE_NODE_IMAGE"), Nodes: cluster.NodesFromEnv(), Log: os.Stdout},
 	})
 	// Scenario errors are reported per spec below; only a job that could
 	// not start (no cluster, no images) fails here.
