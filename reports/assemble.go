@@ -19,6 +19,7 @@ type Meta struct {
 	ConsulVersion, KindConfig      string
 	Images                         map[string]string
 	Nodes                          []string
+	Preflight                      json.RawMessage
 	Started                        time.Time
 	Kernel                         *KernelObserver
 	Summary                        string
@@ -36,7 +37,9 @@ type ScenarioRun struct {
 	Faults  []string
 	// Node is the node the scenario had to itself, if it needed one.
 	Node string
-	Err  error
+	// Inconclusive says why the scenario's fault could not be forced here.
+	Inconclusive string
+	Err          error
 }
 
 // StepTime is one step of a scenario run and its wall time.
@@ -55,7 +58,7 @@ func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr e
 	run := Run{
 		HarnessVersion: meta.HarnessVersion, HarnessCommit: meta.HarnessCommit,
 		KindVersion: meta.KindVersion, KubernetesVersion: meta.KubernetesVersion, ConsulVersion: meta.ConsulVersion,
-		Images: meta.Images, KindConfig: meta.KindConfig, Nodes: meta.Nodes, Kernel: meta.Kernel, Summary: meta.Summary,
+		Images: meta.Images, KindConfig: meta.KindConfig, Nodes: meta.Nodes, Preflight: meta.Preflight, Kernel: meta.Kernel, Summary: meta.Summary,
 		Started: meta.Started, Finished: time.Now(),
 		CheckContexts: map[string]check.Context{},
 		Timings:       map[string]Timing{},
@@ -72,6 +75,12 @@ func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr e
 		run.Steps[s.Name] = s.Steps
 		if len(s.Faults) > 0 {
 			run.Faults[s.Name] = s.Faults
+		}
+		if s.Inconclusive != "" {
+			if run.Inconclusive == nil {
+				run.Inconclusive = map[string]string{}
+			}
+			run.Inconclusive[s.Name] = s.Inconclusive
 		}
 		if s.Node != "" {
 			if run.ScenarioNodes == nil {
@@ -90,6 +99,7 @@ func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr e
 	for _, s := range scenarios {
 		run.Expectations = append(run.Expectations, JudgeAll(s.Name, s.Wants, verdicts)...)
 	}
+	markInconclusive(run.Expectations, run.Inconclusive)
 	return run, verdicts
 }
 
@@ -125,7 +135,7 @@ func (r Run) ScenarioNames() []string {
 func (r Run) Unmet() []Expectation {
 	var out []Expectation
 	for _, e := range r.Expectations {
-		if !e.Met {
+		if !e.Met && !e.Inconclusive {
 			out = append(out, e)
 		}
 	}
@@ -146,18 +156,25 @@ func Summary(run Run) string {
 			}
 			n++
 			met := "yes"
-			if !e.Met {
+			switch {
+			case e.Inconclusive:
+				met = "INCONCLUSIVE"
+			case !e.Met:
 				met = "NO"
 			}
 			fmt.Fprintf(tw, "%s\t%s %s %s %g\t%v\t%s\t%.1fs\t%.2f\n", name, e.Verdict, e.Subject, e.Op, e.Want, e.Got, met, t.TotalMS/1000, t.Overhead)
 		}
 		status := "measured only"
 		serr, failed := run.ScenarioErrors[name]
-		if failed {
+		why, inconclusive := run.Inconclusive[name]
+		switch {
+		case failed:
 			line, _, _ := strings.Cut(serr, "\n")
 			status = "ERROR: " + line
+		case inconclusive:
+			status = "INCONCLUSIVE: " + why
 		}
-		if n == 0 || failed {
+		if n == 0 || failed || inconclusive {
 			fmt.Fprintf(tw, "%s\t(%s)\t\t\t%.1fs\t%.2f\n", name, status, t.TotalMS/1000, t.Overhead)
 		}
 	}

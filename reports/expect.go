@@ -32,6 +32,9 @@ type Expectation struct {
 	Got []float64 `json:"got"`
 	// Met is true when at least one value was compared and all satisfied Op.
 	Met bool `json:"met"`
+	// Inconclusive: the scenario's fault could not be forced on this
+	// cluster, so nothing was measured that could meet or fail it.
+	Inconclusive bool `json:"inconclusive,omitempty"`
 	// Why says what the expectation stands for, from the scenario spec.
 	Why string `json:"why,omitempty"`
 	// Message is one sentence with the numbers, for the report.
@@ -223,11 +226,25 @@ func gotText(e Expectation) string {
 // check marks are plain text symbols (U+2713, U+2717) that common text fonts
 // have, not emoji, which a browser without an emoji font shows as empty
 // boxes; the words carry the meaning even without them.
-func metMark(met bool) string {
-	if met {
+func metMark(e Expectation) string {
+	switch {
+	case e.Inconclusive:
+		return "? inconclusive"
+	case e.Met:
 		return "✓ met"
 	}
 	return "✗ not met"
+}
+
+// markInconclusive marks the expectations of the scenarios whose faults
+// could not be forced (reasons, by scenario): not met, not failed either.
+func markInconclusive(exps []Expectation, reasons map[string]string) {
+	for i, e := range exps {
+		if why, ok := reasons[e.Scenario]; ok {
+			exps[i].Met, exps[i].Inconclusive = false, true
+			exps[i].Message = "inconclusive: " + why
+		}
+	}
 }
 
 // glance is one scenario's row of the at-a-glance table: the few numbers
@@ -329,7 +346,7 @@ func glances(run Run, names []string, groups map[string][]check.Verdict) []glanc
 		g.Expectations = "–"
 		if total > 0 {
 			g.HasExpectations, g.AllMet = true, met == total
-			g.Expectations = fmt.Sprintf("%d/%d %s", met, total, metMark(g.AllMet))
+			g.Expectations = fmt.Sprintf("%d/%d %s", met, total, metMark(Expectation{Met: g.AllMet, Inconclusive: run.Inconclusive[name] != ""}))
 		}
 		out = append(out, g)
 	}

@@ -36,6 +36,7 @@ td.mono, code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; fon
 .status { font-weight: 600; border-radius: 3px; padding: 0 6px; }
 .status-pass { background: #e3f4e6; color: #1e6b2e; }
 .status-fail { background: #fdecea; color: #a5231f; }
+.status-inconclusive { background: #eeeeee; color: #444444; }
 tr.unmet td { background: #fff6f5; }
 .figure { overflow-x: auto; border: 1px solid #e4e4e4; border-radius: 4px; padding: 4px 0; }
 svg.timeline { display: block; font-size: 11px; }
@@ -70,7 +71,7 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 <h2>Expectations</h2>
 <table>
 <tr><th>scenario</th><th>expectation</th><th>got</th><th>met</th><th>why</th></tr>
-{{range .}}<tr{{if not .Met}} class="unmet"{{end}} title="{{.Message}}"><td>{{.Scenario}}</td><td><code>{{.Text}}</code></td><td class="num">{{.Got}}</td><td><span class="status status-{{if .Met}}pass{{else}}fail{{end}}">{{.Mark}}</span></td><td>{{.Why}}</td></tr>
+{{range .}}<tr{{if and (not .Met) (not .Inconclusive)}} class="unmet"{{end}} title="{{.Message}}"><td>{{.Scenario}}</td><td><code>{{.Text}}</code></td><td class="num">{{.Got}}</td><td><span class="status status-{{if .Met}}pass{{else if .Inconclusive}}inconclusive{{else}}fail{{end}}">{{.Mark}}</span></td><td>{{.Why}}</td></tr>
 {{end}}</table>
 {{end}}
 {{with .Timings}}
@@ -136,6 +137,8 @@ type htmlExpectation struct {
 	// Mark says met or not met in text every font has (metMark).
 	Mark string
 	Met  bool
+	// Inconclusive: the scenario's fault could not be forced here.
+	Inconclusive bool
 }
 
 type htmlPage struct {
@@ -182,7 +185,7 @@ func renderHTML(run Run, tl timeline.Timeline, verdicts []check.Verdict) ([]byte
 	}
 	for _, e := range run.Expectations {
 		page.Expectations = append(page.Expectations, htmlExpectation{
-			Scenario: scenarioTitle(e.Scenario), Text: expectationText(e), Got: gotText(e), Why: e.Why, Message: e.Message, Mark: metMark(e.Met), Met: e.Met,
+			Scenario: scenarioTitle(e.Scenario), Text: expectationText(e), Got: gotText(e), Why: e.Why, Message: e.Message, Mark: metMark(e), Met: e.Met, Inconclusive: e.Inconclusive,
 		})
 	}
 	page.Timings = timingRows(run, overview)

@@ -21,6 +21,7 @@ type junitSuite struct {
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
 	Errors   int         `xml:"errors,attr"`
+	Skipped  int         `xml:"skipped,attr"`
 	Time     float64     `xml:"time,attr"`
 	Cases    []junitCase `xml:"testcase"`
 }
@@ -31,6 +32,7 @@ type junitCase struct {
 	Time      float64       `xml:"time,attr"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitProblem `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
@@ -61,6 +63,9 @@ func WriteJUnit(path string, run Run) error {
 		case run.ScenarioErrors[name] != "":
 			c.Error = &junitProblem{Message: firstLine(run.ScenarioErrors[name]), Text: run.ScenarioErrors[name]}
 			s.Errors++
+		case run.Inconclusive[name] != "":
+			c.Skipped = &junitProblem{Message: "inconclusive: " + run.Inconclusive[name]}
+			s.Skipped++
 		case len(unmet) > 0:
 			c.Failure = &junitProblem{Message: fmt.Sprintf("%d expectation(s) not met", len(unmet)), Text: strings.Join(unmet, "\n")}
 			s.Failures++

@@ -80,7 +80,7 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 	if len(run.Expectations) > 0 {
 		p("\n## Expectations\n\n| scenario | expectation | got | met | why |\n|---|---|---|---|---|\n")
 		for _, e := range run.Expectations {
-			p("| %s | `%s` | %s | %s | %s |\n", mdCell(scenarioTitle(e.Scenario)), mdCell(expectationText(e)), mdCell(gotText(e)), metMark(e.Met), mdCell(e.Why))
+			p("| %s | `%s` | %s | %s | %s |\n", mdCell(scenarioTitle(e.Scenario)), mdCell(expectationText(e)), mdCell(gotText(e)), metMark(e), mdCell(e.Why))
 		}
 	}
 	if rows := timingRows(run, overview); len(rows) > 0 {
@@ -184,7 +184,13 @@ func runFacts(run Run) [][2]string {
 	if len(run.Expectations) > 0 {
 		outcome += fmt.Sprintf("; expectations %d/%d met", expectationsMet(run.Expectations), len(run.Expectations))
 	}
+	if n := len(run.Inconclusive); n > 0 {
+		outcome += fmt.Sprintf("; %d scenario(s) inconclusive", n)
+	}
 	add("outcome", outcome)
+	for _, name := range sortedKeys(run.Inconclusive) {
+		add("inconclusive", name+": "+run.Inconclusive[name])
+	}
 	add("summary", strings.TrimSpace(run.Summary))
 	return f
 }

@@ -40,7 +40,7 @@ func Recheck(dir string) (recomputed []check.Verdict, identical bool, diff strin
 	if !bytes.Equal(saved, fresh) {
 		parts = append(parts, Diff(saved, recomputed))
 	}
-	if d := ExpectationsDiff(run.Expectations, recomputed); d != "" {
+	if d := ExpectationsDiff(run.Expectations, recomputed, run.Inconclusive); d != "" {
 		parts = append(parts, d)
 	}
 	return recomputed, len(parts) == 0, strings.Join(parts, "\n"), nil
@@ -74,9 +74,11 @@ func rejudge(saved []Expectation, verdicts []check.Verdict) []Expectation {
 // ExpectationsDiff judges saved expectations again against verdicts
 // (rejudge) and describes, one line per expectation, where the saved
 // judgement differs in met, got or message; "" if none does.
-func ExpectationsDiff(saved []Expectation, verdicts []check.Verdict) string {
+func ExpectationsDiff(saved []Expectation, verdicts []check.Verdict, inconclusive map[string]string) string {
 	var lines []string
-	for i, n := range rejudge(saved, verdicts) {
+	judged := rejudge(saved, verdicts)
+	markInconclusive(judged, inconclusive)
+	for i, n := range judged {
 		o := saved[i]
 		var ch []string
 		if o.Met != n.Met {

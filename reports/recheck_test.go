@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +66,49 @@ func TestRecheckRejudgesExpectations(t *testing.T) {
 	want := `~ expectation incident/signal_delivered(orders-*) == 0: got [1] → [0]; message "edited" → "signal_delivered of every subject 0 == 0: met"`
 	if identical || diff != want {
 		t.Errorf("got and message edited: identical %v, diff %q, want %q", identical, diff, want)
+	}
+}
+
+// A scenario whose fault could not be forced is inconclusive: its
+// expectations are neither met nor unmet, junit skips it, and Recheck
+// reproduces the judgement from run.json alone.
+func TestInconclusiveScenario(t *testing.T) {
+	tl := runTimeline(t)
+	run := testRun(tl)
+	verdicts := Verdicts(run, tl)
+	run.Inconclusive = map[string]string{"exec-fix": "the address could not be reused: cannot be forced on this cluster"}
+	run.Expectations = append(JudgeAll("incident", []Want{{Verdict: "stale_window", Op: ">", Value: 0}}, verdicts),
+		JudgeAll("exec-fix", []Want{{Verdict: "failed_calls", Op: "==", Value: 0}}, verdicts)...)
+	markInconclusive(run.Expectations, run.Inconclusive)
+	if e := run.Expectations[1]; !e.Inconclusive || e.Met || e.Message != "inconclusive: the address could not be reused: cannot be forced on this cluster" {
+		t.Fatalf("exec-fix expectation: %+v", e)
+	}
+	if e := run.Expectations[0]; e.Inconclusive || !e.Met {
+		t.Fatalf("incident expectation: %+v", e)
+	}
+	if u := run.Unmet(); len(u) != 0 {
+		t.Errorf("an inconclusive expectation is not unmet: %+v", u)
+	}
+	dir := t.TempDir()
+	if err := Write(dir, run, tl, verdicts); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJUnit(filepath.Join(dir, JUnitFile), run); err != nil {
+		t.Fatal(err)
+	}
+	if _, identical, diff, err := Recheck(dir); err != nil || !identical {
+		t.Fatalf("identical %v, diff %q, err %v", identical, diff, err)
+	}
+	junit, _ := os.ReadFile(filepath.Join(dir, JUnitFile))
+	md, _ := os.ReadFile(filepath.Join(dir, MarkdownFile))
+	for _, want := range []string{`skipped="1"`, `<skipped message="inconclusive: the address could not be reused`} {
+		if !strings.Contains(string(junit), want) {
+			t.Errorf("junit lacks %q:\n%s", want, junit)
+		}
+	}
+	for _, want := range []string{"1 scenario(s) inconclusive", "**inconclusive**: exec-fix: the address could not be reused", "? inconclusive"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
 	}
 }

@@ -47,7 +47,9 @@ type Run struct {
 	KindConfig string `json:"kind_config,omitempty"`
 	// Nodes are the nodes scenarios could run on; ScenarioNodes the node
 	// each scenario that needed a node to itself was pinned to.
-	Nodes         []string          `json:"nodes,omitempty"`
+	Nodes []string `json:"nodes,omitempty"`
+	// Preflight is what the preflight found of the cluster (harness/preflight).
+	Preflight     json.RawMessage   `json:"preflight,omitempty"`
 	ScenarioNodes map[string]string `json:"scenario_nodes,omitempty"`
 	Started       time.Time         `json:"started"`
 	Finished      time.Time         `json:"finished"`
@@ -75,6 +77,9 @@ type Run struct {
 	// Summary is what the run found, in words, for people (kubegrace probe
 	// writes its verdict here).
 	Summary string `json:"summary,omitempty"`
+	// Inconclusive says, by scenario name, why a scenario's fault could not
+	// be forced on this cluster (its expectations are inconclusive).
+	Inconclusive map[string]string `json:"inconclusive,omitempty"`
 	// ScenarioErrors says why a scenario failed, by scenario name.
 	ScenarioErrors map[string]string `json:"scenario_errors,omitempty"`
 	// Error says why the run as a whole failed (no cluster, no images, a

@@ -22,6 +22,7 @@ type runFlags struct {
 	labels              []string
 	repo, name, nodeImg string
 	reports, kernel     string
+	kubeconfig, context string
 	parallel, nodes     int
 }
 
@@ -65,8 +66,9 @@ leaves at once and says what was left behind.`,
 			}
 			res, err := job.Run(cmd.Context(), job.Options{
 				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr, Kernel: km,
-				Cluster:  job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Nodes: f.nodes, Keep: f.keep, Log: os.Stderr},
-				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.name, r.Live()) } },
+				Cluster: job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Nodes: f.nodes, Keep: f.keep, Log: os.Stderr,
+					Kubeconfig: f.kubeconfig, Context: f.context},
+				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.kubectl(), r.Live()) } },
 			})
 			fmt.Println()
 			fmt.Print(reports.Summary(res.Run))
@@ -76,6 +78,9 @@ leaves at once and says what was left behind.`,
 			}
 			if unmet := res.Run.Unmet(); len(unmet) > 0 {
 				return fmt.Errorf("%d expectation(s) not met", len(unmet))
+			}
+			if n := len(res.Run.Inconclusive); n > 0 {
+				return fmt.Errorf("%d scenario(s) inconclusive: their faults could not be forced on this cluster (see the report)", n)
 			}
 			return nil
 		},
@@ -89,6 +94,8 @@ leaves at once and says what was left behind.`,
 	cmd.Flags().IntVar(&f.parallel, "parallel", 2, "how many scenarios that can share a node run side by side")
 	cmd.Flags().IntVar(&f.nodes, "nodes", cluster.NodesFromEnv(), "cluster size: scenarios that need a node to themselves run side by side, one per node (env KUBEGRACE_NODES; default from this machine's memory, at most 4); a cluster of another size is recreated")
 	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig, which the harness did not create: used as it is (never created, recreated or deleted); a preflight says first what it allows (see 'kubegrace preflight')")
+	cmd.Flags().StringVar(&f.context, "context", "", "the kubeconfig's context to use (default: its current one)")
 	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel (tracefs, root on the Docker host): auto (fall back to app logs and exit codes where it cannot run, and say so), off, require")
 	return cmd
 }
@@ -106,11 +113,23 @@ func listSpecs(specs []scenario.Spec) error {
 	return tw.Flush()
 }
 
+// kubectl is the kubectl flags that reach the run's cluster.
+func (f runFlags) kubectl() string {
+	if f.kubeconfig == "" {
+		return "--context kind-" + f.name
+	}
+	s := "--kubeconfig " + f.kubeconfig
+	if f.context != "" {
+		s += " --context " + f.context
+	}
+	return s
+}
+
 // namespaceLeftovers says how to delete what an interrupted run left.
-func namespaceLeftovers(clusterName string, namespaces []string) []string {
+func namespaceLeftovers(kubectlFlags string, namespaces []string) []string {
 	if len(namespaces) == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("namespaces %s on cluster %s: delete with `kubectl --context kind-%s delete namespace %s`",
-		strings.Join(namespaces, ", "), clusterName, clusterName, strings.Join(namespaces, " "))}
+	return []string{fmt.Sprintf("namespaces %s: delete with `kubectl %s delete namespace %s`",
+		strings.Join(namespaces, ", "), kubectlFlags, strings.Join(namespaces, " "))}
 }

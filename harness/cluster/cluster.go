@@ -75,7 +75,15 @@ type Cluster struct {
 	// Created says this run created the cluster (rather than reusing it).
 	Created bool
 	// Client talks to the cluster.
-	Client   klient.Client
+	Client klient.Client
+	// Kind says the nodes are kind nodes in this host's Docker: images can
+	// be loaded into them and commands run on them. Always true for a
+	// cluster Ensure made; for one Connect found, only if it is so.
+	Kind bool
+	// kindName is the kind cluster's name (Name, unless Connect found it).
+	kindName string
+	// foreign: a cluster Connect found; the harness never deletes it.
+	foreign  bool
 	provider *kindcluster.Provider
 	logger   log.Logger
 }
@@ -129,7 +137,7 @@ func Ensure(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	provider := kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(opts.Logger))
-	c = &Cluster{Name: opts.Name, provider: provider, logger: opts.Logger}
+	c = &Cluster{Name: opts.Name, provider: provider, logger: opts.Logger, Kind: true, kindName: opts.Name}
 
 	// The image first: a cluster running another node image than the one
 	// this run would choose (the offline image changed, say) is recreated.
@@ -325,7 +333,7 @@ func sameImage(ctx context.Context, a, b string) bool {
 }
 
 func (c *Cluster) runningImage(ctx context.Context) NodeImageChoice {
-	ns, err := c.provider.ListNodes(c.Name)
+	ns, err := c.provider.ListNodes(c.kindName)
 	if err != nil || len(ns) == 0 {
 		return NodeImageChoice{Source: "reused", Why: "reused cluster"}
 	}
@@ -349,9 +357,13 @@ func (c *Cluster) ServerVersion() (string, error) {
 	return v.GitVersion, nil
 }
 
-// Nodes returns the cluster's Kubernetes nodes (kind's handles).
+// Nodes returns the cluster's Kubernetes nodes (kind's handles); an error
+// for a cluster that is not kind on this host.
 func (c *Cluster) Nodes() ([]nodes.Node, error) {
-	return c.provider.ListInternalNodes(c.Name)
+	if !c.Kind {
+		return nil, fmt.Errorf("cluster %s is not a kind cluster on this host: its nodes cannot be reached", c.Name)
+	}
+	return c.provider.ListInternalNodes(c.kindName)
 }
 
 // LoadImages copies local docker images into every node, skipping those a
@@ -404,8 +416,12 @@ func (c *Cluster) LoadImages(ctx context.Context, refs ...string) error {
 	return nil
 }
 
-// Delete removes the cluster and its kubeconfig.
+// Delete removes the cluster and its kubeconfig; never one the harness
+// did not create.
 func (c *Cluster) Delete() error {
+	if c.foreign {
+		return fmt.Errorf("not deleting cluster %s: the harness did not create it", c.Name)
+	}
 	return Delete(c.Name, c.logger)
 }
 

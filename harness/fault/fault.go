@@ -41,6 +41,11 @@ type Env struct {
 	Forcing time.Duration
 }
 
+// ErrCannotForce says a fault cannot be forced on this cluster (no node
+// access, an IPAM that cannot be steered and a pool too large to fill):
+// the scenario is inconclusive, never passed nor failed.
+var ErrCannotForce = errors.New("cannot be forced on this cluster")
+
 // Needs is what a fault needs beyond the API of its namespace.
 type Needs struct {
 	// NodeToItself: the fault acts on a node's shared state (its pod IP
@@ -69,7 +74,7 @@ type Fault interface {
 // string is what the report lists for the fault.
 func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scenario string) (string, error) {
 	if f.Needs().NodeAccess && env.NodeExec == nil {
-		return f.Name(), fmt.Errorf("%s needs access to the cluster's nodes, which this cluster does not give", f.Name())
+		return f.Name(), fmt.Errorf("%s needs access to the cluster's nodes, which this cluster does not give: %w", f.Name(), ErrCannotForce)
 	}
 	rec.Record(time.Now(), timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultStart, Scenario: scenario, Detail: f.Name()})
 	detail, err := f.Inject(ctx, env)

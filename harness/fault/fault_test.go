@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -122,25 +123,45 @@ func TestPreviousIP(t *testing.T) {
 }
 
 // The method is chosen from what the node shows: a host-local state file
-// named by the victim's address, else pool filling.
+// named by the victim's address, else pool filling where the node's pool
+// is small enough, else the fault cannot be forced (inconclusive).
 func TestChooseMethod(t *testing.T) {
+	nodes := fake.NewClientset(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.0.0/27"}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "big"}, Spec: corev1.NodeSpec{PodCIDR: "10.0.0.0/16"}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "vpc"}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kind24"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.0.0/24"},
+			Status: corev1.NodeStatus{Capacity: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")}}},
+	)
 	for _, tc := range []struct {
+		node   string
 		out    string
 		err    error
 		exec   bool
 		method string
+		cannot string
 	}{
-		{out: "/var/lib/cni/networks/kubegrace/\n", exec: true, method: MethodHostLocal},
-		{out: "", exec: true, method: MethodPoolFill},
-		{err: errors.New("no node"), exec: true, method: MethodPoolFill},
-		{exec: false, method: MethodPoolFill},
+		{node: "n", out: "/var/lib/cni/networks/kubegrace/\n", exec: true, method: MethodHostLocal},
+		{node: "n", out: "", exec: true, method: MethodPoolFill},
+		{node: "n", err: errors.New("no node"), exec: true, method: MethodPoolFill},
+		{node: "n", exec: false, method: MethodPoolFill},
+		{node: "big", exec: false, cannot: "larger than /24"},
+		{node: "vpc", out: "", exec: true, cannot: "no pod CIDR"},
+		{node: "kind24", exec: false, cannot: "254 addresses, and the node runs at most 110 pods"},
 	} {
-		env := &Env{Logf: t.Logf}
+		env := &Env{Logf: t.Logf, Clientset: nodes}
 		if tc.exec {
 			env.NodeExec = func(context.Context, string, ...string) (string, error) { return tc.out, tc.err }
 		}
-		r := &reuse{env: env, ip: "10.244.0.9", node: "n"}
-		if err := r.chooseMethod(context.Background()); err != nil || r.method != tc.method {
+		r := &reuse{env: env, ip: "10.244.0.9", node: tc.node}
+		err := r.chooseMethod(context.Background())
+		if tc.cannot != "" {
+			if !errors.Is(err, ErrCannotForce) || !strings.Contains(err.Error(), tc.cannot) || !strings.Contains(err.Error(), "the address could not be reused") {
+				t.Errorf("%+v: want an inconclusive error naming %q, got %v", tc, tc.cannot, err)
+			}
+			continue
+		}
+		if err != nil || r.method != tc.method {
 			t.Errorf("%+v: method %q, err %v", tc, r.method, err)
 		}
 		if tc.method == MethodHostLocal && r.stateDir != "/var/lib/cni/networks/kubegrace/" {

@@ -164,13 +164,27 @@ func (r *reuse) deleteVictim(ctx context.Context) error {
 // named by the victim's address in /var/lib/cni/networks/<network>/) and
 // the harness can run commands there; otherwise it fills the pool.
 func (r *reuse) chooseMethod(ctx context.Context) error {
+	if err := r.steerable(ctx); err != nil || r.method == MethodHostLocal {
+		return err
+	}
+	// Filling: decided before the victim is deleted, so a pool that cannot
+	// be filled leaves the scenario inconclusive, with nothing disturbed.
 	r.method = MethodPoolFill
+	if _, err := poolSize(ctx, r.env, r.node); err != nil {
+		return fmt.Errorf("the address could not be reused: %w: %w", err, ErrCannotForce)
+	}
+	return nil
+}
+
+// steerable sets MethodHostLocal where the node shows host-local state for
+// the victim's address and the harness can run commands there.
+func (r *reuse) steerable(ctx context.Context) error {
 	if r.f.Method == MethodPoolFill {
 		return nil
 	}
 	if r.env.NodeExec == nil {
 		if r.f.Method == MethodHostLocal {
-			return fmt.Errorf("method host-local needs access to the node's files, which this cluster does not give")
+			return fmt.Errorf("method host-local needs access to the node's files, which this cluster does not give: %w", ErrCannotForce)
 		}
 		return nil
 	}
@@ -182,7 +196,7 @@ func (r *reuse) chooseMethod(ctx context.Context) error {
 	if dirs := strings.Fields(out); len(dirs) == 1 {
 		r.method, r.stateDir = MethodHostLocal, dirs[0]
 	} else if r.f.Method == MethodHostLocal {
-		return fmt.Errorf("method host-local: node %s shows no host-local state for %s under /var/lib/cni/networks/", r.node, r.ip)
+		return fmt.Errorf("method host-local: node %s shows no host-local state for %s under /var/lib/cni/networks/: %w", r.node, r.ip, ErrCannotForce)
 	}
 	return nil
 }
@@ -356,6 +370,9 @@ func poolSize(ctx context.Context, env *Env, node string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("get node %s: %w", node, err)
 	}
+	if n.Spec.PodCIDR == "" {
+		return 0, fmt.Errorf("node %s has no pod CIDR (its IPAM hands out addresses some other way): its pool cannot be filled", node)
+	}
 	_, cidr, err := net.ParseCIDR(n.Spec.PodCIDR)
 	if err != nil {
 		return 0, fmt.Errorf("node %s pod CIDR %q: %w", node, n.Spec.PodCIDR, err)
@@ -364,5 +381,11 @@ func poolSize(ctx context.Context, env *Env, node string) (int, error) {
 	if bits-ones > 8 {
 		return 0, fmt.Errorf("node %s pod CIDR %s is larger than /24: filling it would take too many pods; use a smaller node-cidr-mask-size (kind-config.yaml uses /27)", node, cidr)
 	}
-	return 1<<(bits-ones) - 2, nil
+	size := 1<<(bits-ones) - 2
+	// The kubelet runs at most its pod capacity (110 by default): a
+	// larger pool cannot be filled.
+	if capacity, ok := n.Status.Capacity[corev1.ResourcePods]; ok && int64(size) >= capacity.Value() {
+		return 0, fmt.Errorf("node %s pod CIDR %s has %d addresses, and the node runs at most %d pods: its pool cannot be filled; use a smaller node-cidr-mask-size (kind-config.yaml uses /27)", node, cidr, size, capacity.Value())
+	}
+	return size, nil
 }

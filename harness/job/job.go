@@ -24,6 +24,7 @@ import (
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/consul"
+	"github.com/kubegrace/kubegrace/harness/preflight"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 	"github.com/kubegrace/kubegrace/harness/timeline"
@@ -43,6 +44,10 @@ type ClusterOptions struct {
 	NodeImage string
 	// Nodes is the cluster's size (0: as kind-config.yaml says).
 	Nodes int
+	// Kubeconfig, if set, names a cluster the harness did not create (its
+	// Context, or the current one): it is used as it is, never created,
+	// recreated nor deleted, and a preflight says what it allows.
+	Kubeconfig, Context string
 	// Keep leaves a cluster this call created when it fails or is
 	// interrupted.
 	Keep bool
@@ -73,6 +78,9 @@ func PrepareCluster(ctx context.Context, o ClusterOptions) (*Prepared, error) {
 		o.ConfigPath = filepath.Join(o.Repo, "kind-config.yaml")
 	}
 	start := time.Now()
+	if o.Kubeconfig != "" {
+		return connect(ctx, o)
+	}
 	c, err := cluster.Ensure(ctx, cluster.Options{
 		Name:         o.Name,
 		ConfigPath:   o.ConfigPath,
@@ -108,9 +116,39 @@ func PrepareCluster(ctx context.Context, o ClusterOptions) (*Prepared, error) {
 	return p, nil
 }
 
-// Runner is a scenario runner on the prepared cluster.
+// connect prepares a cluster the harness did not create. Images of this
+// host reach only a kind cluster's nodes.
+func connect(ctx context.Context, o ClusterOptions) (*Prepared, error) {
+	c, err := cluster.Connect(ctx, o.Kubeconfig, o.Context, kindcmd.NewLogger())
+	if err != nil {
+		return nil, err
+	}
+	kind := "not a kind cluster of this host"
+	if c.Kind {
+		kind = "kind nodes in this host's Docker"
+	}
+	fmt.Fprintf(o.Log, "using cluster %s from %s as it is (%s): nothing is created there but the scenarios' namespaces\n", c.Name, o.Kubeconfig, kind)
+	p := &Prepared{Cluster: c}
+	if o.SkipImages {
+		return p, nil
+	}
+	if !c.Kind {
+		return p, fmt.Errorf("cluster %s: its nodes are not kind nodes of this host, so the scenarios' images cannot be loaded into them, and --image-registry is not built yet: run on a kind cluster of this host", c.Name)
+	}
+	if p.Images, err = images.BuildProject(ctx, o.Repo, o.Log); err != nil {
+		return p, err
+	}
+	return p, c.LoadImages(ctx, p.Images.Consul, p.Images.Fixture)
+}
+
+// Runner is a scenario runner on the prepared cluster. Faults get node
+// access only where the nodes are kind nodes of this host.
 func (p *Prepared) Runner(log io.Writer) *run.Runner {
 	c := p.Cluster
+	if !c.Kind {
+		return &run.Runner{Client: c.Client, Log: log,
+			Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage}}
+	}
 	return &run.Runner{
 		Client: c.Client, Log: log,
 		Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage},
@@ -186,7 +224,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		meta.HarnessVersion = bi.Main.Version
 	}
 	meta.HarnessCommit = gitCommit(repo)
-	if raw, rerr := os.ReadFile(filepath.Join(repo, "kind-config.yaml")); rerr == nil {
+	if raw, rerr := os.ReadFile(filepath.Join(repo, "kind-config.yaml")); rerr == nil && o.Cluster.Kubeconfig == "" {
 		meta.KindConfig = string(raw)
 	}
 
@@ -235,7 +273,19 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, jobErr
 	}
 	meta.Nodes = runner.Nodes
-	stopKernel := StartKernel(ctx, o.Kernel, rec, runner, &meta, o.Log)
+	pf, jobErr := preflight.Check(ctx, c, o.Specs)
+	if jobErr != nil {
+		return res, jobErr
+	}
+	meta.Preflight, _ = json.Marshal(pf)
+	if o.Cluster.Kubeconfig != "" {
+		fmt.Fprint(o.Log, pf.String())
+	}
+	kmode := o.Kernel
+	if !c.Kind && kmode != KernelOff {
+		kmode = KernelUnreachable
+	}
+	stopKernel := StartKernel(ctx, kmode, rec, runner, &meta, o.Log)
 	defer func() {
 		if kerr := stopKernel(); kerr != nil {
 			jobErr = errors.Join(jobErr, kerr)
@@ -259,7 +309,7 @@ func scenarioRuns(results []run.Result) []reports.ScenarioRun {
 	for _, r := range results {
 		raw, _ := json.Marshal(r.Spec)
 		sr := reports.ScenarioRun{
-			Name: r.Spec.Name, Spec: raw, Context: r.Context, Faults: r.Faults, Node: r.Node, Err: r.Err,
+			Name: r.Spec.Name, Spec: raw, Context: r.Context, Faults: r.Faults, Node: r.Node, Inconclusive: r.Inconclusive, Err: r.Err,
 			Timing: reports.NewTiming(r.Phase(run.PhaseSetup), r.Phase(run.PhaseFaults), r.Forcing, r.Phase(run.PhaseDrain),
 				r.Phase(run.PhaseSettle), r.Phase(run.PhaseTeardown), r.Total()),
 		}

@@ -22,6 +22,9 @@ const (
 	KernelAuto     KernelMode = ""        // where the host allows; else fall back, and say so
 	KernelOff      KernelMode = "off"     // never: signal verdicts rest on app logs and exit codes
 	KernelRequired KernelMode = "require" // fail the job if the kernel cannot be observed
+	// KernelUnreachable: the job found the cluster's nodes are not on this
+	// host (not a user's choice).
+	KernelUnreachable KernelMode = "unreachable"
 )
 
 // ParseKernelMode reads a --kernel flag value.
@@ -44,6 +47,11 @@ func ParseKernelMode(s string) (KernelMode, error) {
 // instance and fills meta.Kernel with what the observer measured.
 func StartKernel(ctx context.Context, mode KernelMode, rec *timeline.Recorder, runner *run.Runner, meta *reports.Meta, log io.Writer) (stop func() error) {
 	meta.Kernel = &reports.KernelObserver{}
+	if mode == KernelUnreachable {
+		meta.Kernel.Reason = "the cluster's nodes are not on this host"
+		fmt.Fprintf(log, "kernel signal observer: cannot run (%s); signal verdicts rest on the apps' logs and exit codes\n", meta.Kernel.Reason)
+		return func() error { return nil }
+	}
 	if mode == KernelOff {
 		meta.Kernel.Reason = "turned off (--kernel off)"
 		fmt.Fprintf(log, "kernel signal observer: off (--kernel off); signal verdicts rest on the apps' logs and exit codes\n")

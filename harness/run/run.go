@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/consul"
+	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 	"github.com/kubegrace/kubegrace/harness/timeline"
@@ -100,7 +101,10 @@ type Result struct {
 	// Node is the node the scenario had to itself ("" for a scenario
 	// that shares the cluster).
 	Node string
-	Err  error
+	// Inconclusive says why a fault could not be forced on this cluster
+	// (fault.ErrCannotForce): nothing was measured to judge.
+	Inconclusive string
+	Err          error
 }
 
 // Phase is the time spent in the steps of phase p.
@@ -170,6 +174,9 @@ func (r *Runner) RunOn(ctx context.Context, spec scenario.Spec, node string, rec
 	} else {
 		st.Clientset = cs
 		res.Err = Execute(ctx, Steps(), st, func(t StepTiming) { res.Steps = append(res.Steps, t) })
+		if errors.Is(res.Err, fault.ErrCannotForce) {
+			res.Inconclusive, res.Err = res.Err.Error(), nil
+		}
 	}
 	if ctx.Err() != nil && len(st.cleanups) > 0 {
 		st.Logf("interrupted (%v): tearing down namespace %s (up to %s)", context.Cause(ctx), st.Namespace, TeardownTimeout)
@@ -179,9 +186,12 @@ func (r *Runner) RunOn(ctx context.Context, spec scenario.Spec, node string, rec
 	res.Steps = append(res.Steps, StepTiming{Name: "teardown", Phase: PhaseTeardown, Duration: time.Since(t), Error: errText(terr)})
 	res.Err = errors.Join(res.Err, terr)
 	res.Finished = time.Now()
-	if res.Err != nil {
+	switch {
+	case res.Err != nil:
 		st.Logf("FAILED after %s: %v", res.Total().Round(time.Millisecond), res.Err)
-	} else {
+	case res.Inconclusive != "":
+		st.Logf("INCONCLUSIVE after %s: %s", res.Total().Round(time.Millisecond), res.Inconclusive)
+	default:
 		st.Logf("done in %s", res.Total().Round(time.Millisecond))
 	}
 	return res

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubegrace/kubegrace/harness/assets"
+	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/preflight"
+	"github.com/kubegrace/kubegrace/harness/scenario"
+)
+
+func newPreflightCommand() *cobra.Command {
+	var kubeconfig, context, repo string
+	var labels []string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "preflight --kubeconfig FILE [SPEC.yaml...]",
+		Short: "Say what a cluster the harness did not create allows, and what a run of the specs would create there; changes nothing",
+		Long: `Reads the cluster (it creates nothing) and says: its nodes and their pod
+address pools, its IPAM and how the IP reuse fault can force an address's reuse
+there (or that those scenarios are inconclusive), whether faults can reach the
+nodes, where images come from, whether the kernel signal observer can run, and
+what 'kubegrace run --kubeconfig' with these specs (default: the built-ins)
+would create.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if kubeconfig == "" {
+				return fmt.Errorf("--kubeconfig is required: the cluster to inspect")
+			}
+			root, err := assets.Root(repo)
+			if err != nil {
+				return err
+			}
+			paths := args
+			if len(paths) == 0 {
+				paths = []string{filepath.Join(root, "scenarios", "specs")}
+			}
+			all, err := scenario.LoadAll(paths...)
+			if err != nil {
+				return err
+			}
+			p, err := job.PrepareCluster(cmd.Context(), job.ClusterOptions{Repo: root, Kubeconfig: kubeconfig, Context: context, SkipImages: true, Log: os.Stderr})
+			if err != nil {
+				return err
+			}
+			r, err := preflight.Check(cmd.Context(), p.Cluster, scenario.Select(all, labels))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			fmt.Print(r.String())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "the cluster's kubeconfig")
+	cmd.Flags().StringVar(&context, "context", "", "the kubeconfig's context (default: its current one)")
+	cmd.Flags().StringSliceVar(&labels, "label", nil, "only scenarios with one of these labels (or names)")
+	cmd.Flags().StringVar(&repo, "repo", "", "a kubegrace checkout to take the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}

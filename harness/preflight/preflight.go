@@ -1,0 +1,197 @@
+// Package preflight says what a cluster allows before anything runs on it:
+// its nodes and their pod address pools, the IPAM and the way an address
+// can be reused there, whether images can be loaded and the kernel
+// observed, and what a run would create. The job runs it on every
+// cluster; on one the harness did not create, it is printed first.
+package preflight
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/run"
+	"github.com/kubegrace/kubegrace/harness/scenario"
+)
+
+// Report is what the preflight found, item by item, in words.
+type Report struct {
+	Cluster string `json:"cluster"`
+	// Nodes says how many nodes there are and how many run pods.
+	Nodes string `json:"nodes"`
+	// PodCIDR is the nodes' pod address pools.
+	PodCIDR string `json:"pod_cidr"`
+	// IPAM is the network's address management, as its kube-system
+	// objects show it.
+	IPAM string `json:"ipam"`
+	// IPReuse is how the IP reuse fault can force an address's reuse here,
+	// or why it cannot (its scenarios are then inconclusive).
+	IPReuse string `json:"ip_reuse"`
+	// NodeAccess says whether faults can run commands on nodes.
+	NodeAccess string `json:"node_access"`
+	// Images says where the scenarios' images come from.
+	Images string `json:"images"`
+	// Kernel says whether the kernel signal observer can watch the pods.
+	Kernel string `json:"kernel"`
+	// Creates lists what the run would create on the cluster.
+	Creates []string `json:"creates,omitempty"`
+}
+
+// Check inspects c for specs. It only reads.
+func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec) (Report, error) {
+	r := Report{Cluster: c.Name}
+	var nodes corev1.NodeList
+	if err := c.Client.Resources().List(ctx, &nodes); err != nil {
+		return r, fmt.Errorf("preflight: list nodes: %w", err)
+	}
+	schedulable, err := c.SchedulableNodes(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Nodes = fmt.Sprintf("%d, %d of them run pods (%s)", len(nodes.Items), len(schedulable), strings.Join(schedulable, ", "))
+	r.PodCIDR = podCIDRs(nodes.Items)
+	ipam, hostLocal := ipamOf(ctx, c)
+	r.IPAM = ipam
+	if c.Kind {
+		r.NodeAccess = "yes: kind nodes in this host's Docker (docker exec)"
+		r.Images = "loaded into the nodes from this host's Docker engine"
+		r.Kernel = "can run here: the nodes' processes are this host's (tracefs, root)"
+	} else {
+		r.NodeAccess = "no: the nodes are not kind nodes of this host (privileged node pods, --allow-privileged, are not built yet)"
+		r.Images = "cannot be provided: the nodes are not this host's kind nodes, and --image-registry is not built yet"
+		r.Kernel = "cannot run: the nodes' processes are not on this host (a privileged observer DaemonSet is not built yet); signal verdicts rest on the apps' logs and exit codes"
+	}
+	switch fill, why := fillable(nodes.Items); {
+	case hostLocal && c.Kind:
+		r.IPReuse = "host-local state, steered on the node (about a second)"
+	case fill:
+		r.IPReuse = "pool exhaustion (pause pods fill the node's pool; about 20 s)"
+	default:
+		r.IPReuse = "none: " + why + "; scenarios with an IP-reuse fault are inconclusive here"
+	}
+	r.Creates = creates(specs)
+	return r, nil
+}
+
+// String is the report as lines for a terminal.
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "preflight of cluster %s:\n", r.Cluster)
+	for _, kv := range [][2]string{{"nodes", r.Nodes}, {"pod CIDR", r.PodCIDR}, {"IPAM", r.IPAM}, {"IP reuse", r.IPReuse},
+		{"node access", r.NodeAccess}, {"images", r.Images}, {"kernel observer", r.Kernel}} {
+		fmt.Fprintf(&b, "  %-16s %s\n", kv[0]+":", kv[1])
+	}
+	if len(r.Creates) > 0 {
+		fmt.Fprintf(&b, "  %-16s %s\n", "would create:", r.Creates[0])
+		for _, c := range r.Creates[1:] {
+			fmt.Fprintf(&b, "  %-16s %s\n", "", c)
+		}
+	}
+	return b.String()
+}
+
+// podCIDRs describes the nodes' pod CIDRs by size.
+func podCIDRs(nodes []corev1.Node) string {
+	var parts []string
+	for _, n := range nodes {
+		if n.Spec.PodCIDR == "" {
+			parts = append(parts, n.Name+": none (addresses come from the IPAM, not a per-node range)")
+			continue
+		}
+		_, cidr, err := net.ParseCIDR(n.Spec.PodCIDR)
+		if err != nil {
+			parts = append(parts, fmt.Sprintf("%s: %q does not parse", n.Name, n.Spec.PodCIDR))
+			continue
+		}
+		ones, bits := cidr.Mask.Size()
+		parts = append(parts, fmt.Sprintf("%s: %s (%d addresses)", n.Name, cidr, 1<<(bits-ones)-2))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// fillable says whether every node's pool can be filled with pause pods:
+// a per-node range smaller than the node's pod capacity.
+func fillable(nodes []corev1.Node) (bool, string) {
+	for _, n := range nodes {
+		if n.Spec.PodCIDR == "" {
+			return false, fmt.Sprintf("node %s has no per-node pod CIDR", n.Name)
+		}
+		_, cidr, err := net.ParseCIDR(n.Spec.PodCIDR)
+		if err != nil {
+			return false, fmt.Sprintf("node %s pod CIDR %q does not parse", n.Name, n.Spec.PodCIDR)
+		}
+		ones, bits := cidr.Mask.Size()
+		size := 1<<(bits-ones) - 2
+		if capacity, ok := n.Status.Capacity[corev1.ResourcePods]; ok && int64(size) >= capacity.Value() {
+			return false, fmt.Sprintf("node %s has %d pod addresses and runs at most %d pods, so its pool cannot be filled", n.Name, size, capacity.Value())
+		}
+	}
+	return true, ""
+}
+
+// ipamOf names the network's IPAM from the objects its installers leave
+// in kube-system, and says whether it is host-local (a state file per
+// address on the node, which the IP reuse fault can steer).
+func ipamOf(ctx context.Context, c *cluster.Cluster) (string, bool) {
+	res := c.Client.Resources("kube-system")
+	var cm corev1.ConfigMap
+	if err := res.Get(ctx, "kubegrace-cni", "kube-system", &cm); err == nil {
+		return "host-local (kubegrace's offline ptp network, ConfigMap kube-system/kubegrace-cni)", true
+	} else if !apierrors.IsNotFound(err) {
+		return fmt.Sprintf("unknown (cannot read kube-system: %v)", err), false
+	}
+	var ds appsv1.DaemonSetList
+	if err := res.List(ctx, &ds); err != nil {
+		return fmt.Sprintf("unknown (cannot list DaemonSets in kube-system: %v)", err), false
+	}
+	var names []string
+	for _, d := range ds.Items {
+		names = append(names, d.Name)
+	}
+	known := []struct {
+		daemonSet, ipam string
+		hostLocal       bool
+	}{
+		{"kindnet", "host-local (kindnetd, DaemonSet kube-system/kindnet)", true},
+		{"calico-node", "Calico IPAM (DaemonSet kube-system/calico-node): the ipAddrs annotation is not built yet, so pool exhaustion if the pools are small", false},
+		{"aws-node", "AWS VPC CNI (DaemonSet kube-system/aws-node): the node cooldown method is not built yet", false},
+		{"cilium", "Cilium (DaemonSet kube-system/cilium)", false},
+	}
+	for _, k := range known {
+		if slices.Contains(names, k.daemonSet) {
+			return k.ipam, k.hostLocal
+		}
+	}
+	return fmt.Sprintf("unknown (kube-system DaemonSets: %s)", strings.Join(names, ", ")), false
+}
+
+// creates lists what running specs would create: a namespace per scenario
+// with its Consul and services, nothing privileged and nothing outside
+// those namespaces.
+func creates(specs []scenario.Spec) []string {
+	var out []string
+	for _, s := range specs {
+		what := []string{"Consul (a Deployment and a NodePort Service)"}
+		for _, svc := range s.Services {
+			what = append(what, fmt.Sprintf("Deployment %s (%d)", svc.Name, max(svc.Replicas, 1)))
+		}
+		if n := len(s.Callers); n > 0 {
+			what = append(what, fmt.Sprintf("%d caller Deployment(s)", n))
+		}
+		if s.NeedsNodeToItself() {
+			what = append(what, "IP-reuse pods on one node")
+		}
+		out = append(out, fmt.Sprintf("namespace %s: %s", run.Namespace(s), strings.Join(what, ", ")))
+	}
+	if len(out) > 0 {
+		out = append(out, "nothing privileged; all of it deleted with the namespaces at the end, and on Ctrl-C")
+	}
+	return out
+}
