@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers, so kind can make clusters.
-#   - If `docker info` already works: change nothing.
+#   - Raise the host's inotify limits to what several kind nodes need.
+#   - If `docker info` already works: change nothing more.
 #   - Else, on a root Debian host: install docker.io (with containerd and
 #     runc) from Debian, start dockerd in the background, wait until it
 #     answers. Where the capability bounding set lacks CAP_SYS_RESOURCE
@@ -15,6 +16,24 @@ log() { printf '[prepare-host] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+# Every kind node's kubelet, kube-proxy, containerd and systemd take inotify
+# instances from one per-user pool of the host (128 by default). With 7
+# nodes up (the e2e cluster of 4 and the kind tier's 2 + 1), kube-proxy of
+# the last cluster failed with "too many open files" and its NodePorts never
+# answered. kind's known-issues page asks for these values.
+raise_inotify() {
+  local key=$1 want=$2 have
+  have=$(sysctl -n "$key" 2>/dev/null || echo 0)
+  (( have >= want )) && return
+  if [[ $(id -u) -eq 0 ]] && sysctl -q -w "$key=$want" 2>/dev/null; then
+    log "raised $key from $have to $want (kind nodes share this pool)"
+  else
+    log "warning: $key is $have; several kind clusters at once need $want (sysctl -w $key=$want as root)"
+  fi
+}
+raise_inotify fs.inotify.max_user_instances 1024
+raise_inotify fs.inotify.max_user_watches 524288
 
 if command -v docker >/dev/null 2>&1 && docker_answers; then
   exit 0

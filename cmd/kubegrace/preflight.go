@@ -4,14 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubegrace/kubegrace/harness/assets"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/preflight"
-	"github.com/kubegrace/kubegrace/harness/scenario"
 )
 
 func newPreflightCommand() *cobra.Command {
@@ -31,15 +28,7 @@ would create.`,
 			if kubeconfig == "" {
 				return fmt.Errorf("--kubeconfig is required: the cluster to inspect")
 			}
-			root, err := assets.Root(repo)
-			if err != nil {
-				return err
-			}
-			paths := args
-			if len(paths) == 0 {
-				paths = []string{filepath.Join(root, "scenarios", "specs")}
-			}
-			all, err := scenario.LoadAll(paths...)
+			root, specs, err := loadSpecs(repo, args, labels)
 			if err != nil {
 				return err
 			}
@@ -47,7 +36,7 @@ would create.`,
 			if err != nil {
 				return err
 			}
-			r, err := preflight.Check(cmd.Context(), p.Cluster, scenario.Select(all, labels))
+			r, err := preflight.Check(cmd.Context(), p.Cluster, specs)
 			if err != nil {
 				return err
 			}

@@ -41,19 +41,10 @@ when a scenario fails or any expectation is not met. Ctrl-C stops the run,
 tears down what it created and still writes the report; a second Ctrl-C
 leaves at once and says what was left behind.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			root, err := assets.Root(f.repo)
+			root, specs, err := loadSpecs(f.repo, args, f.labels)
 			if err != nil {
 				return err
 			}
-			paths := args
-			if len(paths) == 0 {
-				paths = []string{filepath.Join(root, "scenarios", "specs")}
-			}
-			all, err := scenario.LoadAll(paths...)
-			if err != nil {
-				return err
-			}
-			specs := scenario.Select(all, f.labels)
 			if len(specs) == 0 {
 				return fmt.Errorf("no scenario matches labels %v", f.labels)
 			}
@@ -91,7 +82,7 @@ leaves at once and says what was left behind.`,
 	cmd.Flags().StringVar(&f.name, "cluster", cluster.DefaultName, "kind cluster name (created if absent, reused if healthy)")
 	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
 	cmd.Flags().StringVar(&f.reports, "reports", "reports", "reports folder (<run-id>/ and the link latest go there)")
-	cmd.Flags().IntVar(&f.parallel, "parallel", 2, "how many scenarios that can share a node run side by side")
+	cmd.Flags().IntVar(&f.parallel, "parallel", 0, "how many scenarios that can share a node run side by side (default: as many as the cluster has nodes, at least 2)")
 	cmd.Flags().IntVar(&f.nodes, "nodes", cluster.NodesFromEnv(), "cluster size: scenarios that need a node to themselves run side by side, one per node (env KUBEGRACE_NODES; default from this machine's memory, at most 4); a cluster of another size is recreated")
 	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig, which the harness did not create: used as it is (never created, recreated or deleted); a preflight says first what it allows (see 'kubegrace preflight')")
@@ -111,6 +102,23 @@ func listSpecs(specs []scenario.Spec) error {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.Name, strings.Join(s.Labels, ","), s.NeedsNodeToItself(), desc)
 	}
 	return tw.Flush()
+}
+
+// loadSpecs finds the repo (a checkout or the embedded files) and loads the
+// spec files given, or else the built-in specs, keeping those with one of
+// labels (all if none).
+func loadSpecs(repo string, files, labels []string) (root string, specs []scenario.Spec, err error) {
+	if root, err = assets.Root(repo); err != nil {
+		return "", nil, err
+	}
+	if len(files) == 0 {
+		files = []string{filepath.Join(root, "scenarios", "specs")}
+	}
+	all, err := scenario.LoadAll(files...)
+	if err != nil {
+		return "", nil, err
+	}
+	return root, scenario.Select(all, labels), nil
 }
 
 // kubectl is the kubectl flags that reach the run's cluster.

@@ -455,7 +455,7 @@ func DeregistrationLatency(tl timeline.Timeline, ctx Context) []Verdict {
 		if len(ids) == 0 {
 			continue
 		}
-		del := p.deletion.At
+		del := deletionRef(events, p)
 		v := Verdict{Name: NameDeregistrationLatency, Scenario: ctx.Scenario, Subject: name, Unit: UnitMS}
 		var pending, stale []string
 		var latest time.Duration
@@ -508,6 +508,27 @@ func DeregistrationLatency(tl timeline.Timeline, ctx Context) []Verdict {
 		out = append(out, v)
 	}
 	return out
+}
+
+// deletionRef is when p's deletion took effect: the pod watch's report,
+// or, when it lagged, the first stop signal the pod got up to watchSlack
+// before it (the app's log, or the runtime's signal in the kernel). An app
+// that deregistered on that signal did so after the deletion, however
+// late the watch said so.
+func deletionRef(events []timeline.Event, p *pod) time.Duration {
+	del := p.deletion.At
+	ref := del
+	for _, e := range events {
+		if e.Pod != p.name || e.At >= ref || e.At < del-watchSlack {
+			continue
+		}
+		app := e.Source == timeline.SourceApp && e.Kind == timeline.AppSignal
+		runtime := e.Source == timeline.SourceKernel && e.Kind == timeline.KernelSignal && e.Sender != timeline.SenderKernel && e.Signal != "SIGKILL"
+		if app || runtime {
+			ref = e.At
+		}
+	}
+	return ref
 }
 
 // CallOutcomes counts the callers' calls in the scenario: how many reached

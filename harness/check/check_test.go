@@ -317,3 +317,16 @@ func TestRegisteredBeforeThePodAPIReportedTheAddress(t *testing.T) {
 	vs := All(load(t, "registered-before-address"), ctx)
 	expect(t, vs, NameDeregistrationLatency, "orders-65c486b65-7bmjl", -1, "never deregistered", "orders-orders-65c486b65-7bmjl")
 }
+
+// Recorded on kind (one-pod-deleted, two busy clusters on the host): the
+// pod watch reported the deletion 17 ms after the app had logged SIGTERM,
+// in the same millisecond as Consul's deregistration. The deregistration
+// came after the deletion took effect, not before it.
+func TestDeregistrationWhenThePodWatchLags(t *testing.T) {
+	ctx := Context{Scenario: "one-pod-deleted", WatchedServices: []string{"orders"}}
+	vs := All(load(t, "watch-lag"), ctx)
+	v := find(t, vs, NameDeregistrationLatency, "orders-74cd44d565-z2ckg")
+	if v.Value <= 0 || v.Value > 100 {
+		t.Errorf("deregistration_latency %+v: want the 17 ms from SIGTERM to Consul's deregistration", v)
+	}
+}

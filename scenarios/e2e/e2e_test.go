@@ -67,7 +67,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	var err error
 	res, err = job.Run(ctx, job.Options{
-		Specs: selected, Parallel: 2, Log: os.Stdout, ReportsDir: filepath.Join(repoRoot(), "reports"),
+		Specs: selected, Log: os.Stdout, ReportsDir: filepath.Join(repoRoot(), "reports"),
 		Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: os.Getenv("KUBEGRACE_NODE_IMAGE"), Nodes: cluster.NodesFromEnv(), Log: os.Stdout},
 	})
 	// Scenario errors are reported per spec below; only a job that could
