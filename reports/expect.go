@@ -344,9 +344,13 @@ func glances(run Run, names []string, groups map[string][]check.Verdict) []glanc
 			}
 		}
 		g.Expectations = "–"
-		if total > 0 {
+		switch {
+		case run.Inconclusive[name] != "":
+			// Nothing was forced: the numbers in the row say only that.
+			g.Expectations = metMark(Expectation{Inconclusive: true})
+		case total > 0:
 			g.HasExpectations, g.AllMet = true, met == total
-			g.Expectations = fmt.Sprintf("%d/%d %s", met, total, metMark(Expectation{Met: g.AllMet, Inconclusive: run.Inconclusive[name] != ""}))
+			g.Expectations = fmt.Sprintf("%d/%d %s", met, total, metMark(Expectation{Met: g.AllMet}))
 		}
 		out = append(out, g)
 	}

@@ -161,7 +161,10 @@ func runFacts(run Run) [][2]string {
 	add("kind", run.KindVersion)
 	add("Kubernetes", run.KubernetesVersion)
 	add("Consul", run.ConsulVersion)
-	if n := len(run.Nodes); n > 0 {
+	switch n := len(run.Nodes); {
+	case n == 1:
+		add("nodes", fmt.Sprintf("1 (%s); scenarios that need a node to themselves ran one after another", run.Nodes[0]))
+	case n > 1:
 		add("nodes", fmt.Sprintf("%d (%s); scenarios that need a node to themselves ran side by side, one per node", n, strings.Join(run.Nodes, ", ")))
 	}
 	if run.Kernel != nil {
