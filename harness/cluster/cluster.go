@@ -463,6 +463,24 @@ func (c *Cluster) Untaint(ctx context.Context) error {
 	return nil
 }
 
+// schedulable: pods can run on n (no NoSchedule or NoExecute taint).
+func schedulable(n corev1.Node) bool {
+	if n.Spec.Unschedulable {
+		return false
+	}
+	for _, t := range n.Spec.Taints {
+		// The node lifecycle controller lifts not-ready a moment after the
+		// node turns Ready: on a Ready node it is on its way out.
+		if t.Key == corev1.TaintNodeNotReady && nodeReady(n) {
+			continue
+		}
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			return false
+		}
+	}
+	return true
+}
+
 // SchedulableNodes are the names of the nodes pods can run on (no
 // NoSchedule or NoExecute taint), sorted.
 func (c *Cluster) SchedulableNodes(ctx context.Context) ([]string, error) {
@@ -472,11 +490,7 @@ func (c *Cluster) SchedulableNodes(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, n := range list.Items {
-		ok := !n.Spec.Unschedulable
-		for _, t := range n.Spec.Taints {
-			ok = ok && t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute
-		}
-		if ok {
+		if schedulable(n) {
 			out = append(out, n.Name)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 func TestLoadConfigRepoDefault(t *testing.T) {
@@ -87,5 +89,30 @@ func TestNodesFor(t *testing.T) {
 	}
 	if n := DefaultNodes(); n < 1 || n > MaxDefaultNodes {
 		t.Errorf("DefaultNodes() = %d", n)
+	}
+}
+
+// A stale not-ready taint on a Ready node does not keep it from counting.
+func TestNotReadyTaintOnAReadyNode(t *testing.T) {
+	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue}
+	notReady := corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}
+	cp := corev1.Taint{Key: controlPlaneTaint, Effect: corev1.TaintEffectNoSchedule}
+	for _, tc := range []struct {
+		taints []corev1.Taint
+		ready  bool
+		want   bool
+	}{
+		{nil, true, true},
+		{[]corev1.Taint{notReady}, true, true},
+		{[]corev1.Taint{notReady}, false, false},
+		{[]corev1.Taint{cp}, true, false},
+	} {
+		n := corev1.Node{Spec: corev1.NodeSpec{Taints: tc.taints}}
+		if tc.ready {
+			n.Status.Conditions = []corev1.NodeCondition{ready}
+		}
+		if got := schedulable(n); got != tc.want {
+			t.Errorf("taints %v ready %v: schedulable %v, want %v", tc.taints, tc.ready, got, tc.want)
+		}
 	}
 }

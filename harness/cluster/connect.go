@@ -6,12 +6,15 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/klient"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/log"
+
+	"github.com/kubegrace/kubegrace/harness/poll"
 )
 
 // Connect returns a cluster the harness did not create, from a kubeconfig
@@ -20,7 +23,7 @@ import (
 // (their providerID says kind://docker/<cluster>/<node> and the containers
 // are here), the cluster gets kind's node handles: images are loaded into
 // the nodes, and faults can run commands on them (Cluster.Kind).
-func Connect(ctx context.Context, kubeconfig, context string, logger log.Logger) (*Cluster, error) {
+func Connect(ctx context.Context, kubeconfig, kubeContext string, logger log.Logger) (*Cluster, error) {
 	if logger == nil {
 		logger = log.NoopLogger{}
 	}
@@ -31,38 +34,53 @@ func Connect(ctx context.Context, kubeconfig, context string, logger log.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("--kubeconfig %s does not load: %w", kubeconfig, err)
 	}
-	if context == "" {
-		context = raw.CurrentContext
+	if kubeContext == "" {
+		kubeContext = raw.CurrentContext
 	}
-	if _, ok := raw.Contexts[context]; !ok {
+	if _, ok := raw.Contexts[kubeContext]; !ok {
 		var have []string
 		for name := range raw.Contexts {
 			have = append(have, name)
 		}
 		slices.Sort(have)
-		return nil, fmt.Errorf("--context %q is not in %s (it has: %s)", context, kubeconfig, strings.Join(have, ", "))
+		return nil, fmt.Errorf("--context %q is not in %s (it has: %s)", kubeContext, kubeconfig, strings.Join(have, ", "))
 	}
 	client, err := klient.NewWithKubeConfigFile(kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", kubeconfig, err)
 	}
-	if context != raw.CurrentContext {
-		cfg, err := clientcmd.NewNonInteractiveClientConfig(*raw, context, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
+	if kubeContext != raw.CurrentContext {
+		cfg, err := clientcmd.NewNonInteractiveClientConfig(*raw, kubeContext, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
 		if err != nil {
-			return nil, fmt.Errorf("context %q of %s: %w", context, kubeconfig, err)
+			return nil, fmt.Errorf("context %q of %s: %w", kubeContext, kubeconfig, err)
 		}
 		if client, err = klient.New(cfg); err != nil {
-			return nil, fmt.Errorf("client for context %q: %w", context, err)
+			return nil, fmt.Errorf("client for context %q: %w", kubeContext, err)
 		}
 	}
-	c := &Cluster{Name: context, KubeconfigPath: kubeconfig, Client: client, logger: logger, foreign: true,
+	c := &Cluster{Name: kubeContext, KubeconfigPath: kubeconfig, Client: client, logger: logger, foreign: true,
 		NodeImage: NodeImageChoice{Source: "existing", Why: "a cluster the harness did not create"}}
 	var list corev1.NodeList
 	if err := client.Resources().List(ctx, &list); err != nil {
-		return nil, fmt.Errorf("cluster of context %q does not answer: list nodes: %w", context, err)
+		return nil, fmt.Errorf("cluster of context %q does not answer: list nodes: %w", kubeContext, err)
 	}
 	if len(list.Items) == 0 {
-		return nil, fmt.Errorf("cluster of context %q has no nodes", context)
+		return nil, fmt.Errorf("cluster of context %q has no nodes", kubeContext)
+	}
+	// A cluster just made (or a node just restarted) may not be Ready yet.
+	err = poll.Until(ctx, fmt.Sprintf("nodes of context %q Ready", kubeContext), poll.Slow.For(2*time.Minute), func(ctx context.Context) (bool, error) {
+		if err := client.Resources().List(ctx, &list); err != nil {
+			return poll.Not("list nodes: %v", err)
+		}
+		for _, n := range list.Items {
+			if !nodeReady(n) {
+				return poll.Not("node %s not Ready", n.Name)
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if name, ok := kindName(list.Items); ok {
 		provider := kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(logger))
