@@ -6,15 +6,16 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/preflight"
 )
 
 func newPreflightCommand() *cobra.Command {
-	var kubeconfig, context, repo string
+	var kubeconfig, context, repo, registry string
 	var labels []string
-	var asJSON bool
+	var asJSON, rbac bool
 	cmd := &cobra.Command{
 		Use:   "preflight --kubeconfig FILE [SPEC.yaml...]",
 		Short: "Say what a cluster the harness did not create allows, and what a run of the specs would create there; changes nothing",
@@ -25,6 +26,14 @@ nodes, where images come from, whether the kernel signal observer can run, and
 what 'kubegrace run --kubeconfig' with these specs (default: the built-ins)
 would create.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if rbac {
+				b, err := yaml.Marshal(preflight.RunnerRole("kubegrace-runner"))
+				if err != nil {
+					return err
+				}
+				fmt.Printf("# The least a kubegrace run needs of a cluster: bind it to the identity\n# the run's kubeconfig uses (a ClusterRoleBinding).\n%s", b)
+				return nil
+			}
 			if kubeconfig == "" {
 				return fmt.Errorf("--kubeconfig is required: the cluster to inspect")
 			}
@@ -36,7 +45,7 @@ would create.`,
 			if err != nil {
 				return err
 			}
-			r, err := preflight.Check(cmd.Context(), p.Cluster, specs)
+			r, err := preflight.Check(cmd.Context(), p.Cluster, specs, registry)
 			if err != nil {
 				return err
 			}
@@ -54,5 +63,7 @@ would create.`,
 	cmd.Flags().StringSliceVar(&labels, "label", nil, "only scenarios with one of these labels (or names)")
 	cmd.Flags().StringVar(&repo, "repo", "", "a kubegrace checkout to take the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&registry, "image-registry", "", "the registry a run would push its images to (see 'kubegrace run --image-registry')")
+	cmd.Flags().BoolVar(&rbac, "rbac", false, "print the ClusterRole with the least a run needs, and exit")
 	return cmd
 }

@@ -23,6 +23,7 @@ type runFlags struct {
 	repo, name, nodeImg string
 	reports, kernel     string
 	kubeconfig, context string
+	registry            string
 	parallel, nodes     int
 }
 
@@ -58,7 +59,7 @@ leaves at once and says what was left behind.`,
 			res, err := job.Run(cmd.Context(), job.Options{
 				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr, Kernel: km,
 				Cluster: job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Nodes: f.nodes, Keep: f.keep, Log: os.Stderr,
-					Kubeconfig: f.kubeconfig, Context: f.context},
+					Kubeconfig: f.kubeconfig, Context: f.context, ImageRegistry: f.registry},
 				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.kubectl(), r.Live()) } },
 			})
 			fmt.Println()
@@ -87,6 +88,7 @@ leaves at once and says what was left behind.`,
 	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig, which the harness did not create: used as it is (never created, recreated or deleted); a preflight says first what it allows (see 'kubegrace preflight')")
 	cmd.Flags().StringVar(&f.context, "context", "", "the kubeconfig's context to use (default: its current one)")
+	cmd.Flags().StringVar(&f.registry, "image-registry", "", "push the run's images (Consul, the fixture, the services' own) to this registry (host[:port][/path]) for the cluster to pull, instead of loading them into kind nodes: needed for a cluster that is not kind on this host")
 	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel (tracefs, root on the Docker host): auto (fall back to app logs and exit codes where it cannot run, and say so), off, require")
 	return cmd
 }

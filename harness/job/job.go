@@ -48,6 +48,10 @@ type ClusterOptions struct {
 	// Context, or the current one): it is used as it is, never created,
 	// recreated nor deleted, and a preflight says what it allows.
 	Kubeconfig, Context string
+	// ImageRegistry, if set, is where the run's images are pushed for the
+	// cluster to pull (host[:port][/path]), instead of loading them into
+	// kind nodes: the way to a cluster that is not kind on this host.
+	ImageRegistry string
 	// Keep leaves a cluster this call created when it fails or is
 	// interrupted.
 	Keep bool
@@ -65,6 +69,45 @@ type ClusterOptions struct {
 type Prepared struct {
 	Cluster *cluster.Cluster
 	Images  images.Project
+	// Registry is where images were pushed for the cluster to pull ("":
+	// loaded into kind nodes).
+	Registry string
+}
+
+// provide gets images into the cluster: pushed to the registry when one is
+// given (the references returned are the pushed ones), else loaded into
+// kind nodes of this host.
+func (p *Prepared) provide(ctx context.Context, log io.Writer, refs ...string) ([]string, error) {
+	if p.Registry != "" {
+		pushed, err := images.Push(ctx, p.Registry, refs, log)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(refs))
+		for i, r := range refs {
+			out[i] = pushed[r]
+		}
+		return out, nil
+	}
+	if !p.Cluster.Kind {
+		return nil, fmt.Errorf("cluster %s: its nodes are not kind nodes of this host, so images cannot be loaded into them: give --image-registry, a registry this host can push to and the cluster can pull from", p.Cluster.Name)
+	}
+	return refs, p.Cluster.LoadImages(ctx, refs...)
+}
+
+// provideProject builds the project's images and gets them into the
+// cluster.
+func (p *Prepared) provideProject(ctx context.Context, repo string, log io.Writer) error {
+	built, err := images.BuildProject(ctx, repo, log)
+	if err != nil {
+		return err
+	}
+	refs, err := p.provide(ctx, log, built.Consul, built.Fixture)
+	if err != nil {
+		return err
+	}
+	p.Images = images.Project{Consul: refs[0], Fixture: refs[1]}
+	return nil
 }
 
 // PrepareCluster creates or reuses the kind cluster and builds and loads
@@ -103,17 +146,11 @@ func PrepareCluster(ctx context.Context, o ClusterOptions) (*Prepared, error) {
 		verb = "created"
 	}
 	fmt.Fprintf(o.Log, "cluster %s %s in %.1fs (node image %s)\n", c.Name, verb, time.Since(start).Seconds(), c.NodeImage.Image)
-	p := &Prepared{Cluster: c}
+	p := &Prepared{Cluster: c, Registry: o.ImageRegistry}
 	if o.SkipImages {
 		return p, nil
 	}
-	if p.Images, err = images.BuildProject(ctx, o.Repo, o.Log); err != nil {
-		return p, err
-	}
-	if err := c.LoadImages(ctx, p.Images.Consul, p.Images.Fixture); err != nil {
-		return p, err
-	}
-	return p, nil
+	return p, p.provideProject(ctx, o.Repo, o.Log)
 }
 
 // connect prepares a cluster the harness did not create. Images of this
@@ -128,17 +165,11 @@ func connect(ctx context.Context, o ClusterOptions) (*Prepared, error) {
 		kind = "kind nodes in this host's Docker"
 	}
 	fmt.Fprintf(o.Log, "using cluster %s from %s as it is (%s): nothing is created there but the scenarios' namespaces\n", c.Name, o.Kubeconfig, kind)
-	p := &Prepared{Cluster: c}
+	p := &Prepared{Cluster: c, Registry: o.ImageRegistry}
 	if o.SkipImages {
 		return p, nil
 	}
-	if !c.Kind {
-		return p, fmt.Errorf("cluster %s: its nodes are not kind nodes of this host, so the scenarios' images cannot be loaded into them, and --image-registry is not built yet: run on a kind cluster of this host", c.Name)
-	}
-	if p.Images, err = images.BuildProject(ctx, o.Repo, o.Log); err != nil {
-		return p, err
-	}
-	return p, c.LoadImages(ctx, p.Images.Consul, p.Images.Fixture)
+	return p, p.provideProject(ctx, o.Repo, o.Log)
 }
 
 // Runner is a scenario runner on the prepared cluster. Faults get node
@@ -147,11 +178,11 @@ func (p *Prepared) Runner(log io.Writer) *run.Runner {
 	c := p.Cluster
 	if !c.Kind {
 		return &run.Runner{Client: c.Client, Log: log,
-			Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage}}
+			Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage, Pulled: p.Registry != ""}}
 	}
 	return &run.Runner{
 		Client: c.Client, Log: log,
-		Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage},
+		Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage, Pulled: p.Registry != ""},
 		NodeExec: func(ctx context.Context, node string, argv ...string) (string, error) {
 			ns, err := c.Nodes()
 			if err != nil {
@@ -262,7 +293,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, jobErr
 	}
 	c := p.Cluster
-	own, jobErr := loadOwnImages(ctx, c, o.Specs, repo, o.Log)
+	own, jobErr := p.provideOwnImages(ctx, o.Specs, repo, o.Log)
 	if jobErr != nil {
 		return res, jobErr
 	}
@@ -275,7 +306,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, jobErr
 	}
 	meta.Nodes = runner.Nodes
-	pf, jobErr := preflight.Check(ctx, c, o.Specs)
+	pf, jobErr := preflight.Check(ctx, c, o.Specs, p.Registry)
 	if jobErr != nil {
 		return res, jobErr
 	}
@@ -339,10 +370,12 @@ func gitCommit(repo string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// loadOwnImages loads the images of the user's own the specs run into the
-// cluster, from the local Docker engine: never pulled. A missing one is an
-// error naming the spec's field and how to get it there.
-func loadOwnImages(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, repo string, log io.Writer) ([]string, error) {
+// provideOwnImages gets the images of the user's own the specs run into
+// the cluster, from the local Docker engine (loaded, or pushed to the
+// registry, in which case the specs are changed to the pushed references:
+// run.json shows what ran). A missing one is an error naming the spec's
+// field and how to get it there.
+func (p *Prepared) provideOwnImages(ctx context.Context, specs []scenario.Spec, repo string, log io.Writer) ([]string, error) {
 	var refs []string
 	for _, s := range specs {
 		for i, svc := range s.Services {
@@ -362,5 +395,16 @@ func loadOwnImages(ctx context.Context, c *cluster.Cluster, specs []scenario.Spe
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	return refs, c.LoadImages(ctx, refs...)
+	got, err := p.provide(ctx, log, refs...)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range specs {
+		for i := range s.Services {
+			if j := slices.Index(refs, s.Services[i].Image); j >= 0 {
+				s.Services[i].Image = got[j]
+			}
+		}
+	}
+	return got, nil
 }

@@ -44,8 +44,9 @@ type Report struct {
 	Creates []string `json:"creates,omitempty"`
 }
 
-// Check inspects c for specs. It only reads.
-func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec) (Report, error) {
+// Check inspects c for specs, whose images go to registry ("": loaded into
+// kind nodes). It only reads.
+func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, registry string) (Report, error) {
 	r := Report{Cluster: c.Name}
 	var nodes corev1.NodeList
 	if err := c.Client.Resources().List(ctx, &nodes); err != nil {
@@ -65,8 +66,11 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec) (Repo
 		r.Kernel = "can run here: the nodes' processes are this host's (tracefs, root)"
 	} else {
 		r.NodeAccess = "no: the nodes are not kind nodes of this host (privileged node pods, --allow-privileged, are not built yet)"
-		r.Images = "cannot be provided: the nodes are not this host's kind nodes, and --image-registry is not built yet"
+		r.Images = "cannot be loaded into the nodes (not this host's kind nodes): give --image-registry"
 		r.Kernel = "cannot run: the nodes' processes are not on this host (a privileged observer DaemonSet is not built yet); signal verdicts rest on the apps' logs and exit codes"
+	}
+	if registry != "" {
+		r.Images = "pushed to " + registry + " for the cluster to pull (it must be able to)"
 	}
 	switch fill, why := fillable(nodes.Items); {
 	case hostLocal && c.Kind:

@@ -56,6 +56,9 @@ type Images struct {
 	Fixture, Consul string
 	// Pause is an image every node holds, for IP-pool filler pods.
 	Pause string
+	// Pulled: the images are in a registry the cluster pulls from, not
+	// loaded into its nodes (services' own images are pulled too).
+	Pulled bool
 }
 
 // Phase groups steps for the report's timings: setup and teardown are the

@@ -107,7 +107,9 @@ func deployConsul(ctx context.Context, s *State) error {
 
 func createServices(ctx context.Context, s *State) error {
 	for _, svc := range s.Spec.Services {
-		d, err := workload.Deployment(s.Namespace, svc.Workload(), s.Runner.Images.Fixture, s.Consul.ServiceAddr)
+		w := svc.Workload()
+		w.Pull = s.Runner.Images.Pulled
+		d, err := workload.Deployment(s.Namespace, w, s.Runner.Images.Fixture, s.Consul.ServiceAddr)
 		if err == nil {
 			d.Spec.Template.Spec.NodeSelector = s.nodeSelector()
 			_, err = s.Clientset.AppsV1().Deployments(s.Namespace).Create(ctx, d, metav1.CreateOptions{})

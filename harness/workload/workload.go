@@ -51,6 +51,9 @@ type Service struct {
 	Env           map[string]string
 	Port          int32
 	HealthPath    string
+	// Pull: the Image is in a registry the cluster pulls from; otherwise
+	// it was loaded into the nodes and is never pulled.
+	Pull bool
 }
 
 // Placeholders are what a user image's env values may use.
@@ -157,8 +160,15 @@ func deployment(ns string, s Service, c corev1.Container, annotations map[string
 	}
 }
 
+func pullPolicy(pull bool) corev1.PullPolicy {
+	if pull {
+		return corev1.PullIfNotPresent
+	}
+	return corev1.PullNever
+}
+
 // userDeployment runs an image of the user's own: loaded into the cluster
-// (never pulled), its env rendered with the scenario's Consul address and
+// (never pulled) or pushed to a registry it pulls from, its env rendered with the scenario's Consul address and
 // the pod's IP, ready when its port (or health path) answers.
 func userDeployment(ns string, s Service, consulAddr string) (*appsv1.Deployment, error) {
 	if s.Replicas == 0 {
@@ -188,7 +198,7 @@ func userDeployment(ns string, s Service, consulAddr string) (*appsv1.Deployment
 	c := corev1.Container{
 		Name:            observe.AppContainer,
 		Image:           s.Image,
-		ImagePullPolicy: corev1.PullNever,
+		ImagePullPolicy: pullPolicy(s.Pull),
 		Command:         s.Command,
 		Args:            s.Args,
 		Env:             env,

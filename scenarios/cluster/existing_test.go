@@ -4,12 +4,24 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
@@ -20,16 +32,25 @@ import (
 
 // A cluster the harness did not create: made here with kind's own API and
 // kind's default config (one node, a /24 pod CIDR), as a user would, then
-// handed to the job by kubeconfig.
+// handed to the job by kubeconfig. Its containerd pulls localhost:PORT
+// from a real registry (CNCF Distribution, built from the module proxy)
+// on this host, for --image-registry.
 var _ = Describe("a cluster the harness did not create", Label("kind", "existing"), Ordered, func() {
 	const extName = "kubegrace-ext"
-	var kubeconfig string
+	var kubeconfig, registry string
 
 	BeforeAll(func(ctx SpecContext) {
+		registry = startRegistry(ctx)
+		gateway, err := exec.CommandContext(ctx, "docker", "network", "inspect", "kind", "-f",
+			`{{range .IPAM.Config}}{{if not (eq (len (split .Subnet ":")) 1)}}{{else}}{{.Gateway}}{{end}}{{end}}`).Output()
+		Expect(err).NotTo(HaveOccurred())
+		cfg := &v1alpha4.Cluster{TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
+			ContainerdConfigPatches: []string{fmt.Sprintf("[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.%q]\n  endpoint = [\"http://%s:%s\"]",
+				registry, strings.TrimSpace(string(gateway)), strings.TrimPrefix(registry, "localhost:"))}}
 		p := kindcluster.NewProvider(kindcluster.ProviderWithDocker())
 		_ = p.Delete(extName, "")
 		kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
-		Expect(p.Create(extName, kindcluster.CreateWithNodeImage(c.NodeImage.Image), kindcluster.CreateWithKubeconfigPath(kubeconfig),
+		Expect(p.Create(extName, kindcluster.CreateWithV1Alpha4Config(cfg), kindcluster.CreateWithNodeImage(c.NodeImage.Image), kindcluster.CreateWithKubeconfigPath(kubeconfig),
 			kindcluster.CreateWithWaitForReady(2*time.Minute), kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false))).To(Succeed())
 		DeferCleanup(func() { Expect(p.Delete(extName, kubeconfig)).To(Succeed()) })
 	}, NodeTimeout(5*time.Minute))
@@ -40,7 +61,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		Expect(p.Cluster.Kind).To(BeTrue())
 		Expect(p.Cluster.Created).To(BeFalse())
 		Expect(p.Cluster.Delete()).To(MatchError(ContainSubstring("the harness did not create it")))
-		r, err := preflight.Check(ctx, p.Cluster, nil)
+		r, err := preflight.Check(ctx, p.Cluster, nil, "")
 		Expect(err).NotTo(HaveOccurred())
 		GinkgoWriter.Print(r.String())
 		Expect(r.Nodes).To(HavePrefix("1, 1 of them run pods"))
@@ -80,4 +101,105 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		Expect(string(md)).To(ContainSubstring("1 scenario(s) inconclusive"))
 		Expect(string(md)).To(ContainSubstring("**inconclusive**: ip-reuse-pool: "))
 	}, SpecTimeout(5*time.Minute))
+
+	// The ClusterRole `kubegrace preflight --rbac` prints is enough for a
+	// run: a ServiceAccount bound to it, and nothing else, runs a pod
+	// deletion with a caller and an IP reuse.
+	It("runs with only the rights of preflight's RBAC role", func(ctx SpecContext) {
+		admin, err := cluster.Connect(ctx, kubeconfig, "", nil)
+		Expect(err).NotTo(HaveOccurred())
+		cs, err := kubernetes.NewForConfig(admin.Client.RESTConfig())
+		Expect(err).NotTo(HaveOccurred())
+		role := preflight.RunnerRole("kubegrace-runner-test")
+		_, err = cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "kubegrace-runner", Namespace: "default"}}
+		_, err = cs.CoreV1().ServiceAccounts("default").Create(ctx, sa, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: sa.Namespace}},
+		}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		tok, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		raw, err := clientcmd.LoadFromFile(kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+		cfg := clientcmdapi.NewConfig()
+		cfg.Clusters["ext"] = raw.Clusters[raw.Contexts[raw.CurrentContext].Cluster]
+		cfg.AuthInfos["runner"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+		cfg.Contexts["runner"] = &clientcmdapi.Context{Cluster: "ext", AuthInfo: "runner"}
+		cfg.CurrentContext = "runner"
+		restricted := filepath.Join(GinkgoT().TempDir(), "kubeconfig-runner")
+		Expect(clientcmd.WriteToFile(*cfg, restricted)).To(Succeed())
+
+		var specs []scenario.Spec
+		for _, f := range []string{"one-pod-deleted.yaml", "ip-reuse-no-callers.yaml"} {
+			s, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", f))
+			Expect(err).NotTo(HaveOccurred())
+			specs = append(specs, s)
+		}
+		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-rbac"), Log: GinkgoWriter,
+			Cluster: job.ClusterOptions{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter}})
+		Expect(err).NotTo(HaveOccurred(), "a run with the preflight role's rights")
+		for _, r := range res.Results {
+			Expect(r.Err).NotTo(HaveOccurred(), r.Spec.Name)
+		}
+		Expect(res.Run.Unmet()).To(BeEmpty())
+	}, SpecTimeout(5*time.Minute))
+
+	// Images pushed to a registry and pulled by the cluster, never loaded.
+	It("pulls the run's images from --image-registry", func(ctx SpecContext) {
+		spec, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", "one-pod-deleted.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		spec.Name = "one-pod-deleted-pulled"
+		res, err := job.Run(ctx, job.Options{Specs: []scenario.Spec{spec}, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-registry"), Log: GinkgoWriter,
+			Cluster: job.ClusterOptions{Repo: repoRoot(), Kubeconfig: kubeconfig, ImageRegistry: registry, Log: GinkgoWriter}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Run.Unmet()).To(BeEmpty())
+		var pulled []string
+		for ref := range res.Run.Images {
+			if strings.HasPrefix(ref, registry+"/kubegrace/") {
+				pulled = append(pulled, ref)
+			}
+		}
+		Expect(pulled).To(HaveLen(2), "Consul and the fixture, by their pushed names: %v", res.Run.Images)
+		out, err := exec.CommandContext(ctx, "docker", "exec", extName+"-control-plane", "crictl", "images", "-o", "json").Output()
+		Expect(err).NotTo(HaveOccurred())
+		for _, ref := range pulled {
+			Expect(string(out)).To(ContainSubstring(ref), "the node pulled %s", ref)
+		}
+	}, SpecTimeout(4*time.Minute))
 })
+
+// startRegistry runs a registry on this host (hack/build-registry.sh builds
+// it once) on a free port, stopped when the suite ends; it returns
+// localhost:PORT, which Docker pushes to over plain HTTP.
+func startRegistry(ctx SpecContext) string {
+	out, err := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot(), "hack", "build-registry.sh")).Output()
+	Expect(err).NotTo(HaveOccurred(), "hack/build-registry.sh")
+	lines := strings.Fields(string(out))
+	bin := lines[len(lines)-1]
+	l, err := net.Listen("tcp", ":0")
+	Expect(err).NotTo(HaveOccurred())
+	port := l.Addr().(*net.TCPAddr).Port
+	Expect(l.Close()).To(Succeed())
+	dir := GinkgoT().TempDir()
+	conf := filepath.Join(dir, "config.yml")
+	Expect(os.WriteFile(conf, fmt.Appendf(nil, "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 0.0.0.0:%d\n", filepath.Join(dir, "data"), port), 0o644)).To(Succeed())
+	cmd := exec.Command(bin, "serve", conf)
+	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(cmd.Start()).To(Succeed())
+	DeferCleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := fmt.Sprintf("localhost:%d", port)
+	Eventually(func() error {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}).WithTimeout(10 * time.Second).Should(Succeed())
+	return addr
+}

@@ -32,47 +32,13 @@ else
   ref=${1:-$(printf '%s\n' "$refs" | tail -1)}
   quit=$(printf '%s\n' "$refs" | grep '^kubegrace/nginx-app-quit:' | tail -1)
 fi
-consul_ref=${CONSUL_IMAGE:-$(docker images 'kubegrace/consul' --format '{{.Repository}}:{{.Tag}}' | head -1)}
-[[ -n $consul_ref ]] || die "no kubegrace/consul image: run images/project/build.sh (make images) first"
-STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+source "$HERE/../smoke-lib.sh"
 
-p="kgnginx-smoke-$$"
-net=$p
-containers=()
+smoke_setup nginx
 work=$(mktemp -d)
-cleanup() {
-  for c in "${containers[@]}"; do docker rm -f -v "$c" >/dev/null 2>&1 || true; done
-  docker network rm "$net" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-now_ms() { date +%s%3N; }
-ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
-fail=0
-check() { # check WHAT COND-RESULT(0/1)
-  if [[ $2 == 0 ]]; then log "ok: $1"; else log "FAIL: $1"; fail=1; fi
-}
-
+trap 'smoke_cleanup; rm -rf "$work"' EXIT
 log "images $ref and $quit (stop signal: $(docker image inspect -f '{{.Config.StopSignal}}' "$quit")), consul image $consul_ref"
-docker network create "$net" >/dev/null
-containers+=("$p-consul")
-docker run -d --name "$p-consul" --network "$net" "$consul_ref" >/dev/null
-consul="http://$(ip_of "$p-consul"):8500"
-for _ in $(seq 1 100); do
-  [[ $(curl -s -m 1 "$consul/v1/status/leader" || true) == *:* ]] && break
-  sleep 0.2
-done
-[[ $(curl -s -m 1 "$consul/v1/status/leader" || true) == *:* ]] || die "consul at $consul has no leader; its log: $(docker logs --tail 5 "$p-consul" 2>&1)"
-log "consul up at $consul"
-
-# status ID: passing, warning, critical, or "absent" from the local agent.
-status() {
-  local code body
-  body=$(curl -s -m 2 -w '\n%{http_code}' "$consul/v1/agent/health/service/id/$1?format=text" || true)
-  code=${body##*$'\n'}; body=${body%$'\n'*}
-  if [[ $code == 404 ]]; then echo absent; else echo "${body:-unknown}"; fi
-}
+smoke_consul
 
 # sigs CONTAINER PID: what PID does with SIGTERM and SIGQUIT (caught: a
 # handler, bit N-1 of SigCgt; ignored; or default), from /proc/PID/status.

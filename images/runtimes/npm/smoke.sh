@@ -24,55 +24,13 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../../lib.sh"
 
 ref=${1:-$(bash "$HERE/build.sh" | tail -1)}
-consul_ref=${CONSUL_IMAGE:-$(docker images 'kubegrace/consul' --format '{{.Repository}}:{{.Tag}}' | head -1)}
-[[ -n $consul_ref ]] || die "no kubegrace/consul image: run images/project/build.sh (make images) first"
-STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+source "$HERE/../smoke-lib.sh"
 
-p="kgnpm-smoke-$$"
-net=$p
-containers=()
-cleanup() {
-  for c in "${containers[@]}"; do docker rm -f -v "$c" >/dev/null 2>&1 || true; done
-  docker network rm "$net" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-now_ms() { date +%s%3N; }
-ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
-fail=0
-check() { # check WHAT COND-RESULT(0/1)
-  if [[ $2 == 0 ]]; then log "ok: $1"; else log "FAIL: $1"; fail=1; fi
-}
-
+smoke_setup npm
 log "app image $ref, consul image $consul_ref"
-docker network create "$net" >/dev/null
-# An app started before Consul must retry until it answers (as in a Pod whose
-# Consul Service is not up yet): it reaches Consul by the alias "consul".
-containers+=("$p-early" "$p-consul")
-docker run -d --name "$p-early" --network "$net" -e SERVICE_NAME=early -e CONSUL_ADDR=consul:8500 -e CHECK_INTERVAL=1s "$ref" >/dev/null
-sleep 3
-docker run -d --name "$p-consul" --network "$net" --network-alias consul "$consul_ref" >/dev/null
-consul="http://$(ip_of "$p-consul"):8500"
-for _ in $(seq 1 100); do
-  [[ $(curl -s -m 1 "$consul/v1/status/leader" || true) == *:* ]] && break
-  sleep 0.2
-done
-[[ $(curl -s -m 1 "$consul/v1/status/leader" || true) == *:* ]] || die "consul at $consul has no leader; its log: $(docker logs --tail 5 "$p-consul" 2>&1)"
-log "consul up at $consul"
-for _ in $(seq 1 100); do docker logs "$p-early" 2>/dev/null | grep -q ' registered ' && break; sleep 0.2; done
-early=$(docker logs "$p-early" 2>/dev/null)
-log "app (npm start) started 3 s before consul: $(printf '%s\n' "$early" | grep -c register-retry) retries, then: $(printf '%s\n' "$early" | grep ' registered ' | cut -d' ' -f3- || echo 'never registered')"
-check "an app started before consul registers once it answers" "$(printf '%s\n' "$early" | grep -Eq ' registered .*attempts=([2-9]|[1-9][0-9]+)$'; echo $?)"
+smoke_early_app "npm start" "$ref"
 docker rm -f "$p-early" >/dev/null
 curl -s -X PUT "$consul/v1/agent/service/deregister/early-$(printf '%s\n' "$early" | sed -n 's/.* started .*instance=early-\([^ ]*\) .*/\1/p')" >/dev/null
-
-# status ID: passing, warning, critical, or "absent" from the local agent.
-status() {
-  local code body
-  body=$(curl -s -m 2 -w '\n%{http_code}' "$consul/v1/agent/health/service/id/$1?format=text" || true)
-  code=${body##*$'\n'}; body=${body%$'\n'*}
-  if [[ $code == 404 ]]; then echo absent; else echo "${body:-unknown}"; fi
-}
 
 # term CONTAINER PID: what PID does with SIGTERM, from /proc/PID/status:
 # "caught" (a handler: bit 15 of SigCgt), "ignored" or "default". As PID 1
