@@ -74,12 +74,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 	}, SpecTimeout(2*time.Minute))
 
 	It("runs specs there: IP reuse by host-local state, and inconclusive where the pool (/24) cannot be filled", func(ctx SpecContext) {
-		var specs []scenario.Spec
-		for _, f := range []string{"ip-reuse-no-callers.yaml", "ip-reuse-pool.yaml"} {
-			s, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", f))
-			Expect(err).NotTo(HaveOccurred())
-			specs = append(specs, s)
-		}
+		specs := testdata("ip-reuse-no-callers.yaml", "ip-reuse-pool.yaml")
 		dir := filepath.Join(repoRoot(), "reports", "kind-tier-existing")
 		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: dir, Log: GinkgoWriter, Kernel: job.KernelRequired,
 			Cluster: job.ClusterOptions{Repo: repoRoot(), Kubeconfig: kubeconfig, Log: GinkgoWriter}})
@@ -135,12 +130,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		restricted := filepath.Join(GinkgoT().TempDir(), "kubeconfig-runner")
 		Expect(clientcmd.WriteToFile(*cfg, restricted)).To(Succeed())
 
-		var specs []scenario.Spec
-		for _, f := range []string{"one-pod-deleted.yaml", "ip-reuse-no-callers.yaml"} {
-			s, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", f))
-			Expect(err).NotTo(HaveOccurred())
-			specs = append(specs, s)
-		}
+		specs := testdata("one-pod-deleted.yaml", "ip-reuse-no-callers.yaml")
 		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-rbac"), Log: GinkgoWriter,
 			Cluster: job.ClusterOptions{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter}})
 		Expect(err).NotTo(HaveOccurred(), "a run with the preflight role's rights")
@@ -152,8 +142,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 
 	// Images pushed to a registry and pulled by the cluster, never loaded.
 	It("pulls the run's images from --image-registry", func(ctx SpecContext) {
-		spec, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", "one-pod-deleted.yaml"))
-		Expect(err).NotTo(HaveOccurred())
+		spec := testdata("one-pod-deleted.yaml")[0]
 		spec.Name = "one-pod-deleted-pulled"
 		res, err := job.Run(ctx, job.Options{Specs: []scenario.Spec{spec}, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-registry"), Log: GinkgoWriter,
 			Cluster: job.ClusterOptions{Repo: repoRoot(), Kubeconfig: kubeconfig, ImageRegistry: registry, Log: GinkgoWriter}})

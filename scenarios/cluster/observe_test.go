@@ -22,11 +22,21 @@ import (
 	"github.com/kubegrace/kubegrace/reports"
 )
 
+// testdata loads YAML specs of testdata/.
+func testdata(files ...string) []scenario.Spec {
+	var specs []scenario.Spec
+	for _, f := range files {
+		s, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", f))
+		Expect(err).NotTo(HaveOccurred())
+		specs = append(specs, s)
+	}
+	return specs
+}
+
 // runSpec runs one YAML spec of testdata/ through the real Runner, the way
 // the main job does, and writes its report.
 func runSpec(ctx SpecContext, file string) (run.Result, timeline.Timeline, reports.Run, []check.Verdict, string) {
-	spec, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", file))
-	Expect(err).NotTo(HaveOccurred())
+	spec := testdata(file)[0]
 	started := time.Now()
 	rec := timeline.NewRecorder(started)
 	runner := prepared.Runner(GinkgoWriter)
@@ -157,12 +167,7 @@ var _ = Describe("the Runner on one pod deletion", Label("kind", "observe"), Ord
 // two-node cluster: side by side, each pinned to a node of its own.
 var _ = Describe("the Runner forcing IP reuse", Label("kind", "ipreuse"), func() {
 	It("runs two IP-reuse scenarios side by side, one per node: host-local steered, and the pool filled", func(ctx SpecContext) {
-		var specs []scenario.Spec
-		for _, f := range []string{"ip-reuse-no-callers.yaml", "ip-reuse-pool.yaml"} {
-			s, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "cluster", "testdata", f))
-			Expect(err).NotTo(HaveOccurred())
-			specs = append(specs, s)
-		}
+		specs := testdata("ip-reuse-no-callers.yaml", "ip-reuse-pool.yaml")
 		rec := timeline.NewRecorder(time.Now())
 		runner := prepared.Runner(GinkgoWriter)
 		var err error
