@@ -185,7 +185,10 @@ func (f PodKill) Inject(ctx context.Context, env *Env) (string, error) {
 	if id == "" {
 		return "", fmt.Errorf("pod %s has no running app container", p.Name)
 	}
-	if _, err := env.NodeExec(ctx, p.Spec.NodeName, "crictl", "stop", "--timeout", "0", id); err != nil {
+	// crictl gives the runtime 2 s to answer by default; a node busy
+	// starting the pods of several scenarios took longer (DeadlineExceeded
+	// while the kill went ahead).
+	if _, err := env.NodeExec(ctx, p.Spec.NodeName, "crictl", "--timeout", "30s", "stop", "--timeout", "0", id); err != nil {
 		return "", fmt.Errorf("SIGKILL container of pod %s on %s: %w", p.Name, p.Spec.NodeName, err)
 	}
 	return fmt.Sprintf("pod %s (%s), container %.12s", p.Name, p.Status.PodIP, id), nil
