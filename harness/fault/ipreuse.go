@@ -370,6 +370,13 @@ func poolSize(ctx context.Context, env *Env, node string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("get node %s: %w", node, err)
 	}
+	return FillablePool(*n)
+}
+
+// FillablePool is the number of pod addresses of node n's pool, or why
+// filler pods cannot fill it (no per-node pod CIDR, one too large).
+func FillablePool(n corev1.Node) (int, error) {
+	node := n.Name
 	if n.Spec.PodCIDR == "" {
 		return 0, fmt.Errorf("node %s has no pod CIDR (its IPAM hands out addresses some other way): its pool cannot be filled", node)
 	}

@@ -176,33 +176,31 @@ func connect(ctx context.Context, o ClusterOptions) (*Prepared, error) {
 // access only where the nodes are kind nodes of this host.
 func (p *Prepared) Runner(log io.Writer) *run.Runner {
 	c := p.Cluster
+	r := &run.Runner{Client: c.Client, Log: log,
+		Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage, Pulled: p.Registry != ""}}
 	if !c.Kind {
-		return &run.Runner{Client: c.Client, Log: log,
-			Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage, Pulled: p.Registry != ""}}
+		return r
 	}
-	return &run.Runner{
-		Client: c.Client, Log: log,
-		Images: run.Images{Fixture: p.Images.Fixture, Consul: p.Images.Consul, Pause: PauseImage, Pulled: p.Registry != ""},
-		NodeExec: func(ctx context.Context, node string, argv ...string) (string, error) {
-			ns, err := c.Nodes()
-			if err != nil {
-				return "", err
-			}
-			for _, n := range ns {
-				if n.String() == node {
-					var out bytes.Buffer
-					cmd := n.CommandContext(ctx, argv[0], argv[1:]...)
-					cmd.SetStdout(&out)
-					cmd.SetStderr(&out)
-					if err := cmd.Run(); err != nil {
-						return out.String(), fmt.Errorf("%s on node %s: %w: %s", strings.Join(argv, " "), node, err, strings.TrimSpace(out.String()))
-					}
-					return out.String(), nil
+	r.NodeExec = func(ctx context.Context, node string, argv ...string) (string, error) {
+		ns, err := c.Nodes()
+		if err != nil {
+			return "", err
+		}
+		for _, n := range ns {
+			if n.String() == node {
+				var out bytes.Buffer
+				cmd := n.CommandContext(ctx, argv[0], argv[1:]...)
+				cmd.SetStdout(&out)
+				cmd.SetStderr(&out)
+				if err := cmd.Run(); err != nil {
+					return out.String(), fmt.Errorf("%s on node %s: %w: %s", strings.Join(argv, " "), node, err, strings.TrimSpace(out.String()))
 				}
+				return out.String(), nil
 			}
-			return "", fmt.Errorf("no node %s in cluster %s", node, c.Name)
-		},
+		}
+		return "", fmt.Errorf("no node %s in cluster %s", node, c.Name)
 	}
+	return r
 }
 
 // PauseImage is the pause image every kind node holds (the offline node

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 )
@@ -120,21 +121,12 @@ func podCIDRs(nodes []corev1.Node) string {
 	return strings.Join(parts, "; ")
 }
 
-// fillable says whether every node's pool can be filled with pause pods:
-// a per-node range smaller than the node's pod capacity.
+// fillable says whether every node's pool can be filled with pause pods,
+// as the IP reuse fault would judge it (fault.FillablePool).
 func fillable(nodes []corev1.Node) (bool, string) {
 	for _, n := range nodes {
-		if n.Spec.PodCIDR == "" {
-			return false, fmt.Sprintf("node %s has no per-node pod CIDR", n.Name)
-		}
-		_, cidr, err := net.ParseCIDR(n.Spec.PodCIDR)
-		if err != nil {
-			return false, fmt.Sprintf("node %s pod CIDR %q does not parse", n.Name, n.Spec.PodCIDR)
-		}
-		ones, bits := cidr.Mask.Size()
-		size := 1<<(bits-ones) - 2
-		if capacity, ok := n.Status.Capacity[corev1.ResourcePods]; ok && int64(size) >= capacity.Value() {
-			return false, fmt.Sprintf("node %s has %d pod addresses and runs at most %d pods, so its pool cannot be filled", n.Name, size, capacity.Value())
+		if _, err := fault.FillablePool(n); err != nil {
+			return false, err.Error()
 		}
 	}
 	return true, ""

@@ -70,3 +70,53 @@ status() {
   code=${body##*$'\n'}; body=${body%$'\n'*}
   if [[ $code == 404 ]]; then echo absent; else echo "${body:-unknown}"; fi
 }
+
+# smoke_wait_passing NAME CONTAINER ID T0: waits up to 30 s for instance ID
+# to pass in Consul and logs the times from T0 (ms); returns 1 (and marks
+# the run failed, with the app's log) if it never does.
+smoke_wait_passing() {
+  local name=$1 c=$2 id=$3 t0=$4 t_reg= t_pass= st
+  for _ in $(seq 1 300); do
+    st=$(status "$id")
+    [[ -z $t_reg && $st != absent ]] && t_reg=$(now_ms)
+    [[ $st == passing ]] && { t_pass=$(now_ms); break; }
+    sleep 0.1
+  done
+  [[ -n $t_pass ]] || { log "$name never passing (last: $st); app log:"; docker logs "$c" >&2; fail=1; return 1; }
+  log "registered $((t_reg - t0)) ms, passing $((t_pass - t0)) ms after docker run (check interval 1s); instance $id, address $(ip_of "$c")"
+}
+
+# smoke_identity CONTAINER ID: the app's identity check (IDENTITY_CHECK=
+# header): Consul's check names the instance, and another instance's name
+# gets 503.
+smoke_identity() {
+  local c=$1 id=$2 ip ok bad
+  ip=$(ip_of "$c")
+  # Consul's API does not show a check's headers: the app logs the first
+  # health request that names it, which before our own curl is Consul's.
+  check "Consul's check sent X-Instance-Id: $id" "$(docker logs "$c" | grep -q "identity-check-seen header=X-Instance-Id instance=$id\$"; echo $?)"
+  ok=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Instance-Id: $id" "http://$ip:8080/actuator/health")
+  bad=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Instance-Id: orders-someone-else" "http://$ip:8080/actuator/health")
+  log "identity: own header $ok, other instance's header $bad; GET / $(curl -s "http://$ip:8080/")"
+  check "identity header: 200 for own id, 503 for another" "$([[ $ok == 200 && $bad == 503 ]]; echo $?)"
+}
+
+# smoke_stop CONTAINER ID: docker stop, then what Consul says of ID. Sets
+# stop_t1 and stop_t2 (ms around the stop), stop_finished (the container's
+# exit, ms), stop_code (exit code) and stop_status (Consul right after, or
+# once the next check has run).
+smoke_stop() {
+  local c=$1 id=$2
+  stop_t1=$(now_ms)
+  docker stop "$c" >/dev/null
+  stop_t2=$(now_ms)
+  stop_code=$(docker inspect -f '{{.State.ExitCode}}' "$c")
+  stop_finished=$(date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$c")" +%s%3N)
+  stop_status=$(status "$id")
+  log "docker stop took $((stop_t2 - stop_t1)) ms (container exited $((stop_finished - stop_t1)) ms after the stop began); exit code $stop_code; consul right after: $stop_status"
+  if [[ $stop_status == passing ]]; then
+    # The address is gone; the next check run (1s) turns the entry critical.
+    for _ in $(seq 1 50); do stop_status=$(status "$id"); [[ $stop_status == passing ]] || break; sleep 0.1; done
+    log "consul $(( $(now_ms) - stop_t2 )) ms after the stop: $stop_status"
+  fi
+}

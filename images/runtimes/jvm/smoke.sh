@@ -41,18 +41,11 @@ run_case() {
   for e in SERVICE_NAME=orders "CONSUL_ADDR=${consul#http://}" CHECK_INTERVAL=1s "$@"; do envs+=(-e "$e"); done
   containers+=("$c")
   log "--- $name: $cmd ${*:-}"
-  local t0 t_reg= t_pass= id st
+  local t0 id
   t0=$(now_ms)
   docker run -d --name "$c" --network "$net" --stop-timeout "$STOP_TIMEOUT" "${envs[@]}" "$ref" "$cmd" >/dev/null
   id="orders-$(docker inspect -f '{{.Config.Hostname}}' "$c")"
-  for _ in $(seq 1 300); do
-    st=$(status "$id")
-    [[ -z $t_reg && $st != absent ]] && t_reg=$(now_ms)
-    [[ $st == passing ]] && { t_pass=$(now_ms); break; }
-    sleep 0.1
-  done
-  [[ -n $t_pass ]] || { log "$name never passing (last: $st); app log:"; docker logs "$c" >&2; fail=1; return; }
-  log "registered $((t_reg - t0)) ms, passing $((t_pass - t0)) ms after docker run (check interval 1s); instance $id, address $(ip_of "$c")"
+  smoke_wait_passing "$name" "$c" "$id" "$t0" || return 0
   log "processes: $(docker exec "$c" ps -eo pid=,comm= | awk '{printf "%s%s=%s", (NR>1?", ":""), $2, $1}')"
   local jpid rss mem
   jpid=$(docker exec "$c" pgrep -x java)
@@ -61,32 +54,10 @@ run_case() {
   log "java pid $jpid RSS $rss; docker stats $mem"
   log "catches SIGTERM: java (pid $jpid) $(catches_term "$c" "$jpid"), pid 1 ($(docker exec "$c" cat /proc/1/comm)) $(catches_term "$c" 1)"
 
-  if [[ $name == exec-header ]]; then
-    local ip ok bad
-    ip=$(ip_of "$c")
-    # Consul's API does not show a check's headers: the app logs the first
-    # health request that names it, which before our own curl is Consul's.
-    check "Consul's check sent X-Instance-Id: $id" "$(docker logs "$c" | grep -q "identity-check-seen header=X-Instance-Id instance=$id\$"; echo $?)"
-    ok=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Instance-Id: $id" "http://$ip:8080/actuator/health")
-    bad=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Instance-Id: orders-someone-else" "http://$ip:8080/actuator/health")
-    log "identity: own header $ok, other instance's header $bad; GET / $(curl -s "http://$ip:8080/")"
-    check "identity header: 200 for own id, 503 for another" "$([[ $ok == 200 && $bad == 503 ]]; echo $?)"
-  fi
+  if [[ $name == exec-header ]]; then smoke_identity "$c" "$id"; fi
 
-  local t1 t2 code
-  t1=$(now_ms)
-  docker stop "$c" >/dev/null
-  t2=$(now_ms)
-  code=$(docker inspect -f '{{.State.ExitCode}}' "$c")
-  local finished
-  finished=$(date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$c")" +%s%3N)
-  st=$(status "$id")
-  log "docker stop took $((t2 - t1)) ms (container exited $((finished - t1)) ms after the stop began); exit code $code; consul right after: $st"
-  if [[ $st == passing ]]; then
-    # The address is gone; the next check run (1s) turns the entry critical.
-    for _ in $(seq 1 50); do st=$(status "$id"); [[ $st == passing ]] || break; sleep 0.1; done
-    log "consul $(( $(now_ms) - t2 )) ms after the stop: $st"
-  fi
+  smoke_stop "$c" "$id"
+  local t1=$stop_t1 t2=$stop_t2 code=$stop_code finished=$stop_finished st=$stop_status
   local lines hook stopped
   lines=$(docker logs "$c" 2>&1)
   printf '%s\n' "$lines" | sed 's/^/    /' >&2
