@@ -15,7 +15,8 @@ import (
 func newPreflightCommand() *cobra.Command {
 	var kubeconfig, context, repo, registry string
 	var labels []string
-	var asJSON, rbac bool
+	var asJSON, rbac, privileged bool
+	var access string
 	cmd := &cobra.Command{
 		Use:   "preflight --kubeconfig FILE [SPEC.yaml...]",
 		Short: "Say what a cluster the harness did not create allows, and what a run of the specs would create there; changes nothing",
@@ -27,7 +28,7 @@ what 'kubegrace run --kubeconfig' with these specs (default: the built-ins)
 would create.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rbac {
-				b, err := yaml.Marshal(preflight.RunnerRole("kubegrace-runner"))
+				b, err := yaml.Marshal(preflight.RunnerRole("kubegrace-runner", privileged))
 				if err != nil {
 					return err
 				}
@@ -41,11 +42,17 @@ would create.`,
 			if err != nil {
 				return err
 			}
-			p, err := job.PrepareCluster(cmd.Context(), job.ClusterOptions{Repo: root, Kubeconfig: kubeconfig, Context: context, SkipImages: true, Log: os.Stderr})
+			o := job.ClusterOptions{Repo: root, Kubeconfig: kubeconfig, Context: context, SkipImages: true, Log: os.Stderr,
+				AllowPrivileged: privileged, NodeAccess: access}
+			p, err := job.PrepareCluster(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			r, err := preflight.Check(cmd.Context(), p.Cluster, specs, registry)
+			mode, err := job.NodeAccessMode(o, p.Cluster)
+			if err != nil {
+				return err
+			}
+			r, err := preflight.Check(cmd.Context(), p.Cluster, specs, preflight.Options{Registry: registry, NodeAccess: mode})
 			if err != nil {
 				return err
 			}
@@ -64,6 +71,8 @@ would create.`,
 	cmd.Flags().StringVar(&repo, "repo", "", "a kubegrace checkout to take the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&registry, "image-registry", "", "the registry a run would push its images to (see 'kubegrace run --image-registry')")
-	cmd.Flags().BoolVar(&rbac, "rbac", false, "print the ClusterRole with the least a run needs, and exit")
+	cmd.Flags().BoolVar(&rbac, "rbac", false, "print the ClusterRole with the least a run needs (with --allow-privileged: and its node access pods), and exit")
+	cmd.Flags().BoolVar(&privileged, "allow-privileged", false, "as a run would with --allow-privileged (see 'kubegrace run')")
+	cmd.Flags().StringVar(&access, "node-access", job.NodeAccessAuto, "as a run would with --node-access (see 'kubegrace run')")
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/kubegrace/kubegrace/harness/assets"
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 	"github.com/kubegrace/kubegrace/reports"
@@ -23,7 +24,8 @@ type runFlags struct {
 	repo, name, nodeImg string
 	reports, kernel     string
 	kubeconfig, context string
-	registry            string
+	registry, access    string
+	privileged          bool
 	parallel, nodes     int
 }
 
@@ -59,7 +61,8 @@ leaves at once and says what was left behind.`,
 			res, err := job.Run(cmd.Context(), job.Options{
 				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr, Kernel: km,
 				Cluster: job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Nodes: f.nodes, Keep: f.keep, Log: os.Stderr,
-					Kubeconfig: f.kubeconfig, Context: f.context, ImageRegistry: f.registry},
+					Kubeconfig: f.kubeconfig, Context: f.context, ImageRegistry: f.registry,
+					AllowPrivileged: f.privileged, NodeAccess: f.access},
 				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.kubectl(), r.Live()) } },
 			})
 			fmt.Println()
@@ -89,6 +92,8 @@ leaves at once and says what was left behind.`,
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig, which the harness did not create: used as it is (never created, recreated or deleted); a preflight says first what it allows (see 'kubegrace preflight')")
 	cmd.Flags().StringVar(&f.context, "context", "", "the kubeconfig's context to use (default: its current one)")
 	cmd.Flags().StringVar(&f.registry, "image-registry", "", "push the run's images (Consul, the fixture, the services' own) to this registry (host[:port][/path]) for the cluster to pull, instead of loading them into kind nodes: needed for a cluster that is not kind on this host")
+	cmd.Flags().BoolVar(&f.privileged, "allow-privileged", false, "on a cluster that is not kind on this host, let the run create privileged pods: a node access DaemonSet (host network, the nodes' /var/lib/cni) in namespace "+nodeaccess.Namespace+", labelled and removed at the end and on Ctrl-C, so IP reuse can steer host-local state; off: nothing privileged is created")
+	cmd.Flags().StringVar(&f.access, "node-access", job.NodeAccessAuto, "how faults reach nodes: auto (docker exec into kind nodes of this host; elsewhere node access pods if --allow-privileged, else none), docker, or pods (needs --allow-privileged)")
 	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel (tracefs, root on the Docker host): auto (fall back to app logs and exit codes where it cannot run, and say so), off, require")
 	return cmd
 }

@@ -19,11 +19,13 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/consul"
+	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/preflight"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
@@ -52,6 +54,14 @@ type ClusterOptions struct {
 	// cluster to pull (host[:port][/path]), instead of loading them into
 	// kind nodes: the way to a cluster that is not kind on this host.
 	ImageRegistry string
+	// AllowPrivileged lets the run create privileged pods on a cluster
+	// that is not kind on this host: node access (NodeAccessPods) and,
+	// where faults need it, nothing else. Off by default.
+	AllowPrivileged bool
+	// NodeAccess is how faults reach nodes: NodeAccessAuto (docker exec
+	// into kind nodes of this host; elsewhere privileged pods if allowed,
+	// else none), NodeAccessDocker, NodeAccessPods (needs AllowPrivileged).
+	NodeAccess string
 	// Keep leaves a cluster this call created when it fails or is
 	// interrupted.
 	Keep bool
@@ -203,6 +213,81 @@ func (p *Prepared) Runner(log io.Writer) *run.Runner {
 	return r
 }
 
+// The node access modes (--node-access).
+const (
+	NodeAccessAuto   = "auto"
+	NodeAccessDocker = "docker"
+	NodeAccessPods   = "pods"
+)
+
+// NodeAccessMode is the mode o asks for, resolved for cluster c, or why it
+// cannot be had ("" mode: no node access).
+func NodeAccessMode(o ClusterOptions, c *cluster.Cluster) (string, error) {
+	switch o.NodeAccess {
+	case "", NodeAccessAuto:
+		switch {
+		case c.Kind:
+			return NodeAccessDocker, nil
+		case o.AllowPrivileged:
+			return NodeAccessPods, nil
+		}
+		return "", nil
+	case NodeAccessDocker:
+		if !c.Kind {
+			return "", fmt.Errorf("--node-access docker: the nodes of cluster %s are not kind nodes of this host's Docker", c.Name)
+		}
+		return NodeAccessDocker, nil
+	case NodeAccessPods:
+		if !o.AllowPrivileged {
+			return "", fmt.Errorf("--node-access pods runs a privileged DaemonSet (host network, the nodes' /var/lib/cni) on cluster %s: give --allow-privileged too", c.Name)
+		}
+		return NodeAccessPods, nil
+	}
+	return "", fmt.Errorf("--node-access %q: want auto, docker or pods", o.NodeAccess)
+}
+
+// startNodeAccess gives the runner's faults the node access o asks for:
+// Runner already holds docker exec for kind nodes; privileged pods are
+// started here, on the runner's nodes, and the returned stop removes them.
+func (p *Prepared) startNodeAccess(ctx context.Context, o ClusterOptions, r *run.Runner, log io.Writer) (stop func() error, err error) {
+	noop := func() error { return nil }
+	mode, err := NodeAccessMode(o, p.Cluster)
+	switch {
+	case err != nil:
+		return noop, err
+	case mode == "":
+		r.NodeExec = nil
+		return noop, nil
+	case mode == NodeAccessDocker:
+		return noop, nil
+	}
+	fmt.Fprintf(log, "node access: DaemonSet %s/%s (privileged: host network, the nodes' %s), removed at the end\n",
+		nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "))
+	r.Track(nodeaccess.Namespace, true)
+	pods, err := nodeaccess.StartPods(ctx, p.Cluster.Client.RESTConfig(), p.Images.Fixture, p.Registry != "", r.Nodes, time.Minute)
+	stop = func() error {
+		cs, cerr := kubernetes.NewForConfig(p.Cluster.Client.RESTConfig())
+		if cerr != nil {
+			return cerr
+		}
+		err := nodeaccess.Remove(cs)
+		if err == nil {
+			r.Track(nodeaccess.Namespace, false)
+		}
+		return err
+	}
+	if err != nil {
+		return stop, err
+	}
+	for _, n := range r.Nodes {
+		if why, ok := pods.Missing[n]; ok {
+			fmt.Fprintf(log, "node access: none on node %s (%s): its IP reuse falls back to filling the pool\n", n, why)
+		}
+	}
+	r.NodeExec = pods.Exec
+	return stop, nil
+}
+
 // PauseImage is the pause image every kind node holds (the offline node
 // image builds it in).
 const PauseImage = "registry.k8s.io/pause:3.10"
@@ -304,13 +389,26 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, jobErr
 	}
 	meta.Nodes = runner.Nodes
-	pf, jobErr := preflight.Check(ctx, c, o.Specs, p.Registry)
+	access, jobErr := NodeAccessMode(o.Cluster, c)
+	if jobErr != nil {
+		return res, jobErr
+	}
+	pf, jobErr := preflight.Check(ctx, c, o.Specs, preflight.Options{Registry: p.Registry, NodeAccess: access})
 	if jobErr != nil {
 		return res, jobErr
 	}
 	meta.Preflight, _ = json.Marshal(pf)
 	if o.Cluster.Kubeconfig != "" {
 		fmt.Fprint(o.Log, pf.String())
+	}
+	stopAccess, jobErr := p.startNodeAccess(ctx, o.Cluster, runner, o.Log)
+	defer func() {
+		if serr := stopAccess(); serr != nil {
+			jobErr = errors.Join(jobErr, serr)
+		}
+	}()
+	if jobErr != nil {
+		return res, jobErr
 	}
 	kmode := o.Kernel
 	if !c.Kind && kmode != KernelOff {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 	"github.com/kubegrace/kubegrace/harness/timeline"
@@ -65,5 +67,31 @@ func TestStartKernelOff(t *testing.T) {
 	}
 	if s := meta.Kernel.String(); s == "" || s[:4] != "off:" {
 		t.Errorf("report line %q", s)
+	}
+}
+
+// Node access: docker exec only into kind nodes of this host, privileged
+// pods only when allowed, and an error naming the flag otherwise.
+func TestNodeAccessMode(t *testing.T) {
+	kind, other := &cluster.Cluster{Name: "k", Kind: true}, &cluster.Cluster{Name: "staging"}
+	for _, tc := range []struct {
+		o       ClusterOptions
+		c       *cluster.Cluster
+		want    string
+		wantErr string
+	}{
+		{ClusterOptions{}, kind, NodeAccessDocker, ""},
+		{ClusterOptions{}, other, "", ""},
+		{ClusterOptions{AllowPrivileged: true}, other, NodeAccessPods, ""},
+		{ClusterOptions{AllowPrivileged: true}, kind, NodeAccessDocker, ""},
+		{ClusterOptions{NodeAccess: NodeAccessPods}, kind, "", "give --allow-privileged"},
+		{ClusterOptions{NodeAccess: NodeAccessPods, AllowPrivileged: true}, kind, NodeAccessPods, ""},
+		{ClusterOptions{NodeAccess: NodeAccessDocker}, other, "", "not kind nodes of this host"},
+		{ClusterOptions{NodeAccess: "ssh"}, other, "", `--node-access "ssh": want auto, docker or pods`},
+	} {
+		got, err := NodeAccessMode(tc.o, tc.c)
+		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%+v on %s: got %q, %v; want %q, error with %q", tc.o, tc.c.Name, got, err, tc.want, tc.wantErr)
+		}
 	}
 }

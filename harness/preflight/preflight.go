@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/fault"
+	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 )
@@ -45,9 +46,21 @@ type Report struct {
 	Creates []string `json:"creates,omitempty"`
 }
 
-// Check inspects c for specs, whose images go to registry ("": loaded into
-// kind nodes). It only reads.
-func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, registry string) (Report, error) {
+// Options are what the run would do that the preflight cannot see in the
+// cluster.
+type Options struct {
+	// Registry is where images would be pushed ("": loaded into kind
+	// nodes).
+	Registry string
+	// NodeAccess is how faults would reach nodes: "docker" (kind nodes of
+	// this host), "pods" (the privileged node access DaemonSet,
+	// --allow-privileged) or "" (none).
+	NodeAccess string
+}
+
+// Check inspects c for specs as o would run them. It only reads.
+func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Options) (Report, error) {
+	registry := o.Registry
 	r := Report{Cluster: c.Name}
 	var nodes corev1.NodeList
 	if err := c.Client.Resources().List(ctx, &nodes); err != nil {
@@ -61,12 +74,18 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, regis
 	r.PodCIDR = podCIDRs(nodes.Items)
 	ipam, hostLocal := ipamOf(ctx, c)
 	r.IPAM = ipam
-	if c.Kind {
+	switch o.NodeAccess {
+	case "docker":
 		r.NodeAccess = "yes: kind nodes in this host's Docker (docker exec)"
+	case "pods":
+		r.NodeAccess = fmt.Sprintf("yes: privileged node access pods (--allow-privileged): DaemonSet %s/%s, host network, the nodes' %s mounted", nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "))
+	default:
+		r.NodeAccess = "no: the nodes are not kind nodes of this host; --allow-privileged would let the harness run a node access DaemonSet"
+	}
+	if c.Kind {
 		r.Images = "loaded into the nodes from this host's Docker engine"
 		r.Kernel = "can run here: the nodes' processes are this host's (tracefs, root)"
 	} else {
-		r.NodeAccess = "no: the nodes are not kind nodes of this host (privileged node pods, --allow-privileged, are not built yet)"
 		r.Images = "cannot be loaded into the nodes (not this host's kind nodes): give --image-registry"
 		r.Kernel = "cannot run: the nodes' processes are not on this host (a privileged observer DaemonSet is not built yet); signal verdicts rest on the apps' logs and exit codes"
 	}
@@ -74,14 +93,14 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, regis
 		r.Images = "pushed to " + registry + " for the cluster to pull (it must be able to)"
 	}
 	switch fill, why := fillable(nodes.Items); {
-	case hostLocal && c.Kind:
+	case hostLocal && o.NodeAccess != "":
 		r.IPReuse = "host-local state, steered on the node (about a second)"
 	case fill:
 		r.IPReuse = "pool exhaustion (pause pods fill the node's pool; about 20 s)"
 	default:
 		r.IPReuse = "none: " + why + "; scenarios with an IP-reuse fault are inconclusive here"
 	}
-	r.Creates = creates(specs)
+	r.Creates = creates(specs, o.NodeAccess == "pods")
 	return r, nil
 }
 
@@ -169,10 +188,14 @@ func ipamOf(ctx context.Context, c *cluster.Cluster) (string, bool) {
 }
 
 // creates lists what running specs would create: a namespace per scenario
-// with its Consul and services, nothing privileged and nothing outside
-// those namespaces.
-func creates(specs []scenario.Spec) []string {
+// with its Consul and services, and, with node access pods, the harness's
+// own namespace with the privileged DaemonSet.
+func creates(specs []scenario.Spec, accessPods bool) []string {
 	var out []string
+	if accessPods {
+		out = append(out, fmt.Sprintf("namespace %s: DaemonSet %s, a pod per node, privileged (host network; the nodes' %s mounted, as root), labelled %s",
+			nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "), labelText(nodeaccess.Labels)))
+	}
 	for _, s := range specs {
 		what := []string{"Consul (a Deployment and a NodePort Service)"}
 		for _, svc := range s.Services {
@@ -186,8 +209,20 @@ func creates(specs []scenario.Spec) []string {
 		}
 		out = append(out, fmt.Sprintf("namespace %s: %s", run.Namespace(s), strings.Join(what, ", ")))
 	}
-	if len(out) > 0 {
+	switch {
+	case accessPods:
+		out = append(out, "all of it deleted with the namespaces at the end, and on Ctrl-C")
+	case len(out) > 0:
 		out = append(out, "nothing privileged; all of it deleted with the namespaces at the end, and on Ctrl-C")
 	}
 	return out
+}
+
+func labelText(l map[string]string) string {
+	var kv []string
+	for k, v := range l {
+		kv = append(kv, k+"="+v)
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, ",")
 }

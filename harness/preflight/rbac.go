@@ -11,8 +11,11 @@ import (
 // on what is in them cannot be narrowed to a namespace ahead of time.)
 // Cluster-wide, it reads nodes (the preflight, pinning, the pod pools) and
 // kube-system's kubegrace-cni ConfigMap and DaemonSets (the IPAM).
-func RunnerRole(name string) *rbacv1.ClusterRole {
-	return &rbacv1.ClusterRole{
+//
+// With privileged, it adds what node access pods need (--allow-privileged):
+// creating their DaemonSet and exec into its pods.
+func RunnerRole(name string, privileged bool) *rbacv1.ClusterRole {
+	r := &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/part-of": "kubegrace"}},
 		Rules: []rbacv1.PolicyRule{
@@ -26,4 +29,10 @@ func RunnerRole(name string) *rbacv1.ClusterRole {
 			{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"}, Verbs: []string{"list"}},
 		},
 	}
+	if privileged {
+		r.Rules = append(r.Rules,
+			rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"}, Verbs: []string{"create"}},
+			rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"create", "get"}})
+	}
+	return r
 }

@@ -7,6 +7,7 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -168,6 +169,12 @@ func (r *Runner) Run(ctx context.Context, spec scenario.Spec, rec *timeline.Reco
 
 // RunOn is Run with every pod of the scenario pinned to node ("": none).
 func (r *Runner) RunOn(ctx context.Context, spec scenario.Spec, node string, rec *timeline.Recorder) Result {
+	return r.runOn(ctx, spec, node, rec, func() {})
+}
+
+// runOn is RunOn, calling stepsDone when the steps have ended, before
+// teardown.
+func (r *Runner) runOn(ctx context.Context, spec scenario.Spec, node string, rec *timeline.Recorder, stepsDone func()) Result {
 	res := Result{Spec: spec, Started: time.Now(), Context: Context(spec), Node: node}
 	res.Context.Kernel = r.Kernel
 	st := &State{Runner: r, Spec: spec, Namespace: Namespace(spec), Node: node, Rec: rec, Result: &res}
@@ -181,6 +188,7 @@ func (r *Runner) RunOn(ctx context.Context, spec scenario.Spec, node string, rec
 			res.Inconclusive, res.Err = res.Err.Error(), nil
 		}
 	}
+	stepsDone()
 	if ctx.Err() != nil && len(st.cleanups) > 0 {
 		st.Logf("interrupted (%v): tearing down namespace %s (up to %s)", context.Cause(ctx), st.Namespace, TeardownTimeout)
 	}
@@ -263,6 +271,10 @@ func (r *Runner) Live() []string {
 	return slices.Clone(r.live)
 }
 
+// Track records a namespace the run created outside the scenarios' (node
+// access), or its removal, for Live.
+func (r *Runner) Track(ns string, alive bool) { r.track(ns, alive) }
+
 func (r *Runner) track(ns string, alive bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -299,42 +311,60 @@ func errText(err error) string {
 // own namespace with its own Consul), spread over the nodes by the
 // scheduler. Then those that need a node to themselves (a fault says so),
 // each pinned to a node of its own: as many at once as there are nodes
-// (r.Nodes), one after another on a one-node cluster. Results come back
-// in spec order.
+// (r.Nodes), one after another on a one-node cluster. In each phase the
+// longest scenarios start first (Spec.Estimate): the last one started
+// bounds the phase. A scenario gives its place (slot or node) to the next
+// as its teardown begins: deleting its namespace creates nothing that
+// could take an address, and the job waits for every teardown before it
+// returns. Results come back in spec order.
 func (r *Runner) RunAll(ctx context.Context, specs []scenario.Spec, parallel int, rec *timeline.Recorder) []Result {
-	parallel = max(parallel, 1)
 	results := make([]Result, len(specs))
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i, s := range specs {
-		if s.NeedsNodeToItself() {
-			continue
-		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i] = r.Run(ctx, s, rec)
-		})
+	var teardowns sync.WaitGroup
+
+	slots := make(chan string, max(parallel, 1))
+	for range cap(slots) {
+		slots <- ""
 	}
-	wg.Wait()
-	free := make(chan string, max(len(r.Nodes), 1))
-	for _, n := range r.Nodes {
-		free <- n
-	}
+	r.runPhase(ctx, specs, results, func(s scenario.Spec) bool { return !s.NeedsNodeToItself() }, slots, false, rec, &teardowns)
+
+	nodes := make(chan string, max(len(r.Nodes), 1))
 	if len(r.Nodes) <= 1 {
-		free = make(chan string, 1)
-		free <- "" // one node: nothing to pin to, nothing else runs
-	}
-	for i, s := range specs {
-		if !s.NeedsNodeToItself() {
-			continue
+		nodes <- "" // one node: nothing to pin to, nothing else runs
+	} else {
+		for _, n := range r.Nodes {
+			nodes <- n
 		}
-		wg.Go(func() {
-			node := <-free
-			defer func() { free <- node }()
-			results[i] = r.RunOn(ctx, s, node, rec)
+	}
+	r.runPhase(ctx, specs, results, scenario.Spec.NeedsNodeToItself, nodes, true, rec, &teardowns)
+	teardowns.Wait()
+	return results
+}
+
+// runPhase runs the specs that in selects, longest first, each once it
+// holds a place from places (a node's name when pinned, else a slot), and
+// returns when every one of them has given its place back.
+func (r *Runner) runPhase(ctx context.Context, specs []scenario.Spec, results []Result, in func(scenario.Spec) bool,
+	places chan string, pinned bool, rec *timeline.Recorder, teardowns *sync.WaitGroup) {
+	var order []int
+	for i, s := range specs {
+		if in(s) {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(specs[b].Estimate(), specs[a].Estimate()) })
+	var running sync.WaitGroup
+	for _, i := range order {
+		place := <-places // in order: the longest waiting scenario goes next
+		running.Add(1)
+		teardowns.Go(func() {
+			release := sync.OnceFunc(func() { places <- place; running.Done() })
+			defer release()
+			node := ""
+			if pinned {
+				node = place
+			}
+			results[i] = r.runOn(ctx, specs[i], node, rec, release)
 		})
 	}
-	wg.Wait()
-	return results
+	running.Wait()
 }

@@ -17,8 +17,8 @@ func TestStepsAreTheRunInOrder(t *testing.T) {
 	for _, s := range Steps() {
 		names = append(names, string(s.Phase)+"/"+s.Name)
 	}
-	want := []string{"setup/namespace", "setup/observe pods", "setup/consul", "setup/services", "setup/observe consul",
-		"setup/services ready", "setup/callers", "faults/faults", "drain/drain", "settle/settle"}
+	want := []string{"setup/namespace", "setup/observe pods", "setup/consul", "setup/services", "setup/callers", "setup/observe consul",
+		"setup/services ready", "setup/callers ready", "faults/faults", "drain/drain", "settle/settle"}
 	if !slices.Equal(names, want) {
 		t.Errorf("steps\n got %v\nwant %v", names, want)
 	}

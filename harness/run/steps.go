@@ -27,10 +27,14 @@ func Steps() []Step {
 		// registered while Consul was still starting were seen to get 404s
 		// for 30 s and restart, which costs more than waiting the ~2 s.
 		{"consul", PhaseSetup, deployConsul},
+		// Callers start with the services (they wait for a passing
+		// instance before their first call), so their pods start while the
+		// apps do: 1.5-2.5 s less per scenario than starting them after.
 		{"services", PhaseSetup, createServices},
+		{"callers", PhaseSetup, createCallers},
 		{"observe consul", PhaseSetup, observeConsul},
 		{"services ready", PhaseSetup, servicesReady},
-		{"callers", PhaseSetup, startCallers},
+		{"callers ready", PhaseSetup, callersReady},
 		{"faults", PhaseFaults, injectFaults},
 		{"drain", PhaseDrain, drain},
 		{"settle", PhaseSettle, settle},
@@ -185,23 +189,32 @@ func logTail(s *State, sel string) string {
 	return b.String()
 }
 
-func startCallers(ctx context.Context, s *State) error {
+func createCallers(ctx context.Context, s *State) error {
 	for i, c := range s.Spec.Callers {
 		iv := c.Interval.D()
 		if iv == 0 {
 			iv = 100 * time.Millisecond
 		}
-		d := workload.Caller(s.Namespace, fmt.Sprintf("caller-%d-%s", i, c.Service), c.Service, s.Runner.Images.Fixture, s.Consul.ServiceAddr, iv)
+		d := workload.Caller(s.Namespace, callerName(i, c.Service), c.Service, s.Runner.Images.Fixture, s.Consul.ServiceAddr, iv)
 		d.Spec.Template.Spec.NodeSelector = s.nodeSelector()
 		if _, err := s.Clientset.AppsV1().Deployments(s.Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create caller of %s: %w", c.Service, err)
 		}
-		if err := poll.Until(ctx, "caller "+d.Name+" available", poll.Steady, poll.DeploymentAvailable(s.Clientset, s.Namespace, d.Name, 1)); err != nil {
+	}
+	return nil
+}
+
+func callersReady(ctx context.Context, s *State) error {
+	for i, c := range s.Spec.Callers {
+		name := callerName(i, c.Service)
+		if err := poll.Until(ctx, "caller "+name+" available", poll.Steady, poll.DeploymentAvailable(s.Clientset, s.Namespace, name, 1)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+func callerName(i int, service string) string { return fmt.Sprintf("caller-%d-%s", i, service) }
 
 // injectFaults runs the spec's faults in order, each recorded by
 // fault.Inject.

@@ -412,3 +412,52 @@ func (s ServiceSpec) Workload() workload.Service {
 	}
 	return w
 }
+
+// Estimate is a rough length of a run of the spec, only to start long
+// scenarios first (a scenario started last bounds a parallel run): a setup
+// and teardown allowance, the waits and settle, and for every pod a fault
+// ends, how long it may take to stop: its preStop and grace period (an
+// image of the user's own, or a fixture entrypoint whose PID 1 drops
+// SIGTERM), or else its drain.
+func (s Spec) Estimate() time.Duration {
+	const setup = 15 * time.Second
+	d := setup + s.Settle.D()
+	svc := map[string]ServiceSpec{}
+	for _, v := range s.Services {
+		svc[v.Name] = v
+		if v.Image != "" {
+			d += 10 * time.Second // a runtime (JVM) starting
+		}
+	}
+	stop := func(name string) time.Duration {
+		v := svc[name]
+		t := v.Grace()
+		if v.Image == "" && !dropsSIGTERM[v.Entrypoint] {
+			t = v.Drain.D() + time.Second
+		}
+		if v.PreStop != nil {
+			t += time.Duration(v.PreStop.SleepSeconds) * time.Second
+		}
+		return t
+	}
+	for _, f := range s.Faults {
+		switch {
+		case f.Wait != nil:
+			d += f.Wait.D()
+		case f.RollingUpdate != nil:
+			d += stop(f.RollingUpdate.Service)
+		case f.PodDelete != nil:
+			d += stop(f.PodDelete.Service)
+		case f.PodKill != nil:
+			d += 5 * time.Second
+		case f.IPReuse != nil:
+			d += stop(f.IPReuse.Victim.Service)
+		}
+	}
+	return d
+}
+
+// dropsSIGTERM are the fixture's entrypoints whose PID 1 drops SIGTERM, so
+// the pod runs to its grace (the signal matrix); under the others the app
+// or its init stops at once.
+var dropsSIGTERM = map[string]bool{entrypoints.BashNoExec: true, entrypoints.ShNoExec: true}

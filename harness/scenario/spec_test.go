@@ -144,3 +144,37 @@ func TestLoadAllRefusesDuplicateNamesAndSelectsByLabel(t *testing.T) {
 		t.Errorf("a missing file must be an error")
 	}
 }
+
+// The built-in specs' estimates put the scenarios that wait out long grace
+// periods ahead of those that stop at once, and for the fixture's services
+// (whose stopping the harness knows) are within a factor of two of their
+// measured lengths (a 4-node CI run on 2 cores). An image of the user's own
+// is taken to run to its grace: an upper bound.
+func TestEstimateOrdersTheBuiltInSpecs(t *testing.T) {
+	measured := map[string]float64{ // seconds, CI run of 2daa603
+		"incident-replay": 58.0, "jvm-remediation-prestop": 56.7, "jvm-incident": 41.7,
+		"remediation-prestop": 37.2, "remediation-identity": 35.2, "signal-delivery": 32.5,
+		"remediation-exec": 20.3, "remediation-tini-g": 20.4, "grace-too-short": 13.6,
+	}
+	paths, err := filepath.Glob("../../scenarios/specs/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("specs: %v %v", paths, err)
+	}
+	specs, err := LoadAll(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	est := map[string]float64{}
+	for _, s := range specs {
+		est[s.Name] = s.Estimate().Seconds()
+		t.Logf("%-32s estimate %5.1f s", s.Name, est[s.Name])
+	}
+	for name, m := range measured {
+		if e := est[name]; e < m/2 || e > m*2 {
+			t.Errorf("%s: estimate %.1f s, measured %.1f s: off by more than a factor of 2", name, e, m)
+		}
+	}
+	if est["incident-replay"] <= est["remediation-exec"] || est["remediation-prestop"] <= est["remediation-tini-g"] {
+		t.Errorf("a scenario that waits out its grace estimated no longer than one that stops at once: %v", est)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -38,6 +39,9 @@ import (
 var _ = Describe("a cluster the harness did not create", Label("kind", "existing"), Ordered, func() {
 	const extName = "kubegrace-ext"
 	var kubeconfig, registry string
+	// restricted is a kubeconfig with only the rights of preflight's RBAC
+	// role (the ServiceAccount's token).
+	var restricted string
 
 	BeforeAll(func(ctx SpecContext) {
 		registry = startRegistry(ctx)
@@ -61,7 +65,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		Expect(p.Cluster.Kind).To(BeTrue())
 		Expect(p.Cluster.Created).To(BeFalse())
 		Expect(p.Cluster.Delete()).To(MatchError(ContainSubstring("the harness did not create it")))
-		r, err := preflight.Check(ctx, p.Cluster, nil, "")
+		r, err := preflight.Check(ctx, p.Cluster, nil, preflight.Options{NodeAccess: job.NodeAccessDocker})
 		Expect(err).NotTo(HaveOccurred())
 		GinkgoWriter.Print(r.String())
 		Expect(r.Nodes).To(HavePrefix("1, 1 of them run pods"))
@@ -105,7 +109,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		Expect(err).NotTo(HaveOccurred())
 		cs, err := kubernetes.NewForConfig(admin.Client.RESTConfig())
 		Expect(err).NotTo(HaveOccurred())
-		role := preflight.RunnerRole("kubegrace-runner-test")
+		role := preflight.RunnerRole("kubegrace-runner-test", false)
 		_, err = cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "kubegrace-runner", Namespace: "default"}}
@@ -127,7 +131,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		cfg.AuthInfos["runner"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
 		cfg.Contexts["runner"] = &clientcmdapi.Context{Cluster: "ext", AuthInfo: "runner"}
 		cfg.CurrentContext = "runner"
-		restricted := filepath.Join(GinkgoT().TempDir(), "kubeconfig-runner")
+		restricted = filepath.Join(GinkgoT().TempDir(), "kubeconfig-runner")
 		Expect(clientcmd.WriteToFile(*cfg, restricted)).To(Succeed())
 
 		specs := testdata("one-pod-deleted.yaml", "ip-reuse-no-callers.yaml")
@@ -138,6 +142,37 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 			Expect(r.Err).NotTo(HaveOccurred(), r.Spec.Name)
 		}
 		Expect(res.Run.Unmet()).To(BeEmpty())
+	}, SpecTimeout(5*time.Minute))
+
+	// Node access through the harness's own privileged DaemonSet, as on a
+	// cluster that is not kind on this host: opt-in, with only the rights
+	// `preflight --rbac --allow-privileged` prints, IP reuse steers
+	// host-local state through it, and it is gone after the run.
+	It("reaches nodes through its own DaemonSet with --allow-privileged, and removes it", func(ctx SpecContext) {
+		admin, err := cluster.Connect(ctx, kubeconfig, "", nil)
+		Expect(err).NotTo(HaveOccurred())
+		cs, err := kubernetes.NewForConfig(admin.Client.RESTConfig())
+		Expect(err).NotTo(HaveOccurred())
+		_, err = cs.RbacV1().ClusterRoles().Update(ctx, preflight.RunnerRole("kubegrace-runner-test", true), metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		specs := testdata("ip-reuse-no-callers.yaml")
+		specs[0].Name = "ip-reuse-node-access-pods"
+		opts := job.ClusterOptions{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter, NodeAccess: job.NodeAccessPods}
+		_, err = job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Cluster: opts})
+		Expect(err).To(MatchError(ContainSubstring("give --allow-privileged")), "privileged pods only when asked")
+
+		opts.AllowPrivileged = true
+		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Cluster: opts})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Results[0].Err).NotTo(HaveOccurred())
+		Expect(res.Results[0].Faults[0]).To(ContainSubstring("by host-local state"))
+		var pf preflight.Report
+		Expect(json.Unmarshal(res.Run.Preflight, &pf)).To(Succeed())
+		Expect(pf.NodeAccess).To(HavePrefix("yes: privileged node access pods"))
+		Expect(pf.Creates[0]).To(HavePrefix("namespace kubegrace-system: DaemonSet kubegrace-node-access"))
+		_, err = cs.CoreV1().Namespaces().Get(ctx, "kubegrace-system", metav1.GetOptions{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the node access namespace is removed: %v", err)
 	}, SpecTimeout(5*time.Minute))
 
 	// Images pushed to a registry and pulled by the cluster, never loaded.

@@ -101,8 +101,8 @@ var _ = Describe("the Runner on one pod deletion", Label("kind", "observe"), Ord
 			names = append(names, s.Name)
 			Expect(s.Error).To(BeEmpty(), "step %s", s.Name)
 		}
-		Expect(names).To(Equal([]string{"namespace", "observe pods", "consul", "services", "observe consul",
-			"services ready", "callers", "faults", "drain", "settle", "teardown"}))
+		Expect(names).To(Equal([]string{"namespace", "observe pods", "consul", "services", "callers", "observe consul",
+			"services ready", "callers ready", "faults", "drain", "settle", "teardown"}))
 		Expect(res.Phase(run.PhaseFaults)).To(BeNumerically(">", 0))
 		var kinds []string
 		for _, e := range tl.Events {

@@ -1,0 +1,37 @@
+package nodeaccess
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// The DaemonSet takes no pod address (host network), runs on every node
+// (tolerates every taint), mounts only the CNI state, as a directory that
+// must exist, is labelled as the harness's, and stops at once.
+func TestDaemonSetIsNarrowAndLabelled(t *testing.T) {
+	ds := daemonSet("kubegrace/fixture:x", false)
+	p := ds.Spec.Template.Spec
+	if !p.HostNetwork || p.HostPID || p.HostIPC {
+		t.Errorf("host namespaces: network %v pid %v ipc %v; want the network only", p.HostNetwork, p.HostPID, p.HostIPC)
+	}
+	if len(p.Tolerations) != 1 || p.Tolerations[0].Operator != corev1.TolerationOpExists || p.Tolerations[0].Key != "" {
+		t.Errorf("tolerations %+v: want one that tolerates every taint", p.Tolerations)
+	}
+	if len(p.Volumes) != 1 || p.Volumes[0].HostPath == nil || p.Volumes[0].HostPath.Path != "/var/lib/cni" || *p.Volumes[0].HostPath.Type != corev1.HostPathDirectory {
+		t.Errorf("volumes %+v: want /var/lib/cni only, as an existing directory", p.Volumes)
+	}
+	c := p.Containers[0]
+	if c.SecurityContext.Privileged != nil || c.VolumeMounts[0].MountPath != "/var/lib/cni" || c.ImagePullPolicy != corev1.PullIfNotPresent {
+		t.Errorf("container %+v", c)
+	}
+	if ds.Namespace != Namespace || ds.Labels["app.kubernetes.io/part-of"] != "kubegrace" || ds.Spec.Template.Labels["kubegrace.io/role"] != "node-access" {
+		t.Errorf("not in %s or not labelled: %+v %+v", Namespace, ds.ObjectMeta, ds.Spec.Template.Labels)
+	}
+	if *p.TerminationGracePeriodSeconds != 0 {
+		t.Errorf("grace %d", *p.TerminationGracePeriodSeconds)
+	}
+	if daemonSet("r/x", true).Spec.Template.Spec.Containers[0].ImagePullPolicy != corev1.PullAlways {
+		t.Error("a pulled image is not pulled")
+	}
+}
