@@ -35,7 +35,8 @@ type ScenarioRun struct {
 	Timing  Timing
 	Steps   []StepTime
 	Faults  []string
-	// Node is the node the scenario had to itself, if it needed one.
+	// Node is the node the scenario's pods were pinned to (on a cluster of
+	// several nodes).
 	Node string
 	// Inconclusive says why the scenario's fault could not be forced here.
 	Inconclusive string

@@ -46,7 +46,8 @@ type Run struct {
 	// KindConfig is the kind cluster configuration text as used.
 	KindConfig string `json:"kind_config,omitempty"`
 	// Nodes are the nodes scenarios could run on; ScenarioNodes the node
-	// each scenario that needed a node to itself was pinned to.
+	// each scenario was pinned to (alone there if it needed a node to
+	// itself).
 	Nodes []string `json:"nodes,omitempty"`
 	// Preflight is what the preflight found of the cluster (harness/preflight).
 	Preflight     json.RawMessage   `json:"preflight,omitempty"`

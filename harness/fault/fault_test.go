@@ -169,3 +169,28 @@ func TestChooseMethod(t *testing.T) {
 		}
 	}
 }
+
+// Where Calico networks the victim (its podIP annotation), the new pod asks
+// Calico IPAM for the victim's address by annotation: no node access, no
+// filling. Forcing calico elsewhere is inconclusive, with the reason.
+func TestIPReuseWithCalico(t *testing.T) {
+	victim := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-1", Annotations: map[string]string{"cni.projectcalico.org/podIP": "10.0.3.7/32"}}}
+	r := &reuse{env: &Env{Logf: t.Logf}, victim: victim, ip: "10.0.3.7", node: "n"}
+	if err := r.chooseMethod(context.Background()); err != nil || r.method != MethodCalico {
+		t.Fatalf("method %q, err %v; want %q", r.method, err, MethodCalico)
+	}
+	if err := r.freeForNext(context.Background()); err != nil {
+		t.Errorf("freeForNext with Calico: %v", err)
+	}
+	if got := r.takerAnnotations()["cni.projectcalico.org/ipAddrs"]; got != `["10.0.3.7"]` {
+		t.Errorf("ipAddrs annotation %q", got)
+	}
+
+	plain := &reuse{f: IPReuse{Method: MethodCalico}, env: &Env{Logf: t.Logf}, victim: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-2"}}, ip: "10.244.0.9", node: "n"}
+	if err := plain.chooseMethod(context.Background()); !errors.Is(err, ErrCannotForce) || !strings.Contains(err.Error(), "Calico does not network it") {
+		t.Errorf("forced calico on a pod Calico does not network: %v", err)
+	}
+	if (&reuse{method: MethodHostLocal}).takerAnnotations() != nil {
+		t.Error("annotations without Calico")
+	}
+}

@@ -20,8 +20,13 @@ import (
 // IPReuse makes a pod of service By take the address of a pod of Victim.
 // host-local (kindnetd's IPAM, and the offline node's) hands addresses out
 // round-robin after the last one it reserved, so without help an address
-// comes back only after the whole range has cycled. Two methods, chosen per
-// node:
+// comes back only after the whole range has cycled. Three methods, chosen
+// per victim:
+//
+//   - Calico's own (MethodCalico), where Calico networks the victim (it
+//     annotates its pods with cni.projectcalico.org/podIP): the new pod asks
+//     for the address with the cni.projectcalico.org/ipAddrs annotation,
+//     which Calico IPAM honours once the address is free. No node access.
 //
 //   - host-local state (MethodHostLocal), where the node's host-local keeps
 //     its state in /var/lib/cni/networks/<network>/ (a file per address in
@@ -72,6 +77,14 @@ var gentle = metav1.DeleteOptions{GracePeriodSeconds: new(int64(1))}
 const (
 	MethodHostLocal = "host-local state"
 	MethodPoolFill  = "pool exhaustion"
+	MethodCalico    = "Calico ipAddrs annotation"
+)
+
+// Calico's pod annotations: the address it gave a pod, and the addresses a
+// pod asks for.
+const (
+	calicoPodIP   = "cni.projectcalico.org/podIP"
+	calicoIPAddrs = "cni.projectcalico.org/ipAddrs"
 )
 
 // reuse is one IP reuse in progress: what each step learns for the next.
@@ -164,6 +177,13 @@ func (r *reuse) deleteVictim(ctx context.Context) error {
 // named by the victim's address in /var/lib/cni/networks/<network>/) and
 // the harness can run commands there; otherwise it fills the pool.
 func (r *reuse) chooseMethod(ctx context.Context) error {
+	if _, ok := r.victim.Annotations[calicoPodIP]; ok && (r.f.Method == "" || r.f.Method == MethodCalico) {
+		r.method = MethodCalico
+		return nil
+	}
+	if r.f.Method == MethodCalico {
+		return fmt.Errorf("method calico: pod %s shows no %s annotation: Calico does not network it: %w", r.victim.Name, calicoPodIP, ErrCannotForce)
+	}
 	if err := r.steerable(ctx); err != nil || r.method == MethodHostLocal {
 		return err
 	}
@@ -201,9 +221,13 @@ func (r *reuse) steerable(ctx context.Context) error {
 	return nil
 }
 
-// freeForNext makes the victim's address the one the node hands out next.
+// freeForNext makes the victim's address the one the node hands out next
+// (with Calico, the new pod asks for it by name: nothing to do).
 func (r *reuse) freeForNext(ctx context.Context) error {
-	if r.method == MethodPoolFill {
+	switch r.method {
+	case MethodCalico:
+		return nil
+	case MethodPoolFill:
 		if err := r.fillPool(ctx); err != nil {
 			return err
 		}
@@ -340,11 +364,20 @@ func (r *reuse) startTaker(ctx context.Context) error {
 		return fmt.Errorf("deployment %s selects by the service label alone: its ReplicaSet would adopt the reusing pod", r.f.By)
 	}
 	r.taker = fmt.Sprintf("%s-reuse-%d", r.f.By, time.Now().Unix()%100000)
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: r.taker, Namespace: r.env.Namespace, Labels: labels}, Spec: spec}
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: r.taker, Namespace: r.env.Namespace, Labels: labels, Annotations: r.takerAnnotations()}, Spec: spec}
 	if _, err := r.env.Clientset.CoreV1().Pods(r.env.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create pod of %s: %w", r.f.By, err)
 	}
 	return poll.Until(ctx, "new pod "+r.taker+" gets an address", poll.Quick, poll.PodAddressed(r.env.Clientset, r.env.Namespace, r.taker, &r.got))
+}
+
+// takerAnnotations are the new pod's annotations: with Calico, the request
+// for the victim's address (a JSON list).
+func (r *reuse) takerAnnotations() map[string]string {
+	if r.method != MethodCalico {
+		return nil
+	}
+	return map[string]string{calicoIPAddrs: fmt.Sprintf("[%q]", r.ip)}
 }
 
 // removeFillers deletes every filler and waits until they are gone, so the

@@ -432,7 +432,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if parallel <= 0 {
 		parallel = max(2, len(runner.Nodes))
 	}
+	runner.Durations = loadDurations()
 	res.Results = runner.RunAll(ctx, o.Specs, parallel, rec)
+	if ctx.Err() == nil {
+		saveDurations(res.Results)
+	}
 	return res, nil
 }
 

@@ -72,7 +72,7 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	}
 	r.Nodes = fmt.Sprintf("%d, %d of them run pods (%s)", len(nodes.Items), len(schedulable), strings.Join(schedulable, ", "))
 	r.PodCIDR = podCIDRs(nodes.Items)
-	ipam, hostLocal := ipamOf(ctx, c)
+	ipam, family := ipamOf(ctx, c)
 	r.IPAM = ipam
 	switch o.NodeAccess {
 	case "docker":
@@ -93,7 +93,9 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 		r.Images = "pushed to " + registry + " for the cluster to pull (it must be able to)"
 	}
 	switch fill, why := fillable(nodes.Items); {
-	case hostLocal && o.NodeAccess != "":
+	case family == "calico":
+		r.IPReuse = "Calico's ipAddrs annotation: the new pod asks Calico IPAM for the victim's address (no node access, no filling)"
+	case family == "host-local" && o.NodeAccess != "":
 		r.IPReuse = "host-local state, steered on the node (about a second)"
 	case fill:
 		r.IPReuse = "pool exhaustion (pause pods fill the node's pool; about 20 s)"
@@ -152,39 +154,39 @@ func fillable(nodes []corev1.Node) (bool, string) {
 }
 
 // ipamOf names the network's IPAM from the objects its installers leave
-// in kube-system, and says whether it is host-local (a state file per
-// address on the node, which the IP reuse fault can steer).
-func ipamOf(ctx context.Context, c *cluster.Cluster) (string, bool) {
+// in kube-system, and its family where the IP reuse fault has a way for
+// it: "host-local" (a state file per address on the node, which it can
+// steer) or "calico" (the ipAddrs annotation).
+func ipamOf(ctx context.Context, c *cluster.Cluster) (string, string) {
 	res := c.Client.Resources("kube-system")
 	var cm corev1.ConfigMap
 	if err := res.Get(ctx, "kubegrace-cni", "kube-system", &cm); err == nil {
-		return "host-local (kubegrace's offline ptp network, ConfigMap kube-system/kubegrace-cni)", true
+		return "host-local (kubegrace's offline ptp network, ConfigMap kube-system/kubegrace-cni)", "host-local"
 	} else if !apierrors.IsNotFound(err) {
-		return fmt.Sprintf("unknown (cannot read kube-system: %v)", err), false
+		return fmt.Sprintf("unknown (cannot read kube-system: %v)", err), ""
 	}
 	var ds appsv1.DaemonSetList
 	if err := res.List(ctx, &ds); err != nil {
-		return fmt.Sprintf("unknown (cannot list DaemonSets in kube-system: %v)", err), false
+		return fmt.Sprintf("unknown (cannot list DaemonSets in kube-system: %v)", err), ""
 	}
 	var names []string
 	for _, d := range ds.Items {
 		names = append(names, d.Name)
 	}
 	known := []struct {
-		daemonSet, ipam string
-		hostLocal       bool
+		daemonSet, ipam, family string
 	}{
-		{"kindnet", "host-local (kindnetd, DaemonSet kube-system/kindnet)", true},
-		{"calico-node", "Calico IPAM (DaemonSet kube-system/calico-node): the ipAddrs annotation is not built yet, so pool exhaustion if the pools are small", false},
-		{"aws-node", "AWS VPC CNI (DaemonSet kube-system/aws-node): the node cooldown method is not built yet", false},
-		{"cilium", "Cilium (DaemonSet kube-system/cilium)", false},
+		{"kindnet", "host-local (kindnetd, DaemonSet kube-system/kindnet)", "host-local"},
+		{"calico-node", "Calico IPAM (DaemonSet kube-system/calico-node)", "calico"},
+		{"aws-node", "AWS VPC CNI (DaemonSet kube-system/aws-node): its cooldown method is not built yet, so pool exhaustion where a node has a small pod CIDR", ""},
+		{"cilium", "Cilium (DaemonSet kube-system/cilium)", ""},
 	}
 	for _, k := range known {
 		if slices.Contains(names, k.daemonSet) {
-			return k.ipam, k.hostLocal
+			return k.ipam, k.family
 		}
 	}
-	return fmt.Sprintf("unknown (kube-system DaemonSets: %s)", strings.Join(names, ", ")), false
+	return fmt.Sprintf("unknown (kube-system DaemonSets: %s)", strings.Join(names, ", ")), ""
 }
 
 // creates lists what running specs would create: a namespace per scenario

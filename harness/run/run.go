@@ -47,6 +47,10 @@ type Runner struct {
 	// to themselves run side by side, each pinned to one of them; with
 	// none or one, they run one after another.
 	Nodes []string
+	// Durations, if set, are scenarios' measured wall times (by name) from
+	// earlier runs: RunAll starts the longest first, by these where known,
+	// else by Spec.Estimate.
+	Durations map[string]time.Duration
 
 	mu   sync.Mutex
 	live []string // namespaces created and not yet torn down
@@ -102,8 +106,8 @@ type Result struct {
 	// Forcing is the part of the faults' time spent forcing them (an
 	// address reused), not waiting for what the spec asks: overhead.
 	Forcing time.Duration
-	// Node is the node the scenario had to itself ("" for a scenario
-	// that shares the cluster).
+	// Node is the node the scenario's pods were pinned to ("" on a
+	// one-node cluster); it had it to itself if it NeedsNodeToItself.
 	Node string
 	// Inconclusive says why a fault could not be forced on this cluster
 	// (fault.ErrCannotForce): nothing was measured to judge.
@@ -131,8 +135,8 @@ type State struct {
 	Runner    *Runner
 	Spec      scenario.Spec
 	Namespace string
-	// Node is the node every pod of the scenario is pinned to, when it
-	// has one to itself ("" otherwise).
+	// Node is the node every pod of the scenario is pinned to ("" on a
+	// one-node cluster: none).
 	Node      string
 	Clientset kubernetes.Interface
 	Rec       *timeline.Recorder
@@ -306,65 +310,131 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// RunAll runs specs on one cluster in two phases. First the scenarios that
-// can share a node, side by side (at most parallel at once, each in its
-// own namespace with its own Consul), spread over the nodes by the
-// scheduler. Then those that need a node to themselves (a fault says so),
-// each pinned to a node of its own: as many at once as there are nodes
-// (r.Nodes), one after another on a one-node cluster. In each phase the
-// longest scenarios start first (Spec.Estimate): the last one started
-// bounds the phase. A scenario gives its place (slot or node) to the next
-// as its teardown begins: deleting its namespace creates nothing that
-// could take an address, and the job waits for every teardown before it
-// returns. Results come back in spec order.
+// RunAll runs specs on one cluster, side by side, each in its own
+// namespace with its own Consul, at most parallel at once. On a cluster of
+// several nodes every scenario is pinned to one node: one whose faults need
+// a node to themselves (Spec.NeedsNodeToItself) holds its node alone, the
+// others share a node with at most parallel/nodes (rounded up) others. On
+// one node nothing is pinned, and a scenario that needs the node to itself
+// waits until it is free. The longest scenarios start first (Spec.Estimate,
+// a list schedule: whenever a place frees, the first waiting scenario that
+// fits takes it), since the last started bounds the run; a scenario's
+// time measured before (Durations) beats the estimate. A scenario gives
+// its place back as its teardown begins: deleting its namespace creates
+// nothing that could take an address; RunAll waits for every teardown.
+// Results come back in spec order.
 func (r *Runner) RunAll(ctx context.Context, specs []scenario.Spec, parallel int, rec *timeline.Recorder) []Result {
 	results := make([]Result, len(specs))
-	var teardowns sync.WaitGroup
-
-	slots := make(chan string, max(parallel, 1))
-	for range cap(slots) {
-		slots <- ""
+	queue := make([]int, len(specs))
+	for i := range queue {
+		queue[i] = i
 	}
-	r.runPhase(ctx, specs, results, func(s scenario.Spec) bool { return !s.NeedsNodeToItself() }, slots, false, rec, &teardowns)
-
-	nodes := make(chan string, max(len(r.Nodes), 1))
-	if len(r.Nodes) <= 1 {
-		nodes <- "" // one node: nothing to pin to, nothing else runs
-	} else {
-		for _, n := range r.Nodes {
-			nodes <- n
+	slices.SortStableFunc(queue, func(a, b int) int { return cmp.Compare(r.estimate(specs[b]), r.estimate(specs[a])) })
+	pl := newPlaces(r.Nodes, parallel)
+	var all sync.WaitGroup
+	pl.mu.Lock()
+	for len(queue) > 0 {
+		k, node, ok := pl.fit(queue, func(i int) bool { return specs[i].NeedsNodeToItself() })
+		if !ok {
+			pl.freed.Wait()
+			continue
 		}
-	}
-	r.runPhase(ctx, specs, results, scenario.Spec.NeedsNodeToItself, nodes, true, rec, &teardowns)
-	teardowns.Wait()
-	return results
-}
-
-// runPhase runs the specs that in selects, longest first, each once it
-// holds a place from places (a node's name when pinned, else a slot), and
-// returns when every one of them has given its place back.
-func (r *Runner) runPhase(ctx context.Context, specs []scenario.Spec, results []Result, in func(scenario.Spec) bool,
-	places chan string, pinned bool, rec *timeline.Recorder, teardowns *sync.WaitGroup) {
-	var order []int
-	for i, s := range specs {
-		if in(s) {
-			order = append(order, i)
-		}
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(specs[b].Estimate(), specs[a].Estimate()) })
-	var running sync.WaitGroup
-	for _, i := range order {
-		place := <-places // in order: the longest waiting scenario goes next
-		running.Add(1)
-		teardowns.Go(func() {
-			release := sync.OnceFunc(func() { places <- place; running.Done() })
+		i, alone := queue[k], specs[queue[k]].NeedsNodeToItself()
+		queue = slices.Delete(queue, k, k+1)
+		pl.hold(node, alone)
+		all.Go(func() {
+			release := sync.OnceFunc(func() { pl.release(node, alone) })
 			defer release()
-			node := ""
-			if pinned {
-				node = place
-			}
 			results[i] = r.runOn(ctx, specs[i], node, rec, release)
 		})
 	}
-	running.Wait()
+	pl.mu.Unlock()
+	all.Wait()
+	return results
+}
+
+// estimate is how long spec will take: as measured before, else its own
+// estimate.
+func (r *Runner) estimate(spec scenario.Spec) time.Duration {
+	if d, ok := r.Durations[spec.Name]; ok {
+		return d
+	}
+	return spec.Estimate()
+}
+
+// places tracks which scenarios run on which node, for RunAll.
+type places struct {
+	mu      sync.Mutex
+	freed   *sync.Cond // a place was given back
+	nodes   []string   // [""] on one node: nothing is pinned
+	shared  map[string]int
+	alone   map[string]bool
+	perNode int // most scenarios sharing one node
+	running int
+	most    int // most running at once
+}
+
+func newPlaces(nodes []string, parallel int) *places {
+	parallel = max(parallel, 1)
+	if len(nodes) <= 1 {
+		nodes = []string{""}
+	}
+	p := &places{nodes: nodes, shared: map[string]int{}, alone: map[string]bool{}, most: parallel,
+		perNode: (parallel + len(nodes) - 1) / len(nodes)}
+	p.freed = sync.NewCond(&p.mu)
+	return p
+}
+
+// fit finds the first of queue (scenario indexes) that can start now and
+// its node: a free node for one that needs a node alone, else the least
+// busy node not held alone with room. Called with mu held.
+func (p *places) fit(queue []int, needsAlone func(int) bool) (k int, node string, ok bool) {
+	if p.running >= p.most {
+		return 0, "", false
+	}
+	for k, i := range queue {
+		best, found := "", false
+		for _, n := range p.nodes {
+			if p.alone[n] {
+				continue
+			}
+			if needsAlone(i) {
+				if p.shared[n] == 0 {
+					best, found = n, true
+					break
+				}
+				continue
+			}
+			if p.shared[n] < p.perNode && (!found || p.shared[n] < p.shared[best]) {
+				best, found = n, true
+			}
+		}
+		if found {
+			return k, best, true
+		}
+	}
+	return 0, "", false
+}
+
+// hold records a scenario started on node. Called with mu held.
+func (p *places) hold(node string, alone bool) {
+	p.running++
+	if alone {
+		p.alone[node] = true
+	} else {
+		p.shared[node]++
+	}
+}
+
+// release gives a scenario's place back and wakes RunAll.
+func (p *places) release(node string, alone bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running--
+	if alone {
+		delete(p.alone, node)
+	} else {
+		p.shared[node]--
+	}
+	p.freed.Broadcast()
 }

@@ -112,3 +112,49 @@ func TestLiveTracksNamespaces(t *testing.T) {
 		t.Errorf("live %v", got)
 	}
 }
+
+// On four nodes with four at once, every scenario gets a node of its own,
+// whether it needs one or not; on one node two share it, and one that
+// needs the node to itself waits until the node is free, while shared ones
+// still start (the first waiting one that fits).
+func TestPlaces(t *testing.T) {
+	alone := func(i int) bool { return i == 1 }
+	p := newPlaces([]string{"a", "b", "c", "d"}, 4)
+	used := map[string]bool{}
+	for range 4 {
+		k, n, ok := p.fit([]int{0, 1}, func(int) bool { return false })
+		if !ok || used[n] {
+			t.Fatalf("fit %d %q %v; used %v", k, n, ok, used)
+		}
+		used[n] = true
+		p.hold(n, false)
+	}
+	if _, _, ok := p.fit([]int{0}, alone); ok {
+		t.Error("a fifth started with four at once")
+	}
+
+	one := newPlaces(nil, 2)
+	k, n, ok := one.fit([]int{0}, alone)
+	if !ok || k != 0 || n != "" {
+		t.Fatalf("one node: %d %q %v", k, n, ok)
+	}
+	one.hold(n, false)
+	k, _, ok = one.fit([]int{1, 2}, alone)
+	if !ok || k != 1 {
+		t.Fatalf("with a shared one running, the one needing the node alone must wait and the next shared start: %d %v", k, ok)
+	}
+	one.hold("", false)
+	if _, _, ok := one.fit([]int{1}, alone); ok {
+		t.Error("started beyond parallel")
+	}
+	one.release("", false)
+	one.release("", false)
+	k, _, ok = one.fit([]int{1, 2}, alone)
+	if !ok || k != 0 {
+		t.Fatalf("the node is free: the one needing it alone goes first: %d %v", k, ok)
+	}
+	one.hold("", true)
+	if _, _, ok := one.fit([]int{2}, alone); ok {
+		t.Error("a shared one started beside one that needs the node alone")
+	}
+}

@@ -126,9 +126,10 @@ type IPReuseSpec struct {
 	// Timeout bounds the whole fault (default 3m).
 	Timeout Duration `json:"timeout,omitempty"`
 	// Method forces how the address is made to come back: "host-local"
-	// (steer the node's host-local IPAM state) or "pool" (fill the node's
-	// address pool, any IPAM); default: host-local where the node shows its
-	// state, else pool.
+	// (steer the node's host-local IPAM state), "calico" (the new pod asks
+	// Calico IPAM for the address) or "pool" (fill the node's address pool,
+	// any IPAM); default: calico where Calico networks the victim, else
+	// host-local where the node shows its state, else pool.
 	Method string `json:"method,omitempty"`
 }
 
@@ -281,8 +282,8 @@ func (s Spec) Validate() error {
 			if f.IPReuse.By == f.IPReuse.Victim.Service {
 				bad(field+".ipReuse.by", "must be another service than the victim's")
 			}
-			if m := f.IPReuse.Method; m != "" && m != "host-local" && m != "pool" {
-				bad(field+".ipReuse.method", "%q: want host-local or pool (or leave it out to choose per node)", m)
+			if m := f.IPReuse.Method; m != "" && m != "host-local" && m != "calico" && m != "pool" {
+				bad(field+".ipReuse.method", "%q: want host-local, calico or pool (or leave it out to choose per victim)", m)
 			}
 		}
 		if f.Wait != nil {
@@ -353,7 +354,7 @@ func (fs FaultSpec) Fault() fault.Fault {
 	case fs.Wait != nil:
 		return fault.Wait{For: fs.Wait.D()}
 	case fs.IPReuse != nil:
-		method := map[string]string{"host-local": fault.MethodHostLocal, "pool": fault.MethodPoolFill}[fs.IPReuse.Method]
+		method := map[string]string{"host-local": fault.MethodHostLocal, "calico": fault.MethodCalico, "pool": fault.MethodPoolFill}[fs.IPReuse.Method]
 		return fault.IPReuse{Victim: fs.IPReuse.Victim.Service, Index: fs.IPReuse.Victim.Index, By: fs.IPReuse.By, Timeout: fs.IPReuse.Timeout.D(), Method: method}
 	}
 	return nil // Validate rejects a fault with no field set

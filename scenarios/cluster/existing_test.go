@@ -42,8 +42,10 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 	// restricted is a kubeconfig with only the rights of preflight's RBAC
 	// role (the ServiceAccount's token).
 	var restricted string
+	var tmp string // lives as long as the container's specs
 
 	BeforeAll(func(ctx SpecContext) {
+		tmp = GinkgoT().TempDir()
 		registry = startRegistry(ctx)
 		gateway, err := exec.CommandContext(ctx, "docker", "network", "inspect", "kind", "-f",
 			`{{range .IPAM.Config}}{{if not (eq (len (split .Subnet ":")) 1)}}{{else}}{{.Gateway}}{{end}}{{end}}`).Output()
@@ -131,7 +133,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		cfg.AuthInfos["runner"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
 		cfg.Contexts["runner"] = &clientcmdapi.Context{Cluster: "ext", AuthInfo: "runner"}
 		cfg.CurrentContext = "runner"
-		restricted = filepath.Join(GinkgoT().TempDir(), "kubeconfig-runner")
+		restricted = filepath.Join(tmp, "kubeconfig-runner")
 		Expect(clientcmd.WriteToFile(*cfg, restricted)).To(Succeed())
 
 		specs := testdata("one-pod-deleted.yaml", "ip-reuse-no-callers.yaml")
