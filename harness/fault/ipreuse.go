@@ -34,6 +34,7 @@ import (
 //     node: once the victim's address file is gone, write the address
 //     before it as the last reserved one; the next pod on the node gets the
 //     victim's address. About a second.
+//
 //   - pool exhaustion (MethodPoolFill), with any IPAM: fill the node's pod IP
 //     pool with filler pause pods pinned to it until some get no address,
 //     delete the address-less ones and then the one holding the victim's

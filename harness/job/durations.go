@@ -33,9 +33,10 @@ func loadDurations() map[string]time.Duration {
 	return out
 }
 
-// saveDurations records the wall times of the scenarios that ran to the end
-// (not failed, not inconclusive, not interrupted), keeping the others'. An
-// error writing is not the run's: ordering is only an optimisation.
+// saveDurations records how long the scenarios that ran to the end (not
+// failed, not inconclusive, not interrupted) held their place, keeping the
+// others'. An error writing is not the run's: ordering is only an
+// optimisation.
 func saveDurations(results []run.Result) {
 	ms := map[string]int64{}
 	for name, d := range loadDurations() {
@@ -43,7 +44,8 @@ func saveDurations(results []run.Result) {
 	}
 	for _, r := range results {
 		if r.Err == nil && r.Inconclusive == "" && !r.Finished.IsZero() {
-			ms[r.Spec.Name] = r.Total().Milliseconds()
+			// Until teardown began: when the scenario gave its place back.
+			ms[r.Spec.Name] = (r.Total() - r.Phase(run.PhaseTeardown)).Milliseconds()
 		}
 	}
 	raw, err := json.MarshalIndent(ms, "", "  ")

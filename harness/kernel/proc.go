@@ -103,6 +103,34 @@ func ReadProc(procRoot string, pid int) (Proc, error) {
 	return p, nil
 }
 
+// ReadPodProc is ReadProc for the hot path, new processes (every fork on
+// the host): it stops as soon as the process is not one of a pod's. A
+// thread (TGID is not its PID) comes back with its status fields only; a
+// process outside any pod (no pod UID in its cgroup) with those and its
+// cgroup's. Only a pod's process gets its comm, cmdline and exe read.
+func ReadPodProc(procRoot string, pid int) (Proc, error) {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	p := Proc{HostPID: pid}
+	status, err := readProcFile(dir, "status")
+	if err != nil {
+		return Proc{}, err
+	}
+	if err := parseStatus(string(status), &p); err != nil {
+		return Proc{}, fmt.Errorf("%s/status: %w", dir, err)
+	}
+	if p.TGID != 0 && p.TGID != p.HostPID {
+		return p, nil
+	}
+	cg, err := readProcFile(dir, "cgroup")
+	if err != nil {
+		return Proc{}, err
+	}
+	if p.PodUID, p.ContainerID, _ = ParseCgroup(string(cg)); p.PodUID == "" {
+		return p, nil
+	}
+	return ReadProc(procRoot, pid)
+}
+
 // readProcFile reads dir/name; a process that vanished between reads gives
 // ESRCH on some files: report that as fs.ErrNotExist too.
 func readProcFile(dir, name string) ([]byte, error) {

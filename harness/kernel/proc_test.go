@@ -249,3 +249,37 @@ func TestScanPodsReal(t *testing.T) {
 		t.Logf("pid %d (inner %d) %s pod %s container %.12s", p.HostPID, p.InnerPID(), p.Comm, p.PodUID, p.ContainerID)
 	}
 }
+
+// ReadPodProc reads a pod's process whole, and stops early for a process
+// outside any pod (its cgroup says so) and for a thread (its Tgid says so).
+func TestReadPodProcFake(t *testing.T) {
+	root := t.TempDir()
+	systemd := "0::/docker/" + nodeID + "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod" + podUIDus + ".slice/cri-containerd-" + cid + ".scope\n"
+	fakeProc(t, root, 1481, 900, "1481\t1", "app", "app\x00-x\x00", systemd, "0", "0")
+	fakeProc(t, root, 900, 1, "900", "containerd", "/usr/bin/containerd\x00", "0::/docker/"+nodeID+"/system.slice/containerd.service\n", "0", "0")
+	full, err := ReadProc(root, 1481)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadPodProc(root, 1481); err != nil || !reflect.DeepEqual(got, full) {
+		t.Errorf("a pod's process: %+v, %v; want ReadProc's %+v", got, err, full)
+	}
+	host, err := ReadPodProc(root, 900)
+	if err != nil || host.PodUID != "" || host.Comm != "" || host.PPID != 1 {
+		t.Errorf("a host process: %+v, %v; want its status, no pod, comm unread", host, err)
+	}
+	// A thread: status names another process as its group leader.
+	fakeProc(t, root, 1490, 900, "1490\t2", "app", "app\x00", systemd, "0", "0")
+	st := filepath.Join(root, "1490", "status")
+	raw, err := os.ReadFile(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st, []byte(strings.Replace(string(raw), "Tgid:\t1490", "Tgid:\t1481", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	th, err := ReadPodProc(root, 1490)
+	if err != nil || th.TGID != 1481 || th.PodUID != "" {
+		t.Errorf("a thread: %+v, %v; want TGID 1481 and nothing more read", th, err)
+	}
+}
