@@ -33,6 +33,11 @@ type Env struct {
 	NodeExec func(ctx context.Context, node string, argv ...string) (string, error)
 	// PauseImage is an image every node holds, for the pods that fill an IP pool.
 	PauseImage string
+	// IPAM is the cluster's IPAM where a fault has a way of its own for it
+	// (IPAMAWSVPC), as the preflight found it; "" otherwise.
+	IPAM string
+	// IPCooldown is the AWS VPC CNI's IP cooldown (0: its default).
+	IPCooldown time.Duration
 	// Logf reports progress.
 	Logf func(format string, args ...any)
 	// Forcing accumulates the time faults spend forcing what they need

@@ -194,3 +194,45 @@ func TestIPReuseWithCalico(t *testing.T) {
 		t.Error("annotations without Calico")
 	}
 }
+
+// On the AWS VPC CNI, the method is its cooldown: fillers for the node's
+// free pod slots (its allocatable pods less those on it, the victim and
+// host-network pods not counted), the ones left without an address
+// deleted, then the cooldown waited out from the victim's end.
+func TestIPReuseWithTheAWSCooldown(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-1-5"},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("6")}}}
+	on := func(ns, name string, host bool, phase corev1.PodPhase) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: corev1.PodSpec{NodeName: "ip-10-0-1-5", HostNetwork: host}, Status: corev1.PodStatus{Phase: phase}}
+	}
+	cs := fake.NewClientset(node, on("kube-system", "aws-node-x", true, corev1.PodRunning), on("kube-system", "coredns-1", false, corev1.PodRunning),
+		on("ns", "orders-1", false, corev1.PodRunning), on("ns", "done", false, corev1.PodSucceeded))
+	env := &Env{Clientset: cs, Namespace: "ns", Logf: t.Logf, IPAM: IPAMAWSVPC, IPCooldown: 4 * time.Second, PauseImage: "pause"}
+	r := &reuse{env: env, victim: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-1"}}, ip: "10.0.1.77", node: "ip-10-0-1-5"}
+	if err := r.chooseMethod(context.Background()); err != nil || r.method != MethodAWS {
+		t.Fatalf("method %q, err %v; want %q", r.method, err, MethodAWS)
+	}
+	if n, err := freeSlots(context.Background(), env, r.node, "orders-1"); err != nil || n != 5 {
+		t.Errorf("free slots %d, %v; want 6 less coredns", n, err)
+	}
+	r.gone = time.Now()
+	if err := r.freeForNext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The fake API gives no filler an address: all are deleted again.
+	left, err := cs.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{LabelSelector: fillerLabel})
+	if err != nil || len(left.Items) != 0 || len(r.spare) != 5 {
+		t.Errorf("fillers left %d (err %v), spare %d; want 5 created, all deleted", len(left.Items), err, len(r.spare))
+	}
+	// Filling settles in 3 s here; the 4 s cooldown and a second's margin
+	// are waited out from the victim's end.
+	if since := time.Since(r.gone); since < env.IPCooldown+time.Second {
+		t.Errorf("returned %s after the victim was gone: the cooldown (and a second's margin) was not waited out", since)
+	}
+
+	noLimit := &reuse{env: &Env{Clientset: fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}), Logf: t.Logf, IPAM: IPAMAWSVPC}, ip: "10.0.0.1", node: "n"}
+	if err := noLimit.chooseMethod(context.Background()); !errors.Is(err, ErrCannotForce) {
+		t.Errorf("a node that does not say its pod limit: %v", err)
+	}
+}

@@ -35,6 +35,13 @@ import (
 //     before it as the last reserved one; the next pod on the node gets the
 //     victim's address. About a second.
 //
+//   - AWS VPC CNI cooldown (MethodAWSCooldown), where the cluster's IPAM is
+//     the AWS VPC CNI (Env.IPAM): it hands out no address for a while after
+//     its pod ends (IP_COOLDOWN_PERIOD, 30 s by default). Filler pods take
+//     every other free address meanwhile (and a filler that got the
+//     victim's address gives it back, which cools it down again); once the
+//     cooldown is over, the victim's address is the only free one on the
+//     node. About 35 s.
 //   - pool exhaustion (MethodPoolFill), with any IPAM: fill the node's pod IP
 //     pool with filler pause pods pinned to it until some get no address,
 //     delete the address-less ones and then the one holding the victim's
@@ -79,7 +86,14 @@ const (
 	MethodHostLocal = "host-local state"
 	MethodPoolFill  = "pool exhaustion"
 	MethodCalico    = "Calico ipAddrs annotation"
+	MethodAWS       = "AWS VPC CNI cooldown"
 )
+
+// IPAMAWSVPC is Env.IPAM for the AWS VPC CNI.
+const IPAMAWSVPC = "aws-vpc-cni"
+
+// AWSCooldown is the AWS VPC CNI's default IP cooldown.
+const AWSCooldown = 30 * time.Second
 
 // Calico's pod annotations: the address it gave a pod, and the addresses a
 // pod asks for.
@@ -185,6 +199,13 @@ func (r *reuse) chooseMethod(ctx context.Context) error {
 	if r.f.Method == MethodCalico {
 		return fmt.Errorf("method calico: pod %s shows no %s annotation: Calico does not network it: %w", r.victim.Name, calicoPodIP, ErrCannotForce)
 	}
+	if r.env.IPAM == IPAMAWSVPC && (r.f.Method == "" || r.f.Method == MethodAWS) {
+		r.method = MethodAWS
+		if _, err := freeSlots(ctx, r.env, r.node, ""); err != nil {
+			return fmt.Errorf("the address could not be reused: %w: %w", err, ErrCannotForce)
+		}
+		return nil
+	}
 	if err := r.steerable(ctx); err != nil || r.method == MethodHostLocal {
 		return err
 	}
@@ -228,8 +249,14 @@ func (r *reuse) freeForNext(ctx context.Context) error {
 	switch r.method {
 	case MethodCalico:
 		return nil
+	case MethodAWS:
+		return r.coolDown(ctx)
 	case MethodPoolFill:
-		if err := r.fillPool(ctx); err != nil {
+		size, err := poolSize(ctx, r.env, r.node)
+		if err != nil {
+			return err
+		}
+		if err := r.fillPool(ctx, size, true); err != nil {
 			return err
 		}
 		return r.freeAddress(ctx)
@@ -279,14 +306,10 @@ func previousIP(ip string) (string, error) {
 	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n)).String(), nil
 }
 
-// fillPool creates a filler per address of the node's pod CIDR and waits
-// until every filler either has an address or has been refused one while
-// the rest settled, with the victim's address among those held.
-func (r *reuse) fillPool(ctx context.Context) error {
-	size, err := poolSize(ctx, r.env, r.node)
-	if err != nil {
-		return err
-	}
+// fillPool creates size fillers on the node and waits until every filler
+// either has an address or has been refused one while the rest settled,
+// with the victim's address among those held if needHolder.
+func (r *reuse) fillPool(ctx context.Context, size int, needHolder bool) error {
 	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
 	for i := range size {
 		p := &corev1.Pod{
@@ -326,9 +349,9 @@ func (r *reuse) fillPool(ctx context.Context) error {
 		} else {
 			stable++
 		}
-		// Done when the victim's address is held and the count of pods
-		// with an address has not moved for 3 s (12 polls).
-		if r.holder != "" && (len(r.spare) == 0 || stable >= 12) {
+		// Done when the victim's address is held (if it must be) and the
+		// count of pods with an address has not moved for 3 s (12 polls).
+		if (r.holder != "" || !needHolder) && (len(r.spare) == 0 || stable >= 12) {
 			return true, nil
 		}
 		return poll.Not("%d fillers with an address, %d without; victim address %s held by %q", with, len(r.spare), r.ip, r.holder)
@@ -348,6 +371,73 @@ func (r *reuse) freeAddress(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// coolDown is the AWS VPC CNI method: fillers take every free address of
+// the node but the victim's, still cooling down; fillers left without one
+// are deleted (they would take it the moment it is free), and a filler
+// that got it anyway gives it back, which starts its cooldown again. Then
+// it waits out the cooldown: the victim's address is the one left.
+func (r *reuse) coolDown(ctx context.Context) error {
+	slots, err := freeSlots(ctx, r.env, r.node, r.victim.Name)
+	if err != nil {
+		return err
+	}
+	if err := r.fillPool(ctx, slots, false); err != nil {
+		return err
+	}
+	cooled := r.gone
+	give := r.spare
+	if r.holder != "" {
+		give = append(give, r.holder)
+	}
+	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
+	for _, name := range give {
+		if err := pods.Delete(ctx, name, gentle); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete filler %s: %w", name, err)
+		}
+	}
+	for _, name := range give {
+		if err := poll.Until(ctx, "filler "+name+" gone", poll.Quick, poll.PodGone(r.env.Clientset, r.env.Namespace, name)); err != nil {
+			return err
+		}
+	}
+	if r.holder != "" {
+		cooled = time.Now()
+	}
+	cooldown := r.env.IPCooldown
+	if cooldown == 0 {
+		cooldown = AWSCooldown
+	}
+	wait := time.Until(cooled.Add(cooldown + time.Second))
+	r.env.Logf("ip-reuse: %d filler(s) hold the node's other addresses; waiting %s for %s to cool down", slots-len(r.spare), wait.Round(time.Second), r.ip)
+	return poll.Sleep(ctx, wait)
+}
+
+// freeSlots is how many more pods node can run (its allocatable pods less
+// those on it, not counting the pod named except): how many fillers take
+// every address a node of the AWS VPC CNI has (its pod limit follows from
+// its addresses).
+func freeSlots(ctx context.Context, env *Env, node, except string) (int, error) {
+	n, err := env.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("get node %s: %w", node, err)
+	}
+	limit, ok := n.Status.Allocatable[corev1.ResourcePods]
+	if !ok {
+		return 0, fmt.Errorf("node %s does not say how many pods it runs (allocatable pods)", node)
+	}
+	list, err := env.Clientset.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return 0, fmt.Errorf("pods on node %s: %w", node, err)
+	}
+	used := 0
+	for _, p := range list.Items {
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && p.Name != except && !p.Spec.HostNetwork {
+			used++
+		}
+	}
+	return max(int(limit.Value())-used, 0), nil
 }
 
 // startTaker starts a pod of By from By's Deployment's pod template, pinned

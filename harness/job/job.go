@@ -398,6 +398,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, jobErr
 	}
 	meta.Preflight, _ = json.Marshal(pf)
+	runner.IPAM, runner.IPCooldown = pf.IPAMFamily, time.Duration(pf.IPCooldownSeconds)*time.Second
 	if o.Cluster.Kubeconfig != "" {
 		fmt.Fprint(o.Log, pf.String())
 	}

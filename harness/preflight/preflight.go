@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +35,12 @@ type Report struct {
 	// IPAM is the network's address management, as its kube-system
 	// objects show it.
 	IPAM string `json:"ipam"`
+	// IPAMFamily is the IPAM where the IP reuse fault has a way of its own
+	// for it: "host-local", "calico", fault.IPAMAWSVPC, or "".
+	IPAMFamily string `json:"ipam_family,omitempty"`
+	// IPCooldownSeconds is the AWS VPC CNI's IP_COOLDOWN_PERIOD, where its
+	// DaemonSet sets one.
+	IPCooldownSeconds int `json:"ip_cooldown_s,omitempty"`
 	// IPReuse is how the IP reuse fault can force an address's reuse here,
 	// or why it cannot (its scenarios are then inconclusive).
 	IPReuse string `json:"ip_reuse"`
@@ -72,8 +80,8 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	}
 	r.Nodes = fmt.Sprintf("%d, %d of them run pods (%s)", len(nodes.Items), len(schedulable), strings.Join(schedulable, ", "))
 	r.PodCIDR = podCIDRs(nodes.Items)
-	ipam, family := ipamOf(ctx, c)
-	r.IPAM = ipam
+	ipam, family, cooldown := ipamOf(ctx, c)
+	r.IPAM, r.IPAMFamily, r.IPCooldownSeconds = ipam, family, cooldown
 	switch o.NodeAccess {
 	case "docker":
 		r.NodeAccess = "yes: kind nodes in this host's Docker (docker exec)"
@@ -93,6 +101,12 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 		r.Images = "pushed to " + registry + " for the cluster to pull (it must be able to)"
 	}
 	switch fill, why := fillable(nodes.Items); {
+	case family == fault.IPAMAWSVPC:
+		cd := fault.AWSCooldown
+		if cooldown > 0 {
+			cd = time.Duration(cooldown) * time.Second
+		}
+		r.IPReuse = fmt.Sprintf("AWS VPC CNI cooldown: fillers hold the node's other addresses while the victim's cools down (%s), then it is the only free one (about %s)", cd, cd+5*time.Second)
 	case family == "calico":
 		r.IPReuse = "Calico's ipAddrs annotation: the new pod asks Calico IPAM for the victim's address (no node access, no filling)"
 	case family == "host-local" && o.NodeAccess != "":
@@ -156,18 +170,19 @@ func fillable(nodes []corev1.Node) (bool, string) {
 // ipamOf names the network's IPAM from the objects its installers leave
 // in kube-system, and its family where the IP reuse fault has a way for
 // it: "host-local" (a state file per address on the node, which it can
-// steer) or "calico" (the ipAddrs annotation).
-func ipamOf(ctx context.Context, c *cluster.Cluster) (string, string) {
+// steer), "calico" (the ipAddrs annotation) or fault.IPAMAWSVPC (with its
+// IP cooldown in seconds, where its DaemonSet sets IP_COOLDOWN_PERIOD).
+func ipamOf(ctx context.Context, c *cluster.Cluster) (string, string, int) {
 	res := c.Client.Resources("kube-system")
 	var cm corev1.ConfigMap
 	if err := res.Get(ctx, "kubegrace-cni", "kube-system", &cm); err == nil {
-		return "host-local (kubegrace's offline ptp network, ConfigMap kube-system/kubegrace-cni)", "host-local"
+		return "host-local (kubegrace's offline ptp network, ConfigMap kube-system/kubegrace-cni)", "host-local", 0
 	} else if !apierrors.IsNotFound(err) {
-		return fmt.Sprintf("unknown (cannot read kube-system: %v)", err), ""
+		return fmt.Sprintf("unknown (cannot read kube-system: %v)", err), "", 0
 	}
 	var ds appsv1.DaemonSetList
 	if err := res.List(ctx, &ds); err != nil {
-		return fmt.Sprintf("unknown (cannot list DaemonSets in kube-system: %v)", err), ""
+		return fmt.Sprintf("unknown (cannot list DaemonSets in kube-system: %v)", err), "", 0
 	}
 	var names []string
 	for _, d := range ds.Items {
@@ -178,15 +193,30 @@ func ipamOf(ctx context.Context, c *cluster.Cluster) (string, string) {
 	}{
 		{"kindnet", "host-local (kindnetd, DaemonSet kube-system/kindnet)", "host-local"},
 		{"calico-node", "Calico IPAM (DaemonSet kube-system/calico-node)", "calico"},
-		{"aws-node", "AWS VPC CNI (DaemonSet kube-system/aws-node): its cooldown method is not built yet, so pool exhaustion where a node has a small pod CIDR", ""},
+		{"aws-node", "AWS VPC CNI (DaemonSet kube-system/aws-node)", fault.IPAMAWSVPC},
 		{"cilium", "Cilium (DaemonSet kube-system/cilium)", ""},
 	}
 	for _, k := range known {
-		if slices.Contains(names, k.daemonSet) {
-			return k.ipam, k.family
+		if i := slices.Index(names, k.daemonSet); i >= 0 {
+			return k.ipam, k.family, cooldownOf(ds.Items[i])
 		}
 	}
-	return fmt.Sprintf("unknown (kube-system DaemonSets: %s)", strings.Join(names, ", ")), ""
+	return fmt.Sprintf("unknown (kube-system DaemonSets: %s)", strings.Join(names, ", ")), "", 0
+}
+
+// cooldownOf is the IP_COOLDOWN_PERIOD (seconds) an AWS VPC CNI DaemonSet
+// sets, or 0.
+func cooldownOf(ds appsv1.DaemonSet) int {
+	for _, c := range ds.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Name == "IP_COOLDOWN_PERIOD" {
+				if n, err := strconv.Atoi(e.Value); err == nil && n > 0 {
+					return n
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // creates lists what running specs would create: a namespace per scenario

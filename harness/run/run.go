@@ -47,6 +47,10 @@ type Runner struct {
 	// to themselves run side by side, each pinned to one of them; with
 	// none or one, they run one after another.
 	Nodes []string
+	// IPAM and IPCooldown are the cluster's IPAM where faults have a way
+	// of their own for it, and its IP cooldown (fault.Env).
+	IPAM       string
+	IPCooldown time.Duration
 	// Durations, if set, are scenarios' measured wall times (by name) from
 	// earlier runs: RunAll starts the longest first, by these where known,
 	// else by Spec.Estimate.

@@ -219,7 +219,8 @@ func callerName(i int, service string) string { return fmt.Sprintf("caller-%d-%s
 // injectFaults runs the spec's faults in order, each recorded by
 // fault.Inject.
 func injectFaults(ctx context.Context, s *State) error {
-	env := &fault.Env{Clientset: s.Clientset, Namespace: s.Namespace, NodeExec: s.Runner.NodeExec, PauseImage: s.Runner.Images.Pause, Logf: s.Logf}
+	env := &fault.Env{Clientset: s.Clientset, Namespace: s.Namespace, NodeExec: s.Runner.NodeExec, PauseImage: s.Runner.Images.Pause, Logf: s.Logf,
+		IPAM: s.Runner.IPAM, IPCooldown: s.Runner.IPCooldown}
 	defer func() { s.Result.Forcing = env.Forcing }()
 	for i, fs := range s.Spec.Faults {
 		f := fs.Fault()

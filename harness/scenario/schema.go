@@ -132,7 +132,7 @@ func refine(root *jsonschema.Schema) error {
 	at("ServiceSpec.appProcess").Pattern = "^[^/ ]+$"
 
 	at("ServiceSpec.check.identity").Enum = []any{"off", "header", "path"}
-	at("IPReuseSpec.method").Enum = []any{"host-local", "calico", "pool"}
+	at("IPReuseSpec.method").Enum = []any{"host-local", "calico", "aws", "pool"}
 	for _, p := range []string{"RollingUpdateSpec.maxSurge", "RollingUpdateSpec.maxUnavailable", "PodRef.index"} {
 		at(p).Minimum = "0"
 	}

@@ -127,9 +127,11 @@ type IPReuseSpec struct {
 	Timeout Duration `json:"timeout,omitempty"`
 	// Method forces how the address is made to come back: "host-local"
 	// (steer the node's host-local IPAM state), "calico" (the new pod asks
-	// Calico IPAM for the address) or "pool" (fill the node's address pool,
-	// any IPAM); default: calico where Calico networks the victim, else
-	// host-local where the node shows its state, else pool.
+	// Calico IPAM for the address), "aws" (the AWS VPC CNI's cooldown, the
+	// node's other addresses held by fillers) or "pool" (fill the node's
+	// address pool, any IPAM); default: calico where Calico networks the
+	// victim, aws on the AWS VPC CNI, host-local where the node shows its
+	// state, else pool.
 	Method string `json:"method,omitempty"`
 }
 
@@ -282,8 +284,8 @@ func (s Spec) Validate() error {
 			if f.IPReuse.By == f.IPReuse.Victim.Service {
 				bad(field+".ipReuse.by", "must be another service than the victim's")
 			}
-			if m := f.IPReuse.Method; m != "" && m != "host-local" && m != "calico" && m != "pool" {
-				bad(field+".ipReuse.method", "%q: want host-local, calico or pool (or leave it out to choose per victim)", m)
+			if m := f.IPReuse.Method; m != "" && m != "host-local" && m != "calico" && m != "aws" && m != "pool" {
+				bad(field+".ipReuse.method", "%q: want host-local, calico, aws or pool (or leave it out to choose per victim)", m)
 			}
 		}
 		if f.Wait != nil {
@@ -354,7 +356,7 @@ func (fs FaultSpec) Fault() fault.Fault {
 	case fs.Wait != nil:
 		return fault.Wait{For: fs.Wait.D()}
 	case fs.IPReuse != nil:
-		method := map[string]string{"host-local": fault.MethodHostLocal, "calico": fault.MethodCalico, "pool": fault.MethodPoolFill}[fs.IPReuse.Method]
+		method := map[string]string{"host-local": fault.MethodHostLocal, "calico": fault.MethodCalico, "aws": fault.MethodAWS, "pool": fault.MethodPoolFill}[fs.IPReuse.Method]
 		return fault.IPReuse{Victim: fs.IPReuse.Victim.Service, Index: fs.IPReuse.Victim.Index, By: fs.IPReuse.By, Timeout: fs.IPReuse.Timeout.D(), Method: method}
 	}
 	return nil // Validate rejects a fault with no field set
