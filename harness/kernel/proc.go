@@ -71,7 +71,16 @@ func maskHas(mask uint64, sig int) bool {
 
 // ReadProc reads one process from procRoot ("/proc" normally; tests pass a
 // fake tree). An error wrapping fs.ErrNotExist means the process is gone.
-func ReadProc(procRoot string, pid int) (Proc, error) {
+func ReadProc(procRoot string, pid int) (Proc, error) { return readProc(procRoot, pid, false) }
+
+// ReadPodProc is ReadProc for the hot path, new processes (every fork on
+// the host): it stops as soon as the process is not one of a pod's. A
+// thread (TGID is not its PID) comes back with its status fields only; a
+// process outside any pod (no pod UID in its cgroup) with those and its
+// cgroup's. Only a pod's process gets its comm, cmdline and exe read.
+func ReadPodProc(procRoot string, pid int) (Proc, error) { return readProc(procRoot, pid, true) }
+
+func readProc(procRoot string, pid int, podsOnly bool) (Proc, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	p := Proc{HostPID: pid}
 	status, err := readProcFile(dir, "status")
@@ -80,6 +89,16 @@ func ReadProc(procRoot string, pid int) (Proc, error) {
 	}
 	if err := parseStatus(string(status), &p); err != nil {
 		return Proc{}, fmt.Errorf("%s/status: %w", dir, err)
+	}
+	if podsOnly && p.TGID != 0 && p.TGID != p.HostPID {
+		return p, nil
+	}
+	cg, err := readProcFile(dir, "cgroup")
+	if err != nil {
+		return Proc{}, err
+	}
+	if p.PodUID, p.ContainerID, _ = ParseCgroup(string(cg)); podsOnly && p.PodUID == "" {
+		return p, nil
 	}
 	comm, err := readProcFile(dir, "comm")
 	if err != nil {
@@ -94,41 +113,8 @@ func ReadProc(procRoot string, pid int) (Proc, error) {
 		p.Args = strings.Split(s, "\x00")
 	}
 	p.Cmdline = strings.Join(p.Args, " ")
-	cg, err := readProcFile(dir, "cgroup")
-	if err != nil {
-		return Proc{}, err
-	}
-	p.PodUID, p.ContainerID, _ = ParseCgroup(string(cg))
 	p.Exe, _ = os.Readlink(filepath.Join(dir, "exe")) // unreadable for kernel threads and zombies
 	return p, nil
-}
-
-// ReadPodProc is ReadProc for the hot path, new processes (every fork on
-// the host): it stops as soon as the process is not one of a pod's. A
-// thread (TGID is not its PID) comes back with its status fields only; a
-// process outside any pod (no pod UID in its cgroup) with those and its
-// cgroup's. Only a pod's process gets its comm, cmdline and exe read.
-func ReadPodProc(procRoot string, pid int) (Proc, error) {
-	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	p := Proc{HostPID: pid}
-	status, err := readProcFile(dir, "status")
-	if err != nil {
-		return Proc{}, err
-	}
-	if err := parseStatus(string(status), &p); err != nil {
-		return Proc{}, fmt.Errorf("%s/status: %w", dir, err)
-	}
-	if p.TGID != 0 && p.TGID != p.HostPID {
-		return p, nil
-	}
-	cg, err := readProcFile(dir, "cgroup")
-	if err != nil {
-		return Proc{}, err
-	}
-	if p.PodUID, p.ContainerID, _ = ParseCgroup(string(cg)); p.PodUID == "" {
-		return p, nil
-	}
-	return ReadProc(procRoot, pid)
 }
 
 // readProcFile reads dir/name; a process that vanished between reads gives
