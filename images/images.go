@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -160,4 +161,42 @@ func BuildRuntime(ctx context.Context, root, ref string, progress io.Writer) (bo
 		return true, fmt.Errorf("docker tag %s %s: %w: %s", lines[len(lines)-1], ref, err, strings.TrimSpace(string(out)))
 	}
 	return true, nil
+}
+
+// KernelAgent builds (or finds) the kernel agent image: the Debian base and
+// a kubegrace binary for linux, built from the checkout at root when there
+// is one, else this very binary (an installed kubegrace).
+func KernelAgent(ctx context.Context, root string, progress io.Writer) (string, error) {
+	bin := ""
+	if _, err := os.Stat(filepath.Join(root, "cmd", "kubegrace", "main.go")); err == nil {
+		dir, err := os.MkdirTemp("", "kubegrace-agent-")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(dir)
+		bin = filepath.Join(dir, "kubegrace")
+		fmt.Fprintln(progress, "kernel agent: building kubegrace for linux from", root)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/kubegrace")
+		cmd.Dir, cmd.Stderr = root, progress
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("kernel agent: go build ./cmd/kubegrace: %w", err)
+		}
+	} else if exe, err := os.Executable(); err == nil && runtime.GOOS == "linux" && filepath.Base(exe) == "kubegrace" {
+		bin = exe
+	} else {
+		return "", fmt.Errorf("kernel agent: no kubegrace binary for linux to put in its image (run an installed kubegrace on linux, or from a checkout)")
+	}
+	var stdout bytes.Buffer
+	var tail tailWriter
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "images", "agent", "build.sh"), bin)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = root, &stdout, io.MultiWriter(progress, &tail)
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("images/agent/build.sh: %w: %s", err, tail.String())
+	}
+	ref, ok := strings.CutPrefix(strings.TrimSpace(stdout.String()), "AGENT=")
+	if !ok || ref == "" {
+		return "", fmt.Errorf("images/agent/build.sh printed no image reference: %q", stdout.String())
+	}
+	return ref, nil
 }

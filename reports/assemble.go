@@ -201,6 +201,9 @@ func Summary(run Run) string {
 // KernelObserver is the kernel signal observer's part of a report.
 type KernelObserver struct {
 	Available bool `json:"available"`
+	// Agents lists the nodes whose kernel agents observed (a cluster whose
+	// nodes are not on this host); none: this host's tracefs.
+	Agents []string `json:"agents,omitempty"`
 	// Reason says why it did not run (not root, no tracefs, busy).
 	Reason string `json:"reason,omitempty"`
 	// Events read from the kernel, Recorded on the timeline (processes of
@@ -221,6 +224,10 @@ func (k *KernelObserver) String() string {
 	if !k.Available {
 		return "off: " + k.Reason + "; signal verdicts rest on the apps' logs and exit codes"
 	}
-	return fmt.Sprintf("on: %d events read, %d recorded, %d lost, %d unparsed; kernel → timeline latency p50 %.2f ms, max %.2f ms",
-		k.Events, k.Recorded, k.Lost, k.Unparsed, k.LatencyP50MS, k.LatencyMaxMS)
+	where := "this host's tracefs"
+	if len(k.Agents) > 0 {
+		where = fmt.Sprintf("kernel agents on %d node(s)", len(k.Agents))
+	}
+	return fmt.Sprintf("on (%s): %d events read, %d recorded, %d lost, %d unparsed; kernel → timeline latency p50 %.2f ms, max %.2f ms",
+		where, k.Events, k.Recorded, k.Lost, k.Unparsed, k.LatencyP50MS, k.LatencyMaxMS)
 }

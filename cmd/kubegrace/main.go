@@ -27,7 +27,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newClusterCommand(), newImagesCommand(), newInitCommand(), newPreflightCommand(), newProbeCommand(), newReportCommand(), newRunCommand(), newSpecCommand())
+	root.AddCommand(newClusterCommand(), newImagesCommand(), newInitCommand(), newKernelAgentCommand(), newPreflightCommand(), newProbeCommand(), newReportCommand(), newRunCommand(), newSpecCommand())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "kubegrace: %v\n", err)
 		os.Exit(1)

@@ -62,6 +62,10 @@ type ClusterOptions struct {
 	// into kind nodes of this host; elsewhere privileged pods if allowed,
 	// else none), NodeAccessDocker, NodeAccessPods (needs AllowPrivileged).
 	NodeAccess string
+	// KernelAgentHostProc, if set, is a node path holding the kernel's
+	// first PID namespace's /proc, for kernel agents on nodes that do not
+	// run in it (kind nodes: the kind tier mounts this host's /proc there).
+	KernelAgentHostProc string
 	// Keep leaves a cluster this call created when it fails or is
 	// interrupted.
 	Keep bool
@@ -411,11 +415,15 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if jobErr != nil {
 		return res, jobErr
 	}
-	kmode := o.Kernel
-	if !c.Kind && kmode != KernelOff {
-		kmode = KernelUnreachable
+	var stopKernel func() error
+	switch kmode := o.Kernel; {
+	case access == NodeAccessPods && kmode != KernelOff:
+		stopKernel = p.startKernelAgents(ctx, o.Cluster, rec, runner, &meta, o.Log)
+	case !c.Kind && kmode != KernelOff:
+		stopKernel = StartKernel(ctx, KernelUnreachable, rec, runner, &meta, o.Log)
+	default:
+		stopKernel = StartKernel(ctx, kmode, rec, runner, &meta, o.Log)
 	}
-	stopKernel := StartKernel(ctx, kmode, rec, runner, &meta, o.Log)
 	defer func() {
 		if kerr := stopKernel(); kerr != nil {
 			jobErr = errors.Join(jobErr, kerr)

@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/kubegrace/kubegrace/harness/kernel"
+	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/images"
 	"github.com/kubegrace/kubegrace/reports"
 )
 
@@ -48,7 +54,7 @@ func ParseKernelMode(s string) (KernelMode, error) {
 func StartKernel(ctx context.Context, mode KernelMode, rec *timeline.Recorder, runner *run.Runner, meta *reports.Meta, log io.Writer) (stop func() error) {
 	meta.Kernel = &reports.KernelObserver{}
 	if mode == KernelUnreachable {
-		meta.Kernel.Reason = "the cluster's nodes are not on this host"
+		meta.Kernel.Reason = "the cluster's nodes are not on this host (--allow-privileged runs a kernel agent on each)"
 		fmt.Fprintf(log, "kernel signal observer: cannot run (%s); signal verdicts rest on the apps' logs and exit codes\n", meta.Kernel.Reason)
 		return func() error { return nil }
 	}
@@ -79,5 +85,89 @@ func StartKernel(ctx context.Context, mode KernelMode, rec *timeline.Recorder, r
 		*meta.Kernel = reports.KernelObserver{Available: true, Events: s.Events, Recorded: s.Recorded, Lost: s.Lost,
 			Unparsed: s.Unparsed, LatencyP50MS: s.LatencyP50MS, LatencyMaxMS: s.LatencyMaxMS}
 		return errors.Join(err, tr.Close())
+	}
+}
+
+// startKernelAgents is StartKernel for a cluster whose nodes are not on
+// this host, with --allow-privileged: the kernel agent image is built and
+// provided like the project's, its DaemonSet started in the harness's
+// namespace, and its pods' streams fed into one observer here. Where any
+// node has no running agent, or an agent cannot trace, the run falls back
+// (and says why): a verdict never rests on some nodes' kernels only.
+func (p *Prepared) startKernelAgents(ctx context.Context, o ClusterOptions, rec *timeline.Recorder, runner *run.Runner, meta *reports.Meta, log io.Writer) (stop func() error) {
+	meta.Kernel = &reports.KernelObserver{}
+	noop := func() error { return nil }
+	fail := func(err error) func() error {
+		meta.Kernel.Reason = err.Error()
+		fmt.Fprintf(log, "kernel signal observer: cannot run (%v); signal verdicts rest on the apps' logs and exit codes\n", err)
+		return noop
+	}
+	img, err := images.KernelAgent(ctx, o.Repo, log)
+	if err != nil {
+		return fail(err)
+	}
+	refs, err := p.provide(ctx, log, img)
+	if err != nil {
+		return fail(fmt.Errorf("kernel agent image: %w", err))
+	}
+	agents, err := nodeaccess.StartKernelAgents(ctx, p.Cluster.Client.RESTConfig(),
+		nodeaccess.AgentOptions{Image: refs[0], Pull: p.Registry != "", HostProc: o.KernelAgentHostProc}, runner.Nodes, 2*time.Minute)
+	if err != nil {
+		return fail(err)
+	}
+	if len(agents.Missing) > 0 {
+		agents.Close()
+		var why []string
+		for n, w := range agents.Missing {
+			why = append(why, n+": "+w)
+		}
+		slices.Sort(why)
+		return fail(fmt.Errorf("no kernel agent runs on %s", strings.Join(why, "; ")))
+	}
+	idx := observe.NewPodIndex()
+	obs := &observe.Kernel{Index: idx, Rec: rec}
+	first := make(chan error, len(agents.Streams))
+	var feeds sync.WaitGroup
+	for node, r := range agents.Streams {
+		feeds.Go(func() { obs.Feed(r, node, first) })
+		meta.Kernel.Agents = append(meta.Kernel.Agents, node)
+	}
+	slices.Sort(meta.Kernel.Agents)
+	var errs []error
+	for range agents.Streams {
+		select {
+		case err := <-first:
+			errs = append(errs, err)
+		case <-time.After(time.Minute):
+			errs = append(errs, errors.New("a kernel agent did not say within a minute whether it runs"))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		agents.Close()
+		feeds.Wait()
+		meta.Kernel.Agents = nil
+		return fail(err)
+	}
+	runner.PodIndex, runner.Kernel = idx, true
+	meta.Kernel.Available = true
+	fmt.Fprintf(log, "kernel signal observer: on, a kernel agent on each of %d node(s) (DaemonSet %s/%s)\n", len(agents.Streams), nodeaccess.Namespace, nodeaccess.AgentDaemonSet)
+	return func() error {
+		// The agents' last events (the teardowns') reach their logs a
+		// moment after they happened: read until a second passes with
+		// none, for at most 10 s.
+		for last, deadline := -1, time.Now().Add(10*time.Second); time.Now().Before(deadline); {
+			n := obs.Stats().Events
+			if n == last {
+				break
+			}
+			last = n
+			time.Sleep(time.Second)
+		}
+		agents.Close()
+		feeds.Wait()
+		s := obs.Stats()
+		meta.Kernel.Events, meta.Kernel.Recorded, meta.Kernel.Lost = s.Events, s.Recorded, s.Lost
+		meta.Kernel.LatencyP50MS, meta.Kernel.LatencyMaxMS = s.LatencyP50MS, s.LatencyMaxMS
+		return nil
 	}
 }

@@ -68,58 +68,68 @@ func StartPods(ctx context.Context, cfg *rest.Config, image string, pull bool, n
 	if err != nil {
 		return nil, err
 	}
-	p := &Pods{cs: cs, cfg: cfg, pods: map[string]string{}, Missing: map[string]string{}}
+	p := &Pods{cs: cs, cfg: cfg}
+	p.pods, p.Missing, err = startDaemonSet(ctx, cs, daemonSet(image, pull), nodes, wait)
+	return p, err
+}
+
+// startDaemonSet creates the harness's namespace (if absent) and ds in it,
+// and waits up to wait until its pods run on nodes. It returns the running
+// pod of each node, and why the others have none.
+func startDaemonSet(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet, nodes []string, wait time.Duration) (running, missing map[string]string, err error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{
 		"app.kubernetes.io/part-of": "kubegrace",
-		// Host network and a host path: the privileged Pod Security level.
+		// Host namespaces and paths: the privileged Pod Security level.
 		"pod-security.kubernetes.io/enforce": "privileged",
 	}}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("node access: create namespace %s: %w", Namespace, err)
+		return nil, nil, fmt.Errorf("create namespace %s: %w", Namespace, err)
 	}
-	if _, err := cs.AppsV1().DaemonSets(Namespace).Create(ctx, daemonSet(image, pull), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return p, fmt.Errorf("node access: create DaemonSet %s/%s: %w", Namespace, DaemonSet, err)
+	if _, err := cs.AppsV1().DaemonSets(Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, nil, fmt.Errorf("create DaemonSet %s/%s: %w", Namespace, ds.Name, err)
 	}
-	werr := poll.Until(ctx, "node access pods running", poll.Steady.For(wait), func(ctx context.Context) (bool, error) {
-		if err := p.find(ctx, nodes); err != nil {
+	sel := "kubegrace.io/role=" + ds.Spec.Selector.MatchLabels["kubegrace.io/role"]
+	werr := poll.Until(ctx, ds.Name+" pods running", poll.Steady.For(wait), func(ctx context.Context) (bool, error) {
+		running, missing, err = find(ctx, cs, sel, nodes)
+		if err != nil {
 			return poll.Not("%v", err)
 		}
-		if len(p.Missing) > 0 {
-			return poll.Not("no running pod on %d node(s)", len(p.Missing))
+		if len(missing) > 0 {
+			return poll.Not("no running pod on %d node(s)", len(missing))
 		}
 		return true, nil
 	})
 	if werr != nil && ctx.Err() != nil {
-		return p, werr
+		return running, missing, werr
 	}
-	return p, nil
+	return running, missing, nil
 }
 
-// find records the running pod of each node, and why a node has none.
-func (p *Pods) find(ctx context.Context, nodes []string) error {
-	list, err := p.cs.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubegrace.io/role=node-access"})
+// find gives the running pod (selected by sel) of each node, and why a
+// node has none.
+func find(ctx context.Context, cs kubernetes.Interface, sel string, nodes []string) (running, missing map[string]string, err error) {
+	list, err := cs.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	clear(p.pods)
-	clear(p.Missing)
+	running, missing = map[string]string{}, map[string]string{}
 	why := map[string]string{}
 	for _, pod := range list.Items {
 		if pod.Status.Phase == corev1.PodRunning && pod.DeletionTimestamp == nil {
-			p.pods[pod.Spec.NodeName] = pod.Name
+			running[pod.Spec.NodeName] = pod.Name
 			continue
 		}
 		why[pod.Spec.NodeName] = podProblem(pod)
 	}
 	for _, n := range nodes {
-		if _, ok := p.pods[n]; !ok {
-			p.Missing[n] = "no node access pod was scheduled there"
+		if _, ok := running[n]; !ok {
+			missing[n] = "no pod of the harness was scheduled there"
 			if w, ok := why[n]; ok {
-				p.Missing[n] = w
+				missing[n] = w
 			}
 		}
 	}
-	return nil
+	return running, missing, nil
 }
 
 // podProblem says in a few words why a pod does not run.
@@ -137,11 +147,14 @@ func podProblem(pod corev1.Pod) string {
 	return fmt.Sprintf("pod %s is %s", pod.Name, pod.Status.Phase)
 }
 
-func daemonSet(image string, pull bool) *appsv1.DaemonSet {
-	policy := corev1.PullIfNotPresent
+func pullPolicy(pull bool) corev1.PullPolicy {
 	if pull {
-		policy = corev1.PullAlways
+		return corev1.PullAlways
 	}
+	return corev1.PullIfNotPresent
+}
+
+func daemonSet(image string, pull bool) *appsv1.DaemonSet {
 	var mounts []corev1.VolumeMount
 	var vols []corev1.Volume
 	dir := corev1.HostPathDirectory
@@ -161,7 +174,7 @@ func daemonSet(image string, pull bool) *appsv1.DaemonSet {
 					Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 					TerminationGracePeriodSeconds: new(int64(0)),
 					Containers: []corev1.Container{{
-						Name: container, Image: image, ImagePullPolicy: policy,
+						Name: container, Image: image, ImagePullPolicy: pullPolicy(pull),
 						// Idle until exec'd into; a TERM ends it at once.
 						Command:         []string{"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"},
 						SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(0))},

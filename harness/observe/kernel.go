@@ -71,13 +71,25 @@ func (x *PodIndex) Scenarios() []string {
 // processes that were already running. The pod sandbox (pause) is left out.
 // Events the trace buffer lost are recorded as observer gaps of every
 // scenario running then.
+//
+// On a node that is not this host's, the same observer runs in the kernel
+// agent (kubegrace kernel-agent) with Out set: it attributes processes to
+// pod UIDs there and hands the events out; the harness's Kernel, with no
+// Tracer, takes them in with Deliver and Gap.
 type Kernel struct {
 	Tracer *kernel.Tracer
 	Index  *PodIndex
 	Rec    *timeline.Recorder
-	// ProcRoot is /proc unless a test says otherwise.
+	// ProcRoot is /proc unless a test says otherwise (or a kernel agent
+	// whose /proc is not the kernel's first PID namespace's).
 	ProcRoot string
+	// Out, if set, gets every event of a pod's process with the pod's UID
+	// instead of the index and recorder, and OutLost the trace buffer's
+	// overrun count when it grows: the kernel agent's stream.
+	Out     func(uid string, at time.Time, e timeline.Event)
+	OutLost func(lost uint64)
 
+	mu      sync.Mutex // pending and retried: Deliver comes from several agents' streams
 	procs   map[int]kernel.Proc // by host PID (the process's TGID), while they live
 	threads map[int]int         // thread ID → its process's PID, for threads of known processes
 	sandbox map[string]bool     // container IDs of pod sandboxes
@@ -137,8 +149,7 @@ func (k *Kernel) Run(ctx context.Context) error {
 	defer stopLost()
 	go k.watchLost(lostCtx)
 	err := k.Tracer.Run(ctx, k.handle)
-	k.retried = time.Time{} // a last pass for events still waiting
-	k.retryPending()
+	k.flushPending()
 	k.statsMu.Lock()
 	k.stats.Unparsed = k.Tracer.Unparsed()
 	k.statsMu.Unlock()
@@ -180,9 +191,10 @@ func (k *Kernel) watchLost(ctx context.Context) {
 			continue
 		}
 		now := time.Now()
-		for _, sc := range k.Index.Scenarios() {
-			k.Rec.Record(since, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: sc,
-				Until: k.Rec.Offset(now), Reason: "kernel trace buffer", Detail: fmt.Sprintf("%d kernel events lost", lost-last)})
+		if k.OutLost != nil {
+			k.OutLost(lost)
+		} else {
+			k.Gap(since, now, fmt.Sprintf("%d kernel events lost", lost-last))
 		}
 		k.statsMu.Lock()
 		k.stats.Lost = lost
@@ -316,9 +328,38 @@ func (k *Kernel) emit(p kernel.Proc, at time.Time, e timeline.Event) {
 		e.Comm = path.Base(e.Detail)
 	}
 	e.Container = short(p.ContainerID)
-	if !k.record(p.PodUID, at, e) {
-		k.pending = append(k.pending, pendingEvent{uid: p.PodUID, e: e, at: at, seen: time.Now()})
+	if k.Out != nil {
+		k.Out(p.PodUID, at, e)
+		return
 	}
+	k.Deliver(p.PodUID, at, e)
+}
+
+// Deliver records e, an event of a process of pod uid, if the pod is a
+// watched service pod; an event of a pod the index does not know yet waits
+// a while (the pod observer may register it late).
+func (k *Kernel) Deliver(uid string, at time.Time, e timeline.Event) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.record(uid, at, e) {
+		k.pending = append(k.pending, pendingEvent{uid: uid, e: e, at: at, seen: time.Now()})
+	}
+}
+
+// Gap records that kernel events were lost from since to now (detail says
+// how many, and where) for every scenario with pods then.
+func (k *Kernel) Gap(since, now time.Time, detail string) {
+	for _, sc := range k.Index.Scenarios() {
+		k.Rec.Record(since, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: sc,
+			Until: k.Rec.Offset(now), Reason: "kernel trace buffer", Detail: detail})
+	}
+}
+
+// AddLost adds n to the count of lost events (an agent's).
+func (k *Kernel) AddLost(n uint64) {
+	k.statsMu.Lock()
+	k.stats.Lost += n
+	k.statsMu.Unlock()
 }
 
 // record puts e on the timeline if its pod is a watched service pod;
@@ -343,6 +384,8 @@ func (k *Kernel) record(uid string, at time.Time, e timeline.Event) bool {
 // at most every retryEvery: events keep their own times, and rescanning on
 // every kernel event cost 1.7 s of CPU in a full suite.
 func (k *Kernel) retryPending() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	now := time.Now()
 	if len(k.pending) == 0 || now.Sub(k.retried) < retryEvery {
 		return
@@ -351,6 +394,14 @@ func (k *Kernel) retryPending() {
 	k.pending = slices.DeleteFunc(k.pending, func(p pendingEvent) bool {
 		return k.record(p.uid, p.at, p.e) || now.Sub(p.seen) > pendingFor
 	})
+}
+
+// flushPending is a last retryPending pass, whenever the last was.
+func (k *Kernel) flushPending() {
+	k.mu.Lock()
+	k.retried = time.Time{}
+	k.mu.Unlock()
+	k.retryPending()
 }
 
 func short(id string) string {

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -121,5 +122,55 @@ func TestKernelObserverWaitsForLatePods(t *testing.T) {
 	ev := rec.Snapshot().Events
 	if len(ev) != 2 || ev[0].Kind != timeline.KernelExec || ev[1].Kind != timeline.KernelExit || ev[0].Pod != "orders-2" {
 		t.Fatalf("events %+v", ev)
+	}
+}
+
+// An agent's stream, as the harness reads it: ready first, events of
+// watched service pods recorded with their own times, events of other pods
+// dropped, a grown lost count recorded as a gap of every scenario.
+func TestFeedReadsAnAgentsStream(t *testing.T) {
+	idx := NewPodIndex()
+	idx.Put("uid-orders", PodRef{Scenario: "s", Pod: "orders-1", Service: "orders"})
+	rec := timeline.NewRecorder(time.Now().Add(-time.Minute))
+	k := &Kernel{Index: idx, Rec: rec}
+	at := time.Now().Add(-time.Second)
+	var b strings.Builder
+	for _, l := range []AgentLine{
+		{Ready: true},
+		{UID: "uid-orders", At: at, Event: &timeline.Event{Source: timeline.SourceKernel, Kind: timeline.KernelSignal, Signal: "SIGTERM", Result: "ignored", PID: 1}},
+		{UID: "uid-kube-proxy", At: at, Event: &timeline.Event{Source: timeline.SourceKernel, Kind: timeline.KernelExit}},
+		{Lost: 3},
+	} {
+		raw, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(raw)
+		b.WriteString("\nnot json\n")
+	}
+	first := make(chan error, 1)
+	k.Feed(strings.NewReader(b.String()), "node-a", first)
+	if err := <-first; err != nil {
+		t.Fatalf("ready line: %v", err)
+	}
+	evs := rec.Snapshot().Events
+	if len(evs) != 2 {
+		t.Fatalf("events %+v; want the signal and one gap", evs)
+	}
+	sig, gap := evs[0], evs[1]
+	if sig.Kind != timeline.KernelSignal || sig.Pod != "orders-1" || sig.Scenario != "s" || sig.At != rec.Offset(at) {
+		t.Errorf("signal %+v", sig)
+	}
+	if gap.Kind != timeline.HarnessGap || gap.Scenario != "s" || !strings.Contains(gap.Detail, "3 kernel events lost on node node-a") {
+		t.Errorf("gap %+v", gap)
+	}
+	if s := k.Stats(); s.Events != 2 || s.Recorded != 1 || s.Lost != 3 {
+		t.Errorf("stats %+v", s)
+	}
+
+	bad := make(chan error, 1)
+	k.Feed(strings.NewReader(`{"error":"tracefs: permission denied"}`+"\n"), "node-b", bad)
+	if err := <-bad; err == nil || !strings.Contains(err.Error(), "kernel agent on node node-b: tracefs: permission denied") {
+		t.Errorf("error line: %v", err)
 	}
 }

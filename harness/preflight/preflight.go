@@ -93,9 +93,15 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	if c.Kind {
 		r.Images = "loaded into the nodes from this host's Docker engine"
 		r.Kernel = "can run here: the nodes' processes are this host's (tracefs, root)"
-	} else {
+	}
+	if o.NodeAccess == "pods" {
+		r.Kernel = fmt.Sprintf("a kernel agent on each node (DaemonSet %s/%s: privileged, the host's PID namespace and network); where one cannot trace, the run falls back and says why", nodeaccess.Namespace, nodeaccess.AgentDaemonSet)
+	}
+	if !c.Kind {
 		r.Images = "cannot be loaded into the nodes (not this host's kind nodes): give --image-registry"
-		r.Kernel = "cannot run: the nodes' processes are not on this host (a privileged observer DaemonSet is not built yet); signal verdicts rest on the apps' logs and exit codes"
+		if o.NodeAccess != "pods" {
+			r.Kernel = "cannot run: the nodes' processes are not on this host (--allow-privileged runs a kernel agent on each); signal verdicts rest on the apps' logs and exit codes"
+		}
 	}
 	if registry != "" {
 		r.Images = "pushed to " + registry + " for the cluster to pull (it must be able to)"
@@ -226,7 +232,9 @@ func creates(specs []scenario.Spec, accessPods bool) []string {
 	var out []string
 	if accessPods {
 		out = append(out, fmt.Sprintf("namespace %s: DaemonSet %s, a pod per node, privileged (host network; the nodes' %s mounted, as root), labelled %s",
-			nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "), labelText(nodeaccess.Labels)))
+			nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "), labelText(nodeaccess.Labels)),
+			fmt.Sprintf("namespace %s: DaemonSet %s, a pod per node, privileged (host PID namespace and network; a tracefs instance), labelled %s (unless --kernel off)",
+				nodeaccess.Namespace, nodeaccess.AgentDaemonSet, labelText(nodeaccess.AgentLabels)))
 	}
 	for _, s := range specs {
 		what := []string{"Consul (a Deployment and a NodePort Service)"}

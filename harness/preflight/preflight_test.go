@@ -1,6 +1,7 @@
 package preflight
 
 import (
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,7 +29,7 @@ func TestCooldownOf(t *testing.T) {
 }
 
 // What a run would create: nothing privileged without node access pods,
-// and the DaemonSet first, named with its labels, with them.
+// and the DaemonSets first, named with their labels, with them.
 func TestCreates(t *testing.T) {
 	specs := []scenario.Spec{{Name: "s", Services: []scenario.ServiceSpec{{Name: "orders", Replicas: 2}}}}
 	plain := creates(specs, false)
@@ -36,7 +37,7 @@ func TestCreates(t *testing.T) {
 		t.Errorf("without node access pods: %q", plain)
 	}
 	priv := creates(specs, true)
-	if len(priv) != 3 || priv[0] != "namespace kubegrace-system: DaemonSet kubegrace-node-access, a pod per node, privileged (host network; the nodes' /var/lib/cni mounted, as root), labelled app.kubernetes.io/part-of=kubegrace,kubegrace.io/role=node-access" {
+	if len(priv) != 4 || !strings.HasPrefix(priv[1], "namespace kubegrace-system: DaemonSet kubegrace-kernel-observer, a pod per node, privileged (host PID namespace and network") || priv[0] != "namespace kubegrace-system: DaemonSet kubegrace-node-access, a pod per node, privileged (host network; the nodes' /var/lib/cni mounted, as root), labelled app.kubernetes.io/part-of=kubegrace,kubegrace.io/role=node-access" {
 		t.Errorf("with node access pods: %q", priv)
 	}
 }

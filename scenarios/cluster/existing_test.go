@@ -50,7 +50,11 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		gateway, err := exec.CommandContext(ctx, "docker", "network", "inspect", "kind", "-f",
 			`{{range .IPAM.Config}}{{if not (eq (len (split .Subnet ":")) 1)}}{{else}}{{.Gateway}}{{end}}{{end}}`).Output()
 		Expect(err).NotTo(HaveOccurred())
+		// The node sees this host's /proc at /hostproc: kind nodes share this
+		// host's kernel but not its PIDs, and the kernel agent maps the
+		// kernel's PIDs to pods through it (on a real node, its own /proc).
 		cfg := &v1alpha4.Cluster{TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
+			Nodes: []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole, ExtraMounts: []v1alpha4.Mount{{HostPath: "/proc", ContainerPath: "/hostproc", Readonly: true}}}},
 			ContainerdConfigPatches: []string{fmt.Sprintf("[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.%q]\n  endpoint = [\"http://%s:%s\"]",
 				registry, strings.TrimSpace(string(gateway)), strings.TrimPrefix(registry, "localhost:"))}}
 		p := kindcluster.NewProvider(kindcluster.ProviderWithDocker())
@@ -146,11 +150,12 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		Expect(res.Run.Unmet()).To(BeEmpty())
 	}, SpecTimeout(5*time.Minute))
 
-	// Node access through the harness's own privileged DaemonSet, as on a
-	// cluster that is not kind on this host: opt-in, with only the rights
-	// `preflight --rbac --allow-privileged` prints, IP reuse steers
-	// host-local state through it, and it is gone after the run.
-	It("reaches nodes through its own DaemonSet with --allow-privileged, and removes it", func(ctx SpecContext) {
+	// Node access and the kernel observer through the harness's own
+	// privileged DaemonSets, as on a cluster that is not kind on this host:
+	// opt-in, with only the rights `preflight --rbac --allow-privileged`
+	// prints, IP reuse steers host-local state through one, the kernel
+	// agent sees the signals, and both are gone after the run.
+	It("reaches nodes and their kernel through its own DaemonSets with --allow-privileged, and removes them", func(ctx SpecContext) {
 		admin, err := cluster.Connect(ctx, kubeconfig, "", nil)
 		Expect(err).NotTo(HaveOccurred())
 		cs, err := kubernetes.NewForConfig(admin.Client.RESTConfig())
@@ -160,15 +165,29 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 
 		specs := testdata("ip-reuse-no-callers.yaml")
 		specs[0].Name = "ip-reuse-node-access-pods"
-		opts := job.ClusterOptions{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter, NodeAccess: job.NodeAccessPods}
+		opts := job.ClusterOptions{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter, NodeAccess: job.NodeAccessPods, KernelAgentHostProc: "/hostproc"}
 		_, err = job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Cluster: opts})
 		Expect(err).To(MatchError(ContainSubstring("give --allow-privileged")), "privileged pods only when asked")
 
 		opts.AllowPrivileged = true
-		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Cluster: opts})
+		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Cluster: opts,
+			Kernel: job.KernelRequired})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Results[0].Err).NotTo(HaveOccurred())
 		Expect(res.Results[0].Faults[0]).To(ContainSubstring("by host-local state"))
+		Expect(res.Run.Kernel.Agents).To(Equal([]string{extName + "-control-plane"}))
+		Expect(res.Run.Kernel.Recorded).To(BeNumerically(">", 0), "the agent's events of the scenario's pods: %s", res.Run.Kernel)
+		var signals int
+		for _, v := range res.Verdicts {
+			if v.Name == "sigterm_dropped" {
+				signals++
+				// bash-exec: the app is PID 1 with a handler; the kernel saw
+				// the runtime's SIGTERM reach it.
+				Expect(v.Value).To(BeZero())
+				Expect(v.Message).To(HavePrefix("kernel: SIGTERM to PID 1 (fixture) was delivered"), "a signal verdict from the agent's events")
+			}
+		}
+		Expect(signals).To(BeNumerically(">", 0))
 		var pf preflight.Report
 		Expect(json.Unmarshal(res.Run.Preflight, &pf)).To(Succeed())
 		Expect(pf.NodeAccess).To(HavePrefix("yes: privileged node access pods"))
