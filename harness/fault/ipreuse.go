@@ -42,6 +42,7 @@ import (
 //     victim's address gives it back, which cools it down again); once the
 //     cooldown is over, the victim's address is the only free one on the
 //     node. About 35 s.
+//
 //   - pool exhaustion (MethodPoolFill), with any IPAM: fill the node's pod IP
 //     pool with filler pause pods pinned to it until some get no address,
 //     delete the address-less ones and then the one holding the victim's

@@ -89,7 +89,7 @@ type Kernel struct {
 	Out     func(uid string, at time.Time, e timeline.Event)
 	OutLost func(lost uint64)
 
-	mu      sync.Mutex // pending and retried: Deliver comes from several agents' streams
+	mu      sync.Mutex          // pending and retried: Deliver comes from several agents' streams
 	procs   map[int]kernel.Proc // by host PID (the process's TGID), while they live
 	threads map[int]int         // thread ID → its process's PID, for threads of known processes
 	sandbox map[string]bool     // container IDs of pod sandboxes
