@@ -17,9 +17,14 @@ help: ## list targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## build consul (cached by version) and install tini/dumb-init if missing
-	@bash hack/install-test-deps.sh
+tools: deps ## build consul (cached by version) and install tini/dumb-init if missing
 	@bash hack/build-consul.sh >/dev/null
+
+# deps: what the jobs need on the host besides Docker. The jobs build Consul
+# themselves (images/project), beside the node image on a fresh machine.
+.PHONY: deps
+deps: ## install tini/dumb-init if missing
+	@bash hack/install-test-deps.sh
 
 .PHONY: test
 test: tools ## fast tier: unit tests plus signal matrix and stale-check tests (no cluster)
@@ -45,7 +50,7 @@ node-image: host ## build (or find) the offline kind node image (cold: the longe
 	@bash images/kind-node/build.sh
 
 .PHONY: cluster
-cluster: host tools ## create or reuse the kind cluster with the project images loaded
+cluster: host deps ## create or reuse the kind cluster with the project images loaded
 	go run ./cmd/kubegrace cluster create $(CLUSTER_FLAGS)
 
 .PHONY: cluster-delete
@@ -53,7 +58,7 @@ cluster-delete: ## delete the kind cluster
 	go run ./cmd/kubegrace cluster delete
 
 .PHONY: test-kind
-test-kind: host tools ## kind tier: creates its own cluster (kubegrace-it), checks it, deletes it
+test-kind: host deps ## kind tier: creates its own cluster (kubegrace-it), checks it, deletes it
 	go test -tags kind -count=1 -timeout 60m -v ./scenarios/cluster/
 
 .PHONY: vet
@@ -66,7 +71,7 @@ check-install: host tools ## go install the command, then run --list and a spec 
 
 # E2E_FLAGS: e.g. E2E_FLAGS=-ginkgo.label-filter=remediation
 .PHONY: e2e
-e2e: host tools ## main job: every built-in scenario on the kind cluster, report in reports/latest
+e2e: host deps ## main job: every built-in scenario on the kind cluster, report in reports/latest
 	@start=$$SECONDS; status=0; \
 	go test -tags kind -count=1 -timeout 80m -v ./scenarios/e2e/ $(E2E_FLAGS) || status=$$?; \
 	echo "make e2e: $$((SECONDS - start)) s"; exit $$status

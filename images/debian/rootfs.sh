@@ -18,6 +18,15 @@ if image_exists "$ref"; then
   log "$ref exists"
   echo "$ref"; exit 0
 fi
+# The node image and the project images are built side by side and share
+# bases: one build of a root file system at a time, the other then finds it.
+mkdir -p "$CACHE/debian"
+exec 9>"$CACHE/debian/$name.lock"
+flock 9
+if image_exists "$ref"; then
+  log "$ref exists (built beside this one)"
+  echo "$ref"; exit 0
+fi
 if [[ ! -f $tarball ]]; then
   [[ $(id -u) -eq 0 ]] || die "debootstrap needs root"
   if ! command -v debootstrap >/dev/null; then
