@@ -236,10 +236,13 @@ func (r *reuse) steerable(ctx context.Context) error {
 		r.env.Logf("ip-reuse: cannot look for host-local state on %s (%v): filling the pool", r.node, err)
 		return nil
 	}
-	if dirs := strings.Fields(out); len(dirs) == 1 {
+	dirs := strings.Fields(out)
+	if len(dirs) == 1 {
 		r.method, r.stateDir = MethodHostLocal, dirs[0]
 	} else if r.f.Method == MethodHostLocal {
 		return fmt.Errorf("method host-local: node %s shows no host-local state for %s under /var/lib/cni/networks/: %w", r.node, r.ip, ErrCannotForce)
+	} else {
+		r.env.Logf("ip-reuse: node %s shows no single host-local state for %s under /var/lib/cni/networks/ (found %q): filling the pool", r.node, r.ip, out)
 	}
 	return nil
 }

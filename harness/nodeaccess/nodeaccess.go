@@ -187,7 +187,15 @@ func daemonSet(image string, pull bool) *appsv1.DaemonSet {
 	}
 }
 
-// Exec runs argv in node's pod.
+// exitMark ends the output of every command Exec runs, with its exit
+// status: an exec stream can end early without an error (seen here: an
+// empty output in one of two kind tier runs; kubernetes issue 124571), and
+// an output without the mark is not taken for the command's.
+const exitMark = "kubegrace-exit="
+
+// Exec runs argv in node's pod and returns its output. The commands faults
+// run are idempotent (look, or write a state), so a stream cut short is
+// run again, up to three times.
 func (p *Pods) Exec(ctx context.Context, node string, argv ...string) (string, error) {
 	pod, ok := p.pods[node]
 	if !ok {
@@ -197,6 +205,29 @@ func (p *Pods) Exec(ctx context.Context, node string, argv ...string) (string, e
 		}
 		return "", fmt.Errorf("no node access on %s: %s", node, why)
 	}
+	marked := append([]string{"sh", "-c", `"$@"; rc=$?; echo; echo ` + exitMark + `$rc`, "_"}, argv...)
+	var out string
+	var err error
+	for range 3 {
+		if out, err = p.exec(ctx, pod, marked); err != nil {
+			break
+		}
+		body, mark, found := strings.Cut(out, "\n"+exitMark)
+		rc := strings.TrimSpace(mark)
+		if !found || rc == "" {
+			err = fmt.Errorf("the exec stream ended before the command did (output %q)", out)
+			continue
+		}
+		if rc != "0" {
+			return body, fmt.Errorf("%s on node %s (pod %s/%s): exit status %s: %s", strings.Join(argv, " "), node, Namespace, pod, rc, strings.TrimSpace(body))
+		}
+		return body, nil
+	}
+	return out, fmt.Errorf("%s on node %s (pod %s/%s): %w", strings.Join(argv, " "), node, Namespace, pod, err)
+}
+
+// exec runs argv in pod, its stdout and stderr as one output.
+func (p *Pods) exec(ctx context.Context, pod string, argv []string) (string, error) {
 	req := p.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(Namespace).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
 	spdy, err := remotecommand.NewSPDYExecutor(p.cfg, "POST", req.URL())
@@ -215,7 +246,7 @@ func (p *Pods) Exec(ctx context.Context, node string, argv ...string) (string, e
 	}
 	var out bytes.Buffer
 	if err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &out}); err != nil {
-		return out.String(), fmt.Errorf("%s on node %s (pod %s/%s): %w: %s", strings.Join(argv, " "), node, Namespace, pod, err, strings.TrimSpace(out.String()))
+		return out.String(), fmt.Errorf("%w: %s", err, strings.TrimSpace(out.String()))
 	}
 	return out.String(), nil
 }
