@@ -86,7 +86,7 @@ leaves at once and says what was left behind.`,
 	cmd.Flags().StringVar(&f.name, "cluster", cluster.DefaultName, "kind cluster name (created if absent, reused if healthy)")
 	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
 	cmd.Flags().StringVar(&f.reports, "reports", "reports", "reports folder (<run-id>/ and the link latest go there)")
-	cmd.Flags().IntVar(&f.parallel, "parallel", 0, "how many scenarios that can share a node run side by side (default: as many as the cluster has nodes, at least 2)")
+	cmd.Flags().IntVar(&f.parallel, "parallel", 0, "how many scenarios run side by side, each pinned to a node (alone there if a fault needs the node to itself); default: as many as the cluster has nodes, at least 2")
 	cmd.Flags().IntVar(&f.nodes, "nodes", cluster.NodesFromEnv(), "cluster size: scenarios that need a node to themselves run side by side, one per node (env KUBEGRACE_NODES; default from this machine's memory, at most 4); a cluster of another size is recreated")
 	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig, which the harness did not create: used as it is (never created, recreated or deleted); a preflight says first what it allows (see 'kubegrace preflight')")

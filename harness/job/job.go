@@ -332,9 +332,9 @@ type Options struct {
 	Cluster ClusterOptions
 	// ReportsDir receives <run-id>/ and the latest link (default ./reports).
 	ReportsDir string
-	// Parallel bounds how many shareable scenarios run at once; 0: as
-	// many as the cluster has nodes, at least 2 (measured on 2 cores: 4 at
-	// once on 4 nodes took the shared phase from 92 s to 53 s).
+	// Parallel bounds how many scenarios run at once (run.Runner.RunAll);
+	// 0: as many as the cluster has nodes, at least 2 (measured on 2
+	// cores: the built-in suite on 4 nodes, 4 at once, in 159–178 s).
 	Parallel int
 	// Kernel: KernelAuto (default: observe signals in the kernel where this
 	// host allows, else fall back and say so), KernelOff, KernelRequired.
