@@ -165,7 +165,7 @@ func runFacts(run Run) [][2]string {
 	case n == 1:
 		add("nodes", fmt.Sprintf("1 (%s); scenarios that need a node to themselves ran one after another", run.Nodes[0]))
 	case n > 1:
-		add("nodes", fmt.Sprintf("%d (%s); scenarios that need a node to themselves ran side by side, one per node", n, strings.Join(run.Nodes, ", ")))
+		add("nodes", fmt.Sprintf("%d (%s); every scenario pinned to one (alone there if a fault needed it), side by side", n, strings.Join(run.Nodes, ", ")))
 	}
 	if run.Kernel != nil {
 		add("kernel signal observer", run.Kernel.String())
