@@ -21,7 +21,7 @@ tools: deps ## build consul (cached by version) and install tini/dumb-init if mi
 	@bash hack/build-consul.sh >/dev/null
 
 # deps: what the jobs need on the host besides Docker. The jobs build Consul
-# themselves (images/project), beside the node image on a fresh machine.
+# themselves (images/project), after the cluster and its node image.
 .PHONY: deps
 deps: ## install tini/dumb-init if missing
 	@bash hack/install-test-deps.sh

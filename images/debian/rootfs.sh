@@ -18,8 +18,8 @@ if image_exists "$ref"; then
   log "$ref exists"
   echo "$ref"; exit 0
 fi
-# The node image and the project images are built side by side and share
-# bases: one build of a root file system at a time, the other then finds it.
+# Two builds at once (two make targets, a job and a kind tier) may want the
+# same base: one build of a root file system at a time, the other finds it.
 mkdir -p "$CACHE/debian"
 exec 9>"$CACHE/debian/$name.lock"
 flock 9

@@ -5,10 +5,9 @@
 #   kubelet kubeadm kubectl kube-apiserver kube-controller-manager
 #   kube-scheduler kube-proxy  (k8s.io/kubernetes, version-stamped)
 #   etcd, coredns, crictl, pause
-# One after another, cold on 2 cores, they took 8m39s with an empty GOCACHE
-# (2026-11-25: the seven Kubernetes commands 325 s in one go build, coredns
-# 101 s, crictl 55 s, etcd 32 s); the small ones now build beside the
-# Kubernetes one (README: measured times). Seconds when cached.
+# Cold on 2 cores with an empty GOCACHE: 8m39s and 9m32s (2026-11-25: the
+# seven Kubernetes commands 325-386 s in one go build, coredns 101-109 s,
+# crictl 41-55 s, etcd 32-36 s). Seconds when cached.
 set -euo pipefail
 LOG_TAG=binaries
 source "$(dirname "$0")/../lib.sh"
@@ -135,15 +134,13 @@ timed() {
   log "$1: $((SECONDS - start)) s"
 }
 
-# The Kubernetes build is the long one; the small ones build beside it, so
-# the second core has work while one waits on the other's compiles and
-# links (each go build is one process, with a serial link at its end).
+# One after another: each go build already keeps both cores busy. Side by
+# side (Kubernetes beside the small ones, and Consul beside all of them) was
+# measured slower on 2 cores: 961 s against 906 s with empty caches.
 start=$SECONDS
-timed kubernetes build_k8s &
-k8s=$!
 timed pause build_pause
 timed crictl build_crictl
 timed etcd build_etcd
 timed coredns build_coredns
-wait "$k8s" || die "the kubernetes build failed (see above)"
+timed kubernetes build_k8s
 log "all node binaries in $BIN ($((SECONDS - start)) s)"
