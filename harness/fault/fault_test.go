@@ -9,9 +9,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/timeline"
@@ -234,5 +238,30 @@ func TestIPReuseWithTheAWSCooldown(t *testing.T) {
 	noLimit := &reuse{env: &Env{Clientset: fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}), Logf: t.Logf, IPAM: IPAMAWSVPC}, ip: "10.0.0.1", node: "n"}
 	if err := noLimit.chooseMethod(context.Background()); !errors.Is(err, ErrCannotForce) {
 		t.Errorf("a node that does not say its pod limit: %v", err)
+	}
+}
+
+// A rolling update whose write conflicts with the Deployment controller's
+// (the object changed since it was read) reads and writes again.
+func TestRollingUpdateRetriesAConflict(t *testing.T) {
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: "ns"}}
+	cs := fake.NewClientset(dep)
+	conflicts := 0
+	cs.PrependReactor("update", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if conflicts == 0 {
+			conflicts++
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "deployments"}, "orders", errors.New("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := RollingUpdate{Service: "orders"}.Inject(ctx, &Env{Clientset: cs, Namespace: "ns"})
+	if err != nil && strings.Contains(err.Error(), "restart deployment") {
+		t.Fatalf("the conflict was not retried: %v", err)
+	}
+	got, _ := cs.AppsV1().Deployments("ns").Get(context.Background(), "orders", metav1.GetOptions{})
+	if conflicts != 1 || got.Spec.Template.Annotations["kubegrace.io/restartedAt"] == "" {
+		t.Errorf("conflicts %d, annotations %v: want one conflict, then the restart written", conflicts, got.Spec.Template.Annotations)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/kubegrace/kubegrace/harness/poll"
 )
@@ -29,10 +30,6 @@ func (f RollingUpdate) Needs() Needs { return Needs{} }
 
 func (f RollingUpdate) Inject(ctx context.Context, env *Env) (string, error) {
 	deps := env.Clientset.AppsV1().Deployments(env.Namespace)
-	d, err := deps.Get(ctx, f.Service, metav1.GetOptions{})
-	if err != nil {
-		return "", fmt.Errorf("get deployment %s: %w", f.Service, err)
-	}
 	ru := &appsv1.RollingUpdateDeployment{}
 	if f.MaxSurge != nil {
 		v := intstr.FromInt32(*f.MaxSurge)
@@ -42,12 +39,24 @@ func (f RollingUpdate) Inject(ctx context.Context, env *Env) (string, error) {
 		v := intstr.FromInt32(*f.MaxUnavailable)
 		ru.MaxUnavailable = &v
 	}
-	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: ru}
-	if d.Spec.Template.Annotations == nil {
-		d.Spec.Template.Annotations = map[string]string{}
-	}
-	d.Spec.Template.Annotations["kubegrace.io/restartedAt"] = time.Now().UTC().Format(time.RFC3339Nano)
-	if d, err = deps.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+	// Read, change, write, again if the Deployment changed in between:
+	// its controller writes its status at any time (a conflict failed a CI
+	// run with four scenarios at once).
+	var d *appsv1.Deployment
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := deps.Get(ctx, f.Service, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get deployment %s: %w", f.Service, err)
+		}
+		cur.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: ru}
+		if cur.Spec.Template.Annotations == nil {
+			cur.Spec.Template.Annotations = map[string]string{}
+		}
+		cur.Spec.Template.Annotations["kubegrace.io/restartedAt"] = time.Now().UTC().Format(time.RFC3339Nano)
+		d, err = deps.Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return "", fmt.Errorf("restart deployment %s: %w", f.Service, err)
 	}
 	timing := poll.Steady
