@@ -22,6 +22,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
@@ -451,12 +452,20 @@ func (c *Cluster) Untaint(ctx context.Context) error {
 		return fmt.Errorf("list nodes: %w", err)
 	}
 	for _, n := range list.Items {
-		kept := slices.DeleteFunc(slices.Clone(n.Spec.Taints), func(t corev1.Taint) bool { return t.Key == controlPlaneTaint })
-		if len(kept) == len(n.Spec.Taints) {
-			continue
-		}
-		n.Spec.Taints = kept
-		if err := c.Client.Resources().Update(ctx, &n); err != nil {
+		// The kubelet writes its node too: read and write again on a
+		// conflict.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := c.Client.Resources().Get(ctx, n.Name, "", &n); err != nil {
+				return err
+			}
+			kept := slices.DeleteFunc(slices.Clone(n.Spec.Taints), func(t corev1.Taint) bool { return t.Key == controlPlaneTaint })
+			if len(kept) == len(n.Spec.Taints) {
+				return nil
+			}
+			n.Spec.Taints = kept
+			return c.Client.Resources().Update(ctx, &n)
+		})
+		if err != nil {
 			return fmt.Errorf("let pods run on node %s (remove taint %s): %w", n.Name, controlPlaneTaint, err)
 		}
 	}
