@@ -8,7 +8,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -85,21 +84,10 @@ func agentDaemonSet(o AgentOptions) *appsv1.DaemonSet {
 		c.VolumeMounts = []corev1.VolumeMount{{Name: "host-proc", MountPath: "/host/proc", ReadOnly: true}}
 		c.Env = []corev1.EnvVar{{Name: "KUBEGRACE_PROC_ROOT", Value: "/host/proc"}}
 	}
-	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: AgentDaemonSet, Namespace: Namespace, Labels: AgentLabels},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: AgentLabels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: AgentLabels},
-				Spec: corev1.PodSpec{
-					HostPID:                       true,
-					HostNetwork:                   true,
-					Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-					TerminationGracePeriodSeconds: new(int64(10)), // the agent removes its trace instance on TERM
-					Containers:                    []corev1.Container{c},
-					Volumes:                       vols,
-				},
-			},
-		},
-	}
+	return harnessDaemonSet(AgentDaemonSet, AgentLabels, corev1.PodSpec{
+		HostPID:                       true,
+		TerminationGracePeriodSeconds: new(int64(10)), // the agent removes its trace instance on TERM
+		Containers:                    []corev1.Container{c},
+		Volumes:                       vols,
+	})
 }

@@ -163,26 +163,30 @@ func daemonSet(image string, pull bool) *appsv1.DaemonSet {
 		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: m})
 		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: m, Type: &dir}}})
 	}
+	return harnessDaemonSet(DaemonSet, Labels, corev1.PodSpec{
+		TerminationGracePeriodSeconds: new(int64(0)),
+		Containers: []corev1.Container{{
+			Name: container, Image: image, ImagePullPolicy: pullPolicy(pull),
+			// Idle until exec'd into; a TERM ends it at once.
+			Command:         []string{"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"},
+			SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(0))},
+			VolumeMounts:    mounts,
+		}},
+		Volumes: vols,
+	})
+}
+
+// harnessDaemonSet is a DaemonSet of the harness in Namespace, labelled
+// labels, whose pods run spec on every node (every taint tolerated) on the
+// host network (taking no pod address).
+func harnessDaemonSet(name string, labels map[string]string, spec corev1.PodSpec) *appsv1.DaemonSet {
+	spec.HostNetwork = true
+	spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: DaemonSet, Namespace: Namespace, Labels: Labels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: Namespace, Labels: labels},
 		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: Labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: Labels},
-				Spec: corev1.PodSpec{
-					HostNetwork:                   true,
-					Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-					TerminationGracePeriodSeconds: new(int64(0)),
-					Containers: []corev1.Container{{
-						Name: container, Image: image, ImagePullPolicy: pullPolicy(pull),
-						// Idle until exec'd into; a TERM ends it at once.
-						Command:         []string{"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"},
-						SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(0))},
-						VolumeMounts:    mounts,
-					}},
-					Volumes: vols,
-				},
-			},
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: spec},
 		},
 	}
 }

@@ -35,3 +35,21 @@ func TestDaemonSetIsNarrowAndLabelled(t *testing.T) {
 		t.Error("a pulled image is not pulled")
 	}
 }
+
+// The kernel agent: privileged in the host's PID namespace and network,
+// running kernel-agent, and reading another /proc only when told to.
+func TestAgentDaemonSet(t *testing.T) {
+	ds := agentDaemonSet(AgentOptions{Image: "kubegrace/kernel-agent:x"})
+	p := ds.Spec.Template.Spec
+	c := p.Containers[0]
+	if !p.HostPID || !p.HostNetwork || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged {
+		t.Errorf("hostPID %v hostNetwork %v privileged %v", p.HostPID, p.HostNetwork, c.SecurityContext.Privileged)
+	}
+	if c.Command[1] != "kernel-agent" || len(c.Env) != 0 || len(p.Volumes) != 0 || ds.Labels["kubegrace.io/role"] != "kernel-observer" {
+		t.Errorf("container %+v volumes %+v labels %v", c, p.Volumes, ds.Labels)
+	}
+	kind := agentDaemonSet(AgentOptions{Image: "x", HostProc: "/hostproc"}).Spec.Template.Spec
+	if kind.Volumes[0].HostPath.Path != "/hostproc" || kind.Containers[0].Env[0].Value != "/host/proc" || !kind.Containers[0].VolumeMounts[0].ReadOnly {
+		t.Errorf("host proc: %+v %+v", kind.Volumes, kind.Containers[0])
+	}
+}

@@ -206,12 +206,7 @@ func (k *Kernel) watchLost(ctx context.Context) {
 // handle maps one kernel event to the timeline. It runs on the tracer's
 // goroutine, in the kernel's order.
 func (k *Kernel) handle(ev kernel.Event) {
-	k.statsMu.Lock()
-	k.stats.Events++
-	if lag := time.Since(ev.Time); lag >= 0 && len(k.lags) < 100000 {
-		k.lags = append(k.lags, lag)
-	}
-	k.statsMu.Unlock()
+	k.count(ev.Time)
 	k.retryPending()
 	switch ev.Kind {
 	case kernel.KindProcessFork:
@@ -301,6 +296,16 @@ func (k *Kernel) handle(ev kernel.Event) {
 		// into SIGKILL when sent: its dequeue shows signal 9. The sent
 		// event says which signal it was.
 		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelDequeued, Signal: signalName(ev.Sig), Handler: handler(ev.SAHandler)})
+	}
+}
+
+// count counts an event the kernel saw at at, and how late it is read.
+func (k *Kernel) count(at time.Time) {
+	k.statsMu.Lock()
+	defer k.statsMu.Unlock()
+	k.stats.Events++
+	if lag := time.Since(at); lag >= 0 && len(k.lags) < 100000 {
+		k.lags = append(k.lags, lag)
 	}
 }
 

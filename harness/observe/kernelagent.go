@@ -93,12 +93,7 @@ func (k *Kernel) Feed(r io.Reader, node string, first chan<- error) {
 		case l.Ready:
 			answer(nil)
 		case l.Event != nil:
-			k.statsMu.Lock()
-			k.stats.Events++
-			if lag := time.Since(l.At); lag >= 0 && len(k.lags) < 100000 {
-				k.lags = append(k.lags, lag)
-			}
-			k.statsMu.Unlock()
+			k.count(l.At)
 			k.retryPending()
 			k.Deliver(l.UID, l.At, *l.Event)
 		case l.Lost > last:
