@@ -7,35 +7,26 @@
 #                                       container) + /app/start.sh (the seed:
 #                                       bash runs java without exec) and
 #                                       /app/start-exec.sh (the fix)
-# The tag is a hash of App.java, the start scripts, this script and the base
+# The tag is a hash of App.java, the start scripts, this script, build-lib.sh and the base
 # image id; an existing image makes this a no-op. Prints the image reference
 # on stdout (last line); logs to stderr.
 set -euo pipefail
 LOG_TAG=jvm
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../../lib.sh"
+source "$HERE/../build-lib.sh"
 
 # Debian bookworm names: the JDK (javac, jar) headless, bash for start.sh,
 # tini for init variants, procps for ps/pgrep when looking inside.
 PACKAGES=(openjdk-17-jdk-headless bash ca-certificates tini procps)
 
-start=$SECONDS
-base=$(bash "$HERE/../../debian/rootfs.sh" jvm-base "${PACKAGES[@]}" | tail -1)
-base_id=$(docker image inspect -f '{{.Id}}' "$base")
-hash=$( (cd "$HERE" && sha256sum App.java start.sh start-exec.sh build.sh; echo "$base_id") | sha256sum | cut -c1-12)
-ref="kubegrace/jvm-app:$hash"
+runtime_base jvm-base "${PACKAGES[@]}"
+runtime_tag jvm-app App.java start.sh start-exec.sh
 if image_exists "$ref"; then
   log "$ref exists"
   echo "$ref"; exit 0
 fi
-
-work=$(mktemp -d)
-c=
-cleanup() {
-  [[ -z $c ]] || docker rm -f "$c" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+runtime_work
 
 log "compiling App.java with the base's javac"
 mkdir -p "$work/src" "$work/root/app"
@@ -45,10 +36,6 @@ docker run --rm --network none -v "$work/src:/src" -w /src "$base" \
 cp "$work/src/app.jar" "$work/root/app/app.jar"
 install -m 0755 "$HERE/start.sh" "$HERE/start-exec.sh" "$work/root/app/"
 
-log "committing $ref"
-c=$(docker create "$base")
-docker cp "$work/root/." "$c:/"
-docker commit --change 'ENTRYPOINT []' --change 'CMD ["/app/start.sh"]' --change 'WORKDIR /app' \
-  --change 'EXPOSE 8080' "$c" "$ref" >/dev/null
+runtime_commit "$ref" 'ENTRYPOINT []' 'CMD ["/app/start.sh"]' 'WORKDIR /app' 'EXPOSE 8080'
 log "built $ref in $((SECONDS - start)) s"
 echo "$ref"

@@ -12,37 +12,28 @@
 #   kubegrace/nginx-app-quit:<hash>       nginx-app + STOPSIGNAL SIGQUIT (nginx's graceful
 #                                         quit) and CMD ["/app/start-exec.sh"]
 # The tag (the same for both) is a hash of the config, the page, the start
-# scripts, this script and the base image id; existing images make this a
+# scripts, this script, build-lib.sh and the base image id; existing images make this a
 # no-op. Prints both references on stdout: the -quit one, then nginx-app
 # last (build-quit.sh prints the -quit one last); logs to stderr.
 set -euo pipefail
 LOG_TAG=nginx
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../../lib.sh"
+source "$HERE/../build-lib.sh"
 
 # Debian bookworm names: nginx is the server itself (1.22, no dynamic modules;
 # nginx-light is nginx plus the echo module, so bigger), bash for start.sh,
 # tini for init variants, procps for ps/pgrep when looking inside.
 PACKAGES=(nginx bash tini procps)
 
-start=$SECONDS
-base=$(bash "$HERE/../../debian/rootfs.sh" nginx-base "${PACKAGES[@]}" | tail -1)
-base_id=$(docker image inspect -f '{{.Id}}' "$base")
-hash=$( (cd "$HERE" && sha256sum nginx.conf html/index.html start.sh start-exec.sh build.sh; echo "$base_id") | sha256sum | cut -c1-12)
-ref="kubegrace/nginx-app:$hash"
+runtime_base nginx-base "${PACKAGES[@]}"
+runtime_tag nginx-app nginx.conf html/index.html start.sh start-exec.sh
 quit="kubegrace/nginx-app-quit:$hash"
 if image_exists "$ref" && image_exists "$quit"; then
   log "$ref and $quit exist"
   echo "$quit"; echo "$ref"; exit 0
 fi
-
-work=$(mktemp -d)
-c=
-cleanup() {
-  [[ -z $c ]] || docker rm -f "$c" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+runtime_work
 
 mkdir -p "$work/root/app/html" "$work/root/etc/nginx"
 install -m 0644 "$HERE/nginx.conf" "$work/root/etc/nginx/nginx.conf"
@@ -55,11 +46,7 @@ log "checking nginx.conf with the base's nginx"
 docker run --rm --network none -v "$work/root/etc/nginx/nginx.conf:/etc/nginx/nginx.conf:ro" "$base" \
   nginx -t -q -g 'daemon off;' >&2
 
-log "committing $ref and $quit"
-c=$(docker create "$base")
-docker cp "$work/root/." "$c:/"
-docker commit --change 'ENTRYPOINT []' --change 'CMD ["/app/start.sh"]' --change 'WORKDIR /app' \
-  --change 'EXPOSE 8080' "$c" "$ref" >/dev/null
+runtime_commit "$ref" 'ENTRYPOINT []' 'CMD ["/app/start.sh"]' 'WORKDIR /app' 'EXPOSE 8080'
 # `docker commit --change` takes no STOPSIGNAL (only CMD, ENTRYPOINT, ENV,
 # EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR), but commit keeps the
 # container's own stop signal: so the -quit image is committed from a

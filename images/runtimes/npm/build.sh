@@ -8,13 +8,14 @@
 #                                       without one, app.js, .npmrc);
 #                                       CMD ["npm", "start"], so npm is PID 1
 # The app has no dependencies, so there is no node_modules and nothing to
-# install. The tag is a hash of the app files, this script and the base
+# install. The tag is a hash of the app files, this script, build-lib.sh and the base
 # image id; an existing image makes this a no-op. Prints the image reference
 # on stdout (last line); logs to stderr.
 set -euo pipefail
 LOG_TAG=npm
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../../lib.sh"
+source "$HERE/../build-lib.sh"
 
 # Debian bookworm names: nodejs (18.x) and npm (9.x), bash for looking
 # inside, tini for init variants, procps for ps/pgrep.
@@ -43,23 +44,13 @@ PACKAGES+=(
 )
 APP_FILES=(app/package.json app/.npmrc app/app.js app/server.js app/server-nohandler.js)
 
-start=$SECONDS
-base=$(bash "$HERE/../../debian/rootfs.sh" npm-base "${PACKAGES[@]}" | tail -1)
-base_id=$(docker image inspect -f '{{.Id}}' "$base")
-hash=$( (cd "$HERE" && sha256sum "${APP_FILES[@]}" build.sh; echo "$base_id") | sha256sum | cut -c1-12)
-ref="kubegrace/npm-app:$hash"
+runtime_base npm-base "${PACKAGES[@]}"
+runtime_tag npm-app "${APP_FILES[@]}"
 if image_exists "$ref"; then
   log "$ref exists"
   echo "$ref"; exit 0
 fi
-
-work=$(mktemp -d)
-c=
-cleanup() {
-  [[ -z $c ]] || docker rm -f "$c" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+runtime_work
 
 mkdir -p "$work/root/app"
 for f in "${APP_FILES[@]}"; do install -m 0644 "$HERE/$f" "$work/root/app/"; done
@@ -67,10 +58,6 @@ log "checking the app with the base's node"
 docker run --rm --network none -v "$work/root/app:/app:ro" -w /app "$base" \
   bash -c 'set -e; for f in app.js server.js server-nohandler.js; do node --check "$f"; done; npm run --silent env >/dev/null' >&2
 
-log "committing $ref"
-c=$(docker create "$base")
-docker cp "$work/root/." "$c:/"
-docker commit --change 'ENTRYPOINT []' --change 'CMD ["npm", "start"]' --change 'WORKDIR /app' \
-  --change 'EXPOSE 8080' "$c" "$ref" >/dev/null
+runtime_commit "$ref" 'ENTRYPOINT []' 'CMD ["npm", "start"]' 'WORKDIR /app' 'EXPOSE 8080'
 log "built $ref in $((SECONDS - start)) s"
 echo "$ref"
