@@ -41,7 +41,7 @@ import (
 //     every other free address meanwhile (and a filler that got the
 //     victim's address gives it back, which cools it down again); once the
 //     cooldown is over, the victim's address is the only free one on the
-//     node. About 35 s.
+//     node: the cooldown and a second.
 //
 //   - pool exhaustion (MethodPoolFill), with any IPAM: fill the node's pod IP
 //     pool with filler pause pods pinned to it until some get no address,

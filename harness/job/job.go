@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
 	"github.com/kubegrace/kubegrace/harness/check"
@@ -55,8 +54,8 @@ type ClusterOptions struct {
 	// kind nodes: the way to a cluster that is not kind on this host.
 	ImageRegistry string
 	// AllowPrivileged lets the run create privileged pods on a cluster
-	// that is not kind on this host: node access (NodeAccessPods) and,
-	// where faults need it, nothing else. Off by default.
+	// that is not kind on this host: the node access and kernel agent
+	// DaemonSets (NodeAccessPods), nothing else. Off by default.
 	AllowPrivileged bool
 	// NodeAccess is how faults reach nodes: NodeAccessAuto (docker exec
 	// into kind nodes of this host; elsewhere privileged pods if allowed,
@@ -189,7 +188,8 @@ func connect(ctx context.Context, o ClusterOptions) (*Prepared, error) {
 }
 
 // Runner is a scenario runner on the prepared cluster. Faults get node
-// access only where the nodes are kind nodes of this host.
+// access (docker exec) where the nodes are kind nodes of this host; the
+// job's startNodeAccess then applies --node-access to it.
 func (p *Prepared) Runner(log io.Writer) *run.Runner {
 	c := p.Cluster
 	r := &run.Runner{Client: c.Client, Log: log,
@@ -272,11 +272,7 @@ func (p *Prepared) startNodeAccess(ctx context.Context, o ClusterOptions, r *run
 	r.Track(nodeaccess.Namespace, true)
 	pods, err := nodeaccess.StartPods(ctx, p.Cluster.Client.RESTConfig(), p.Images.Fixture, p.Registry != "", r.Nodes, time.Minute)
 	stop = func() error {
-		cs, cerr := kubernetes.NewForConfig(p.Cluster.Client.RESTConfig())
-		if cerr != nil {
-			return cerr
-		}
-		err := nodeaccess.Remove(cs)
+		err := nodeaccess.Remove(p.Cluster.Client.RESTConfig())
 		if err == nil {
 			r.Track(nodeaccess.Namespace, false)
 		}

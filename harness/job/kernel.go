@@ -165,6 +165,8 @@ func (p *Prepared) startKernelAgents(ctx context.Context, o ClusterOptions, rec 
 		}
 		agents.Close()
 		feeds.Wait()
+		// The DaemonSet goes with the harness's namespace: the node access
+		// stop, which runs after this one, deletes it.
 		s := obs.Stats()
 		meta.Kernel.Events, meta.Kernel.Recorded, meta.Kernel.Lost = s.Events, s.Recorded, s.Lost
 		meta.Kernel.LatencyP50MS, meta.Kernel.LatencyMaxMS = s.LatencyP50MS, s.LatencyMaxMS

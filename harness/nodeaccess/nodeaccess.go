@@ -255,17 +255,17 @@ func (p *Pods) exec(ctx context.Context, pod string, argv []string) (string, err
 	return out.String(), nil
 }
 
-// Stop deletes the namespace, and with it the DaemonSet and its pods, and
-// waits until it is gone (on its own deadline: it runs after an
-// interrupt too).
-func (p *Pods) Stop() error { return Remove(p.cs) }
-
-// Remove deletes the node access namespace if it exists (a leftover of an
-// interrupted run too) and waits until it is gone.
-func Remove(cs kubernetes.Interface) error {
+// Remove deletes the harness's namespace if it exists, and with it the
+// DaemonSets and their pods, and waits until it is gone, on its own
+// deadline (it runs after an interrupt too).
+func Remove(cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err := cs.CoreV1().Namespaces().Delete(ctx, Namespace, metav1.DeleteOptions{})
+	err = cs.CoreV1().Namespaces().Delete(ctx, Namespace, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

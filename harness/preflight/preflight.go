@@ -112,7 +112,7 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 		if cooldown > 0 {
 			cd = time.Duration(cooldown) * time.Second
 		}
-		r.IPReuse = fmt.Sprintf("AWS VPC CNI cooldown: fillers hold the node's other addresses while the victim's cools down (%s), then it is the only free one (about %s)", cd, cd+5*time.Second)
+		r.IPReuse = fmt.Sprintf("AWS VPC CNI cooldown: fillers hold the node's other addresses while the victim's cools down (%s), then it is the only free one", cd)
 	case family == "calico":
 		r.IPReuse = "Calico's ipAddrs annotation: the new pod asks Calico IPAM for the victim's address (no node access, no filling)"
 	case family == "host-local" && o.NodeAccess != "":

@@ -374,8 +374,16 @@ type places struct {
 	shared  map[string]int
 	alone   map[string]bool
 	perNode int // most scenarios sharing one node
-	running int
 	most    int // most running at once
+}
+
+// running is how many scenarios hold a place. Called with mu held.
+func (p *places) running() int {
+	n := len(p.alone)
+	for _, s := range p.shared {
+		n += s
+	}
+	return n
 }
 
 func newPlaces(nodes []string, parallel int) *places {
@@ -393,7 +401,7 @@ func newPlaces(nodes []string, parallel int) *places {
 // its node: a free node for one that needs a node alone, else the least
 // busy node not held alone with room. Called with mu held.
 func (p *places) fit(queue []int, needsAlone func(int) bool) (k int, node string, ok bool) {
-	if p.running >= p.most {
+	if p.running() >= p.most {
 		return 0, "", false
 	}
 	for k, i := range queue {
@@ -422,7 +430,6 @@ func (p *places) fit(queue []int, needsAlone func(int) bool) (k int, node string
 
 // hold records a scenario started on node. Called with mu held.
 func (p *places) hold(node string, alone bool) {
-	p.running++
 	if alone {
 		p.alone[node] = true
 	} else {
@@ -434,7 +441,6 @@ func (p *places) hold(node string, alone bool) {
 func (p *places) release(node string, alone bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.running--
 	if alone {
 		delete(p.alone, node)
 	} else {

@@ -111,12 +111,9 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 	// run: a ServiceAccount bound to it, and nothing else, runs a pod
 	// deletion with a caller and an IP reuse.
 	It("runs with only the rights of preflight's RBAC role", func(ctx SpecContext) {
-		admin, err := cluster.Connect(ctx, kubeconfig, "", nil)
-		Expect(err).NotTo(HaveOccurred())
-		cs, err := kubernetes.NewForConfig(admin.Client.RESTConfig())
-		Expect(err).NotTo(HaveOccurred())
+		cs := adminClient(ctx, kubeconfig)
 		role := preflight.RunnerRole("kubegrace-runner-test", false)
-		_, err = cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{})
+		_, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "kubegrace-runner", Namespace: "default"}}
 		_, err = cs.CoreV1().ServiceAccounts("default").Create(ctx, sa, metav1.CreateOptions{})
@@ -156,11 +153,8 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 	// prints, IP reuse steers host-local state through one, the kernel
 	// agent sees the signals, and both are gone after the run.
 	It("reaches nodes and their kernel through its own DaemonSets with --allow-privileged, and removes them", func(ctx SpecContext) {
-		admin, err := cluster.Connect(ctx, kubeconfig, "", nil)
-		Expect(err).NotTo(HaveOccurred())
-		cs, err := kubernetes.NewForConfig(admin.Client.RESTConfig())
-		Expect(err).NotTo(HaveOccurred())
-		_, err = cs.RbacV1().ClusterRoles().Update(ctx, preflight.RunnerRole("kubegrace-runner-test", true), metav1.UpdateOptions{})
+		cs := adminClient(ctx, kubeconfig)
+		_, err := cs.RbacV1().ClusterRoles().Update(ctx, preflight.RunnerRole("kubegrace-runner-test", true), metav1.UpdateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 
 		specs := testdata("ip-reuse-no-callers.yaml")
@@ -218,6 +212,15 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		}
 	}, SpecTimeout(4*time.Minute))
 })
+
+// adminClient is a clientset with the kubeconfig's own (admin) rights.
+func adminClient(ctx SpecContext, kubeconfig string) kubernetes.Interface {
+	admin, err := cluster.Connect(ctx, kubeconfig, "", nil)
+	Expect(err).NotTo(HaveOccurred())
+	cs, err := kubernetes.NewForConfig(admin.Client.RESTConfig())
+	Expect(err).NotTo(HaveOccurred())
+	return cs
+}
 
 // startRegistry runs a registry on this host (hack/build-registry.sh builds
 // it once) on a free port, stopped when the suite ends; it returns
