@@ -68,7 +68,6 @@ type Options struct {
 
 // Check inspects c for specs as o would run them. It only reads.
 func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Options) (Report, error) {
-	registry := o.Registry
 	r := Report{Cluster: c.Name}
 	var nodes corev1.NodeList
 	if err := c.Client.Resources().List(ctx, &nodes); err != nil {
@@ -90,21 +89,21 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	default:
 		r.NodeAccess = "no: the nodes are not kind nodes of this host; --allow-privileged would let the harness run a node access DaemonSet"
 	}
-	if c.Kind {
-		r.Images = "loaded into the nodes from this host's Docker engine"
-		r.Kernel = "can run here: the nodes' processes are this host's (tracefs, root)"
-	}
-	if o.NodeAccess == "pods" {
+	switch {
+	case o.NodeAccess == "pods":
 		r.Kernel = fmt.Sprintf("a kernel agent on each node (DaemonSet %s/%s: privileged, the host's PID namespace and network); where one cannot trace, the run falls back and says why", nodeaccess.Namespace, nodeaccess.AgentDaemonSet)
+	case c.Kind:
+		r.Kernel = "can run here: the nodes' processes are this host's (tracefs, root)"
+	default:
+		r.Kernel = "cannot run: the nodes' processes are not on this host (--allow-privileged runs a kernel agent on each); signal verdicts rest on the apps' logs and exit codes"
 	}
-	if !c.Kind {
+	switch {
+	case o.Registry != "":
+		r.Images = "pushed to " + o.Registry + " for the cluster to pull (it must be able to)"
+	case c.Kind:
+		r.Images = "loaded into the nodes from this host's Docker engine"
+	default:
 		r.Images = "cannot be loaded into the nodes (not this host's kind nodes): give --image-registry"
-		if o.NodeAccess != "pods" {
-			r.Kernel = "cannot run: the nodes' processes are not on this host (--allow-privileged runs a kernel agent on each); signal verdicts rest on the apps' logs and exit codes"
-		}
-	}
-	if registry != "" {
-		r.Images = "pushed to " + registry + " for the cluster to pull (it must be able to)"
 	}
 	switch fill, why := fillable(nodes.Items); {
 	case family == fault.IPAMAWSVPC:
