@@ -20,6 +20,7 @@ import (
 
 type probeFlags struct {
 	command             []string
+	app                 string
 	grace               time.Duration
 	asJSON, keep        bool
 	repo, name, nodeImg string
@@ -54,7 +55,7 @@ CI can gate on it. Needs root on the Docker host for the kernel's view
 				return err
 			}
 			res, err := probe.Run(cmd.Context(), probe.Options{
-				Image: args[0], Command: f.command, Grace: f.grace, ReportsDir: f.reports, Kernel: km, Log: log,
+				Image: args[0], Command: f.command, App: f.app, Grace: f.grace, ReportsDir: f.reports, Kernel: km, Log: log,
 				Cluster: job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: log},
 			})
 			if f.asJSON {
@@ -77,6 +78,7 @@ CI can gate on it. Needs root on the Docker host for the kernel's view
 		},
 	}
 	cmd.Flags().StringSliceVar(&f.command, "command", nil, "the pod's command, replacing the image's entrypoint (comma-separated argv)")
+	cmd.Flags().StringVar(&f.app, "app", "", "the app process's program name (or its script's file name), when it is a shell or an init the probe would pass over")
 	cmd.Flags().DurationVar(&f.grace, "grace", 30*time.Second, "terminationGracePeriodSeconds of the probe pod")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().StringVar(&f.repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
@@ -92,13 +94,7 @@ func printTree(res probe.Result) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PID\tPPID\tPROGRAM\tSIGTERM\tCOMMAND")
 	for _, p := range res.Tree {
-		term := "default"
-		switch {
-		case p.IgnoresTERM:
-			term = "ignored"
-		case p.CatchesTERM:
-			term = "caught"
-		}
+		term := p.TermHandling()
 		cmdline := p.Cmdline
 		if len(cmdline) > 70 {
 			cmdline = cmdline[:67] + "..."

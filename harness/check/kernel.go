@@ -348,7 +348,13 @@ func (v kernelView) signalDelivered() (float64, string) {
 		return 0, fmt.Sprintf("kernel: %s to PID 1 (%s) was dropped at %s (PID 1 has no handler); %s never got %s", v.stop, v.init.comm, fmtAt(e.At), v.app, v.stop)
 	}
 	if e, ok := firstSignal(v.app.sent, v.stop, v.from); ok {
-		return 0, fmt.Sprintf("kernel: %s was sent to %s at %s but it never dequeued it", v.stop, v.app, fmtAt(e.At))
+		why := ""
+		if v.killed != nil && v.killed.At >= e.At {
+			// The race of process-group inits (dumb-init, tini -g): the
+			// app's SIGKILL came before the scheduler ran it.
+			why = fmt.Sprintf(": %s SIGKILLed it %s later, before it ran", sender(*v.killed), fmtMS(v.killed.At-e.At))
+		}
+		return 0, fmt.Sprintf("kernel: %s was sent to %s at %s but it never dequeued it%s", v.stop, v.app, fmtAt(e.At), why)
 	}
 	if v.sent != nil {
 		return 0, fmt.Sprintf("kernel: %s went to %s at %s, never to %s", v.stop, v.sentTo, fmtAt(v.sent.At), v.app)
@@ -396,18 +402,30 @@ func SigtermDropped(tl timeline.Timeline, ctx Context) []Verdict {
 }
 
 // ShutdownWindow reports, per pod whose deletion was requested, the time
-// from the app process's dequeue of the stop signal to its exit or SIGKILL:
-// the time it had to deregister. -1: it never got the stop signal.
+// from the kernel queueing the stop signal for the app process to the app's
+// exit or SIGKILL: the time it had to deregister. It counts from the
+// queueing, not the dequeue, because when an init's exit SIGKILLs the app
+// a millisecond later, whether the app ran in between is the scheduler's
+// race (dumb-init, tini -g), while the time it had is the same. -1: it
+// never got the stop signal.
 func ShutdownWindow(tl timeline.Timeline, ctx Context) []Verdict {
 	return perKernelPod(tl, ctx, NameShutdownWindow, UnitMS, func(v kernelView) (float64, string) {
-		if v.dequeued == nil {
-			return -1, fmt.Sprintf("kernel: %s never dequeued %s: no time to deregister", v.app, v.stop)
+		start, dequeue := v.got, "dequeued at once"
+		switch {
+		case v.got == nil && v.dequeued == nil:
+			return -1, fmt.Sprintf("kernel: %s never got %s: no time to deregister", v.app, v.stop)
+		case v.got == nil:
+			start = v.dequeued
+		case v.dequeued == nil:
+			dequeue = "never dequeued"
+		case v.dequeued.At-v.got.At >= time.Millisecond:
+			dequeue = "dequeued " + fmtMS(v.dequeued.At-v.got.At) + " later"
 		}
 		end, how, ok := v.end()
 		if !ok {
-			return -1, fmt.Sprintf("kernel: %s dequeued %s at %s and had not ended when the timeline ends", v.app, v.stop, fmtAt(v.dequeued.At))
+			return -1, fmt.Sprintf("kernel: %s got %s at %s and had not ended when the timeline ends", v.app, v.stop, fmtAt(start.At))
 		}
-		return ms(end - v.dequeued.At), fmt.Sprintf("kernel: %s had %s from %s to its end (%s)", v.app, fmtMS(end-v.dequeued.At), v.stop, how)
+		return ms(end - start.At), fmt.Sprintf("kernel: %s had %s from %s (queued at %s, %s) to its end (%s)", v.app, fmtMS(end-start.At), v.stop, fmtAt(start.At), dequeue, how)
 	})
 }
 

@@ -131,7 +131,7 @@ func TestKernelVerdictsDumbInit(t *testing.T) {
 	b.add(2700.5, timeline.Event{Source: timeline.SourceApp, Kind: timeline.AppSignal, Signal: "SIGTERM"})
 	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
 	got := func(name string) float64 { return verdictOf(t, vs, name, "orders-2").Value }
-	if got(NameSignalDelivered) != 1 || got(NameSigtermDropped) != 0 || got(NameKilledBySIGKILL) != 1 || got(NameShutdownWindow) != 1 {
+	if got(NameSignalDelivered) != 1 || got(NameSigtermDropped) != 0 || got(NameKilledBySIGKILL) != 1 || got(NameShutdownWindow) != 1.1 {
 		t.Errorf("delivered %v dropped %v killed %v window %v", got(NameSignalDelivered), got(NameSigtermDropped), got(NameKilledBySIGKILL), got(NameShutdownWindow))
 	}
 	if m := verdictOf(t, vs, NameShutdownWindow, "orders-2").Message; !strings.Contains(m, "SIGKILL from the kernel") {
@@ -148,6 +148,32 @@ func TestKernelVerdictsDumbInit(t *testing.T) {
 	}
 }
 
+// The other way the dumb-init race goes: the kernel's SIGKILL comes before
+// the scheduler runs the app, so it never dequeues the SIGTERM queued for
+// it. signal_delivered differs from the run above; the shutdown window,
+// counted from the queueing, is the same 1.1 ms, and the message says why.
+func TestKernelVerdictsDumbInitRaceLost(t *testing.T) {
+	b := &kt{pod: "orders-2"}
+	b.podLife(1000, 2750, 143)
+	b.proc(10, 200, 1, "dumb-init").proc(11, 201, 7, "bash").proc(12, 202, 8, "fixture")
+	b.signal(2700, 200, 1, "dumb-init", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.1, 200, 1, "dumb-init", "SIGTERM", timeline.HandlerCaught)
+	b.signal(2700.3, 201, 7, "bash", "SIGTERM", "dumb-init", timeline.ResultDelivered).signal(2700.3, 202, 8, "fixture", "SIGTERM", "dumb-init", timeline.ResultDelivered)
+	b.dequeue(2700.5, 201, 7, "bash", "SIGTERM", timeline.HandlerDefault)
+	b.exit(2700.6, 201, 7, "bash").exit(2701, 200, 1, "dumb-init")
+	b.signal(2701.4, 202, 8, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered).dequeue(2701.5, 202, 8, "fixture", "SIGKILL", timeline.HandlerDefault).exit(2701.6, 202, 8, "fixture")
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	got := func(name string) Verdict { return verdictOf(t, vs, name, "orders-2") }
+	if got(NameSignalDelivered).Value != 0 || got(NameSigtermDropped).Value != 0 || got(NameKilledBySIGKILL).Value != 1 || got(NameShutdownWindow).Value != 1.1 {
+		t.Errorf("delivered %v dropped %v killed %v window %v", got(NameSignalDelivered).Value, got(NameSigtermDropped).Value, got(NameKilledBySIGKILL).Value, got(NameShutdownWindow).Value)
+	}
+	if m := got(NameSignalDelivered).Message; !strings.Contains(m, "never dequeued it: the kernel SIGKILLed it 1.1 ms later, before it ran") {
+		t.Errorf("signal_delivered must say the SIGKILL won the race: %s", m)
+	}
+	if m := got(NameShutdownWindow).Message; !strings.Contains(m, "never dequeued") || !strings.Contains(m, "SIGKILL from the kernel") {
+		t.Errorf("window message: %s", m)
+	}
+}
+
 // exec: the app is PID 1, handles SIGTERM and exits after draining.
 func TestKernelVerdictsExec(t *testing.T) {
 	b := &kt{pod: "orders-3"}
@@ -157,7 +183,7 @@ func TestKernelVerdictsExec(t *testing.T) {
 	b.exit(3710.2, 300, 1, "fixture")
 	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
 	got := func(name string) float64 { return verdictOf(t, vs, name, "orders-3").Value }
-	if got(NameSignalDelivered) != 1 || got(NameSigtermDropped) != 0 || got(NameKilledBySIGKILL) != 0 || got(NameShutdownWindow) != 1010 || got(NameGraceUsed) != 1010.2 {
+	if got(NameSignalDelivered) != 1 || got(NameSigtermDropped) != 0 || got(NameKilledBySIGKILL) != 0 || got(NameShutdownWindow) != 1010.2 || got(NameGraceUsed) != 1010.2 {
 		t.Errorf("delivered %v dropped %v killed %v window %v grace %v", got(NameSignalDelivered), got(NameSigtermDropped), got(NameKilledBySIGKILL), got(NameShutdownWindow), got(NameGraceUsed))
 	}
 }

@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +41,9 @@ type Options struct {
 	Command []string
 	// Grace is the pod's terminationGracePeriodSeconds (default 30 s).
 	Grace time.Duration
+	// App names the app process (its program, or an argument's file name)
+	// when it is a shell or an init the probe would otherwise pass over.
+	App string
 	// Cluster is where the pod runs (created or reused; project images
 	// are not needed).
 	Cluster job.ClusterOptions
@@ -60,6 +65,10 @@ type Process struct {
 	Cmdline     string
 	CatchesTERM bool
 	IgnoresTERM bool
+	// WaitsForTERM: the process blocks TERM, or sleeps in sigtimedwait
+	// (tini does, which unblocks TERM while it waits): it takes signals
+	// with sigwait, and the kernel queues TERM for it even as PID 1.
+	WaitsForTERM bool
 }
 
 // Result is what a probe found.
@@ -74,8 +83,12 @@ type Result struct {
 	Verdicts []check.Verdict
 	// App and Init name the process the verdicts follow and PID 1.
 	App, Init string
-	// Pass: the app process got the stop signal.
+	// Pass: the app process got the stop signal (the kernel queued it for
+	// the app; without the kernel, the app logged it).
 	Pass bool
+	// ExitCode is the app container's, as the kubelet reported it (-1:
+	// not seen).
+	ExitCode int
 	// Summary says what happened, in words.
 	Summary  string
 	Duration time.Duration
@@ -150,6 +163,9 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 
 	// The report, whatever happens below.
 	cctx := check.Context{Scenario: Service, Kernel: res.Kernel, WatchedServices: []string{Service}, ServiceGrace: map[string]time.Duration{Service: o.Grace}}
+	if o.App != "" {
+		cctx.AppProcess = map[string]string{Service: o.App}
+	}
 	var set *observe.Set
 	defer func() {
 		if set != nil {
@@ -166,7 +182,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		tl := rec.Snapshot()
 		res.Verdicts = check.All(tl, cctx)
 		res.App, res.Init, _ = check.KernelApp(tl, cctx, PodName)
-		res.Pass = verdict(res.Verdicts, check.NameSignalDelivered) == 1
+		res.Pass = gotStopSignal(res)
+		res.ExitCode = exitCode(tl)
 		res.Summary = summarize(res, o)
 		res.Duration = time.Since(start)
 		res.Dir = filepath.Join(o.ReportsDir, "probe-"+start.Format("20060102-150405"))
@@ -282,7 +299,7 @@ func waitRunning(ctx context.Context, cs kubernetes.Interface, ns string) (strin
 func settle(ctx context.Context, procRoot, uid string) ([]Process, error) {
 	var last []Process
 	var stableSince time.Time
-	err := poll.Until(ctx, "the probe's process tree settles", poll.Timing{Interval: 200 * time.Millisecond, Timeout: 30 * time.Second}, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, "the probe's process tree settles", poll.Quick.For(30*time.Second), func(ctx context.Context) (bool, error) {
 		tree, err := Tree(procRoot, uid)
 		if err != nil {
 			return poll.Not("%v", err)
@@ -322,10 +339,55 @@ func Tree(procRoot, uid string) ([]Process, error) {
 	var out []Process
 	for _, p := range mine {
 		out = append(out, Process{PID: p.InnerPID(), PPID: inner[p.PPID], HostPID: p.HostPID, Comm: p.Comm, Cmdline: p.Cmdline,
-			CatchesTERM: p.Catches(15), IgnoresTERM: p.Ignores(15)})
+			CatchesTERM: p.Catches(15), IgnoresTERM: p.Ignores(15), WaitsForTERM: p.Blocks(15) || inSigwait(procRoot, p.HostPID)})
 	}
 	slices.SortFunc(out, func(a, b Process) int { return a.PID - b.PID })
 	return out, nil
+}
+
+// exitCode is the probe container's last exit code on the timeline, -1 if
+// none was seen.
+func exitCode(tl timeline.Timeline) int {
+	code := -1
+	for _, e := range tl.Events {
+		if e.Kind == timeline.PodContainerTerminated && e.Pod == PodName && e.ExitCode != nil {
+			code = *e.ExitCode
+		}
+	}
+	return code
+}
+
+// TermHandling says in a word what a process does with SIGTERM, as its
+// /proc shows: caught, ignored, sigwait (taken with sigwait, as tini
+// does) or default (no handler: PID 1 of a container drops it).
+func (p Process) TermHandling() string {
+	switch {
+	case p.IgnoresTERM:
+		return "ignored"
+	case p.CatchesTERM:
+		return "caught"
+	case p.WaitsForTERM:
+		return "sigwait"
+	}
+	return "default"
+}
+
+// inSigwait says whether the process sleeps in sigwait/sigtimedwait, by the
+// kernel function its /proc wchan names.
+func inSigwait(procRoot string, hostPID int) bool {
+	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(hostPID), "wchan"))
+	return err == nil && strings.HasPrefix(string(b), "do_sigtimedwait")
+}
+
+// gotStopSignal: with the kernel, the stop signal was queued for the app
+// process (its shutdown window started), whether or not the app ran before
+// an init's exit SIGKILLed it, which is the scheduler's race; without it,
+// the app logged the signal.
+func gotStopSignal(r Result) bool {
+	if r.Kernel {
+		return verdict(r.Verdicts, check.NameShutdownWindow) >= 0
+	}
+	return verdict(r.Verdicts, check.NameSignalDelivered) == 1
 }
 
 func verdict(vs []check.Verdict, name string) float64 {
@@ -354,14 +416,16 @@ func summarize(r Result, o Options) string {
 		if p.PID != 1 {
 			continue
 		}
-		handler := "with no SIGTERM handler"
-		switch {
-		case p.IgnoresTERM:
-			handler = "ignoring SIGTERM"
-		case p.CatchesTERM:
-			handler = "catching SIGTERM"
-		}
+		handler := map[string]string{
+			"ignored": "ignoring SIGTERM",
+			"caught":  "catching SIGTERM",
+			"sigwait": "waiting for SIGTERM with sigwait",
+			"default": "with no SIGTERM handler",
+		}[p.TermHandling()]
 		fmt.Fprintf(&b, "PID 1 is %s (%s) %s.\n", p.Comm, p.Cmdline, handler)
+	}
+	if r.ExitCode >= 0 {
+		fmt.Fprintf(&b, "The container exited with code %d%s.\n", r.ExitCode, exitMeaning(r.ExitCode))
 	}
 	if !r.Kernel {
 		fmt.Fprintf(&b, "The kernel was not observed: %s\n", message(r.Verdicts, check.NameKilledBySIGKILL))
@@ -384,7 +448,7 @@ func summarize(r Result, o Options) string {
 	shell := slices.Contains([]string{"bash", "sh", "dash", "ash", "zsh"}, init.Comm)
 	switch {
 	case r.App == "":
-		b.WriteString("Verdict: no app process other than shells and inits was seen; name it with --app if it is one of them.\n")
+		b.WriteString("Verdict: no app process other than shells and inits was seen; name it with --app NAME if it is one of them.\n")
 	case dropped && shell:
 		fmt.Fprintf(&b, "Verdict: FAIL, %s never got SIGTERM. Fix: `exec` the app as the last line of the start script (exec %s ...), or start it under tini -g or dumb-init.\n", r.App, strings.Fields(r.App)[0])
 	case !r.Pass && dropped:
@@ -392,11 +456,24 @@ func summarize(r Result, o Options) string {
 	case !r.Pass:
 		fmt.Fprintf(&b, "Verdict: FAIL, %s never got SIGTERM. Fix: make PID 1 forward it (tini -g, dumb-init) or exec the app.\n", r.App)
 	case killed && window >= 0 && window < 100:
-		fmt.Fprintf(&b, "Verdict: %s got SIGTERM but was SIGKILLed %.1f ms later, with no time to shut down: its parent exited at once. Fix: exec the app, or make PID 1 wait for it (tini -g forwards to the group but exits with its first child).\n", r.App, window)
+		fmt.Fprintf(&b, "Verdict: %s got SIGTERM but was SIGKILLed %.1f ms later, with no time to shut down: PID 1 exited at once and the kernel killed the rest. Fix: exec the app, or make PID 1 wait for it (tini -g forwards to the group but exits with its first child).\n", r.App, window)
 	case killed:
 		fmt.Fprintf(&b, "Verdict: %s got SIGTERM but did not stop within the grace period (%s) and was SIGKILLed. Fix: shut down faster, or raise terminationGracePeriodSeconds.\n", r.App, o.Grace)
 	default:
 		fmt.Fprintf(&b, "Verdict: PASS, %s got SIGTERM and stopped by itself.\n", r.App)
 	}
 	return b.String()
+}
+
+// exitMeaning reads an exit code the way shells and runtimes write them.
+func exitMeaning(code int) string {
+	switch {
+	case code == 137:
+		return " (128+9: killed by SIGKILL)"
+	case code == 143:
+		return " (128+15: PID 1 ended by SIGTERM's default action, or exited with that code)"
+	case code > 128 && code < 160:
+		return fmt.Sprintf(" (128+%d: ended by signal %d)", code-128, code-128)
+	}
+	return ""
 }
