@@ -93,7 +93,7 @@ func (k *Kernel) Feed(r io.Reader, node string, first chan<- error) {
 		case l.Ready:
 			answer(nil)
 		case l.Event != nil:
-			k.count(l.At)
+			k.count()
 			k.retryPending()
 			k.Deliver(l.UID, l.At, *l.Event)
 		case l.Lost > last:
