@@ -372,6 +372,16 @@ func (v kernelView) killedBySIGKILL() (float64, string) {
 	by := "the runtime (" + v.killed.Sender + ")"
 	if v.killed.Sender == timeline.SenderKernel {
 		by = "the kernel, as its PID namespace's init exited"
+		// Whose SIGKILL ended that init: the runtime's at the grace, or
+		// none (it exited by itself, as inits do when their child dies).
+		if v.init != nil && v.init != v.app {
+			for _, e := range v.init.sent {
+				if e.Signal == "SIGKILL" && e.Sender != timeline.SenderKernel && e.At >= v.from && e.At <= v.killed.At {
+					by += fmt.Sprintf(" (%s SIGKILLed PID 1, %s, at %s)", e.Sender, v.init.comm, fmtAt(e.At))
+					break
+				}
+			}
+		}
 	}
 	after := ""
 	if v.sent != nil {

@@ -107,7 +107,7 @@ func TestKernelVerdictsNoExec(t *testing.T) {
 	if m := verdictOf(t, vs, NameSignalDelivered, "orders-1").Message; !strings.Contains(m, "PID 1 (bash) was dropped") || !strings.Contains(m, "fixture (PID 7) never got SIGTERM") {
 		t.Errorf("signal_delivered message: %s", m)
 	}
-	if m := verdictOf(t, vs, NameKilledBySIGKILL, "orders-1").Message; !strings.Contains(m, "by the kernel, as its PID namespace's init exited") {
+	if m := verdictOf(t, vs, NameKilledBySIGKILL, "orders-1").Message; !strings.Contains(m, "by the kernel, as its PID namespace's init exited (runc SIGKILLed PID 1, bash, at t=32700 ms)") {
 		t.Errorf("killed_by_sigkill must say the kernel killed the app: %s", m)
 	}
 	// No app log in this pod: nothing to disagree with.
@@ -136,6 +136,9 @@ func TestKernelVerdictsDumbInit(t *testing.T) {
 	}
 	if m := verdictOf(t, vs, NameShutdownWindow, "orders-2").Message; !strings.Contains(m, "SIGKILL from the kernel") {
 		t.Errorf("window message: %s", m)
+	}
+	if m := verdictOf(t, vs, NameKilledBySIGKILL, "orders-2").Message; strings.Contains(m, "SIGKILLed PID 1") {
+		t.Errorf("dumb-init exited by itself, nobody SIGKILLed it: %s", m)
 	}
 	if v := verdictOf(t, vs, NameObserverDisagreement, ""); v.Value != 0 || !strings.Contains(v.Message, "agree") {
 		t.Errorf("app log and kernel agree here: %+v", v)
