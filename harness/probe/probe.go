@@ -167,6 +167,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		cctx.AppProcess = map[string]string{Service: o.App}
 	}
 	var set *observe.Set
+	deleted := false
 	defer func() {
 		if set != nil {
 			err = errors.Join(err, set.Stop())
@@ -185,10 +186,18 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		res.Pass = gotStopSignal(res)
 		res.ExitCode = exitCode(tl)
 		res.Summary = summarize(res, o)
+		if !deleted {
+			// Nothing was stopped, so there is nothing to judge (the
+			// processes seen may be the runtime's hooks).
+			res.Pass, res.Summary = false, fmt.Sprintf("The probe ended before it deleted the pod: %v\n", err)
+		}
 		res.Duration = time.Since(start)
 		res.Dir = filepath.Join(o.ReportsDir, "probe-"+start.Format("20060102-150405"))
 		spec := fmt.Sprintf(`{"name":%q,"image":%q,"command":%q,"grace":%q}`, Service, o.Image, o.Command, o.Grace)
-		wants := []reports.Want{{Verdict: check.NameSignalDelivered, Subject: PodName, Op: "==", Value: 1, Why: "the app process gets the stop signal"}}
+		wants := []reports.Want{{Verdict: check.NameSignalDelivered, Subject: PodName, Op: "==", Value: 1, Why: "the app process gets the stop signal (its log says so)"}}
+		if res.Kernel {
+			wants = []reports.Want{{Verdict: check.NameShutdownWindow, Subject: PodName, Op: ">=", Value: 0, Why: "the kernel queues the stop signal for the app process"}}
+		}
 		run, vs := reports.Assemble(reports.Meta{Started: start, Kernel: kinfo, Images: map[string]string{o.Image: ""}, Summary: res.Summary},
 			[]reports.ScenarioRun{{Name: Service, Spec: []byte(spec), Context: cctx, Wants: wants, Err: err}}, tl, nil)
 		if werr := reports.Write(res.Dir, run, tl, vs); werr != nil {
@@ -228,6 +237,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err := cs.CoreV1().Pods(ns).Delete(gctx, PodName, metav1.DeleteOptions{}); err != nil {
 		return res, fmt.Errorf("delete the probe pod: %w", err)
 	}
+	deleted = true
 	if err := poll.Until(gctx, "probe pod gone", poll.Quick.For(o.Grace+time.Minute), poll.PodGone(cs, ns, PodName)); err != nil {
 		return res, err
 	}
@@ -275,6 +285,10 @@ func waitRunning(ctx context.Context, cs kubernetes.Interface, ns string) (strin
 			switch {
 			case c.State.Running != nil:
 				return true, nil
+			case c.State.Terminated != nil && slices.Contains([]string{"StartError", "ContainerCannotRun"}, c.State.Terminated.Reason):
+				t := c.State.Terminated
+				fatal = fmt.Errorf("the container cannot start: %s (exit code %d): %s", t.Reason, t.ExitCode, strings.TrimSpace(t.Message))
+				return false, fatal
 			case c.State.Terminated != nil:
 				t := c.State.Terminated
 				fatal = fmt.Errorf("the container ended by itself before the probe could stop it: exit code %d (%s) %s", t.ExitCode, t.Reason, strings.TrimSpace(t.Message))

@@ -106,6 +106,22 @@ var _ = Describe("kubegrace probe", Label("kind", "probe"), Ordered, func() {
 		Expect(value(res, check.NameShutdownWindow).Value).To(BeNumerically(">=", 300))
 	}, SpecTimeout(4*time.Minute))
 
+	It("names docker build and docker load for an image the engine does not have, and never pulls", func(ctx SpecContext) {
+		_, err := probe.Run(ctx, probe.Options{Image: "kubegrace-test/not-built:1", Log: GinkgoWriter,
+			Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: c.NodeImage.Image}})
+		Expect(err).To(MatchError(And(ContainSubstring("not in the local Docker engine"), ContainSubstring("docker build"), ContainSubstring("docker load"))))
+	}, SpecTimeout(time.Minute))
+
+	It("passes on the runtime's own message for a command the image does not have", func(ctx SpecContext) {
+		img := image(ctx, "kubegrace-test/probe-nocmd:1", "", "/opt/sigapp")
+		res, err := probe.Run(ctx, probe.Options{Image: img, Command: []string{"/opt/no-such-program"}, Grace: 5 * time.Second,
+			ReportsDir: filepath.Join(repoRoot(), "reports"), Log: GinkgoWriter,
+			Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: c.NodeImage.Image}})
+		Expect(err).To(MatchError(And(ContainSubstring("the container cannot start"), ContainSubstring("/opt/no-such-program"))))
+		GinkgoWriter.Printf("missing command: %v\n", err)
+		Expect(filepath.Join(res.Dir, "report.html")).To(BeAnExistingFile(), "a report even when the probe fails")
+	}, SpecTimeout(2*time.Minute))
+
 	It("shows tini -g: the app gets SIGTERM, and what ended it", func(ctx SpecContext) {
 		res := run(ctx, image(ctx, "kubegrace-test/probe-tini-g:1", "#!/usr/bin/env bash\n/opt/sigapp\n", "tini", "-g", "--", "/start.sh"))
 		// Whether the app ran before the kernel's SIGKILL (signal_delivered)
