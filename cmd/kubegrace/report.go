@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/reports"
 )
 
@@ -39,8 +41,69 @@ report was written.`,
 			return runReportCheck(cmd.OutOrStdout(), args[0])
 		},
 	}
-	cmd.AddCommand(check)
+	var names []string
+	compare := &cobra.Command{
+		Use:   "compare A B",
+		Short: "Compare two runs' per-pod kernel verdicts: does the kernel tell the same story twice?",
+		Long: `Sets the per-pod verdicts of two report folders side by side. Pod names
+are random, so a pod is matched by its scenario, its service, and its place
+among that service's pods in the order their end began (deletion, or a
+container's first end). Prints every verdict that differs, with each run's
+shutdown window beside it (an app killed a millisecond after its SIGTERM
+was queued can go either way), and exits non-zero when any differs. By default it compares what the
+kernel did with the stop signal: signal_delivered, sigterm_dropped and
+killed_by_sigkill.`,
+		Example:      "  kubegrace report compare reports/20261125-115624 reports/latest",
+		SilenceUsage: true,
+		Args:         cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReportCompare(cmd.OutOrStdout(), args[0], args[1], names)
+		},
+	}
+	compare.Flags().StringSliceVar(&names, "verdicts", reports.KernelSignalVerdicts, "the per-pod verdicts to compare")
+	cmd.AddCommand(check, compare)
 	return cmd
+}
+
+func runReportCompare(out io.Writer, a, b string, names []string) error {
+	c, err := reports.Compare(a, b, names)
+	if err != nil {
+		return err
+	}
+	for _, k := range c.OnlyA {
+		fmt.Fprintf(out, "only in %s: %s\n", a, k)
+	}
+	for _, k := range c.OnlyB {
+		fmt.Fprintf(out, "only in %s: %s\n", b, k)
+	}
+	if len(c.Differences) > 0 {
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "POD\tVERDICT\tA\tB\tSHUTDOWN WINDOW A\tSHUTDOWN WINDOW B")
+		for _, d := range c.Differences {
+			fmt.Fprintf(tw, "%s\t%s\t%g\t%g\t%s\t%s\n", d.Pod, d.Verdict, d.A.Value, d.B.Value, windowOf(d.WindowA), windowOf(d.WindowB))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, d := range c.Differences {
+			fmt.Fprintf(out, "\n%s %s:\n  A: %s\n  B: %s\n", d.Pod, d.Verdict, d.A.Message, d.B.Message)
+		}
+	}
+	fmt.Fprintf(out, "\n%d verdicts of %d pods compared (%s): %d differ\n", c.Compared, c.Pods, strings.Join(names, ", "), len(c.Differences))
+	if len(c.Differences) > 0 || len(c.OnlyA)+len(c.OnlyB) > 0 {
+		return fmt.Errorf("runs %s and %s differ", a, b)
+	}
+	return nil
+}
+
+func windowOf(v check.Verdict) string {
+	switch {
+	case v.Name == "":
+		return "-"
+	case v.Value < 0:
+		return "none"
+	}
+	return fmt.Sprintf("%g ms", v.Value)
 }
 
 func runReportCheck(out io.Writer, dir string) error {
