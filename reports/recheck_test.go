@@ -4,8 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
 // Recheck judges the saved expectations again: a report whose saved
@@ -109,6 +115,58 @@ func TestInconclusiveScenario(t *testing.T) {
 	for _, want := range []string{"1 scenario(s) inconclusive", "**inconclusive**: exec-fix: the address could not be reused", "? inconclusive"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
+		}
+	}
+}
+
+// An event timeline.WriteJSONL leaves out (a gap that ends before it
+// starts) is left out of the verdicts and the pictures too: Recheck, which
+// only has the saved file, reproduces the report, and run.json says that
+// one event was dropped.
+func TestRecheckAfterAnInvalidEventWasDropped(t *testing.T) {
+	tl := runTimeline(t)
+	valid := len(tl.Events)
+	bad := timeline.Event{At: tl.Events[valid/2].At, Until: tl.Events[valid/2].At - time.Second, Source: timeline.SourceHarness,
+		Kind: timeline.HarnessGap, Scenario: "incident", Reason: "bogus watch"}
+	tl.Events = slices.Insert(tl.Events, valid/2, bad)
+	if bad.Validate() == nil {
+		t.Fatal("the bad event validates; the test proves nothing")
+	}
+	base := testRun(tl)
+	var scenarios []ScenarioRun
+	for i, name := range []string{"incident", "exec-fix"} {
+		scenarios = append(scenarios, ScenarioRun{Name: name, Spec: base.Scenarios[i], Context: base.CheckContexts[name],
+			Wants: []Want{{Verdict: check.NameObserverGaps, Op: "==", Value: 0, Why: "no observer lost its watch"}}})
+	}
+	run, verdicts := Assemble(Meta{Started: base.Started}, scenarios, tl, nil)
+	for _, v := range verdicts {
+		if v.Name == check.NameObserverGaps && v.Scenario == "incident" && v.Value != 0 {
+			t.Errorf("the dropped gap was judged: %+v", v)
+		}
+	}
+
+	dir := t.TempDir()
+	if err := Write(dir, run, tl, verdicts); err == nil || !strings.Contains(err.Error(), "1 of "+strconv.Itoa(valid+1)+" events not written") {
+		t.Errorf("Write error %v, want one of %d events not written", err, valid+1)
+	}
+	_, identical, diff, err := Recheck(dir)
+	if err != nil || !identical || diff != "" {
+		t.Fatalf("recheck after a dropped event: identical %v, diff %q, err %v", identical, diff, err)
+	}
+	saved, stl, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stl.Events) != valid {
+		t.Errorf("saved %d events, want the %d valid ones", len(stl.Events), valid)
+	}
+	if want := "timeline: 1 of " + strconv.Itoa(valid+1) + " events not written"; !strings.Contains(saved.Error, want) {
+		t.Errorf("run.json error %q lacks %q", saved.Error, want)
+	}
+	for _, f := range []string{MarkdownFile, HTMLFile} {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		if strings.Contains(string(b), "bogus watch") {
+			t.Errorf("%s shows the dropped gap", f)
 		}
 	}
 }

@@ -62,8 +62,8 @@ func testRun(tl timeline.Timeline) Run {
 			json.RawMessage(`{"name":"exec-fix","entrypoint":"bash-exec"}`),
 		},
 		CheckContexts: map[string]check.Context{
-			"incident": {Scenario: "incident", DefaultGrace: 3 * time.Second, WatchedServices: watched},
-			"exec-fix": {Scenario: "exec-fix", DefaultGrace: 30 * time.Second, WatchedServices: watched},
+			"incident": {Scenario: "incident", WatchedServices: watched},
+			"exec-fix": {Scenario: "exec-fix", WatchedServices: watched},
 		},
 	}
 }

@@ -11,6 +11,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubegrace/kubegrace/harness/fault"
+	"github.com/kubegrace/kubegrace/harness/run"
 )
 
 // leftBehind, once a command has created something, lists what an
@@ -45,7 +48,8 @@ func handleInterrupts(cancel context.CancelCauseFunc) {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
-	fmt.Fprintln(os.Stderr, "\nkubegrace: interrupted: stopping, cleaning up what this run created (each scenario's namespace, up to 2 min) and writing the report; press Ctrl-C again to leave at once")
+	fmt.Fprintf(os.Stderr, "\nkubegrace: interrupted: stopping, cleaning up what this run created (each scenario's namespace: up to %s, after up to %s removing IP reuse filler pods) and writing the report; press Ctrl-C again to leave at once\n",
+		run.TeardownTimeout, fault.FillerRemovalTimeout)
 	cancel(errInterrupted)
 	<-sig
 	fmt.Fprintln(os.Stderr, "\nkubegrace: leaving at once.")

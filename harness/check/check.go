@@ -76,13 +76,10 @@ type Context struct {
 	// Scenario selects the timeline events whose Scenario field equals it;
 	// "" selects every event (a timeline of one scenario).
 	Scenario string `json:"scenario"`
-	// DefaultGrace is the pods' terminationGracePeriodSeconds as configured;
-	// zero means not known.
-	DefaultGrace time.Duration `json:"default_grace_ns,omitempty"`
-	// ServiceGrace overrides DefaultGrace per service name, for the pods of
-	// that service (a pod's service is its pod events' Service). A deletion
-	// event's own grace_s, when recorded, wins over both: it is what the API
-	// server actually applied.
+	// ServiceGrace is the terminationGracePeriodSeconds per service name,
+	// for the pods of that service (a pod's service is its pod events'
+	// Service). A deletion event's own grace_s, when recorded, wins: it is
+	// what the API server actually applied.
 	ServiceGrace map[string]time.Duration `json:"service_grace_ns,omitempty"`
 	// WatchedServices limits the stale-window check to these Consul
 	// services (Consul itself, or a scenario's bystanders, are not
@@ -312,10 +309,8 @@ func grace(p *pod, ctx Context) (time.Duration, bool) {
 	if p.deletion != nil && p.deletion.GraceSeconds != nil {
 		return time.Duration(*p.deletion.GraceSeconds) * time.Second, true
 	}
-	if g, ok := ctx.ServiceGrace[p.service]; ok && p.service != "" {
-		return g, true
-	}
-	return ctx.DefaultGrace, ctx.DefaultGrace > 0
+	g, ok := ctx.ServiceGrace[p.service]
+	return g, ok && p.service != ""
 }
 
 // GraceUsed reports, per pod whose deletion was requested, how long the

@@ -68,7 +68,7 @@ func expect(t *testing.T, vs []Verdict, name, subject string, value float64, msg
 var watched = []string{"orders", "payments", "inventory"}
 
 func TestIncident(t *testing.T) {
-	ctx := Context{Scenario: "incident", DefaultGrace: 30 * time.Second, WatchedServices: watched}
+	ctx := Context{Scenario: "incident", WatchedServices: watched}
 	vs := All(load(t, "incident"), ctx)
 	const a = "orders-6c9d8-k2x7p"
 	expect(t, vs, NameSignalDelivered, a, 0, "never logged SIGTERM", "t=5000 ms")
@@ -247,7 +247,7 @@ func TestScenarioScoping(t *testing.T) {
 // byte-identical JSON; and they match the saved golden files.
 func TestDeterministicAndGolden(t *testing.T) {
 	cases := map[string]Context{
-		"incident":      {Scenario: "incident", DefaultGrace: 30 * time.Second, WatchedServices: watched},
+		"incident":      {Scenario: "incident", WatchedServices: watched},
 		"exec-fix":      {Scenario: "exec-fix", WatchedServices: watched},
 		"overlap":       {Scenario: "overlap", WatchedServices: watched},
 		"early-passing": {Scenario: "early-passing"},

@@ -3,6 +3,7 @@ package check
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kubegrace/kubegrace/harness/timeline"
@@ -67,13 +68,17 @@ func (m LaneModel) Empty() bool {
 	return len(m.Faults)+len(m.FaultEnds)+len(m.Gaps)+len(m.Pods)+len(m.Instances)+len(m.Callers) == 0
 }
 
-// Fault is one injected fault, from its fault_start to the matching
-// fault_end (same Detail).
+// Fault is one injected fault, from its fault_start to the fault_end that
+// closed it (faultBars says which).
 type Fault struct {
+	// Detail is the fault_start's Detail: the fault's name.
 	Detail   string
 	From, To time.Duration
 	// Ended is false when no fault_end matched; To is then the model's End.
 	Ended bool
+	// Outcome is the matching fault_end's Detail (the name and what was
+	// done) and Error its Reason (why the fault failed); "" when not ended.
+	Outcome, Error string
 }
 
 // PodLane is one pod's lane: its life as segments (alive, then once
@@ -170,38 +175,46 @@ func Lanes(tl timeline.Timeline, ctx Context) LaneModel {
 	return m
 }
 
-// faultBars pairs each fault_start with the next unused fault_end of the
-// same Detail (any, for a start without one); a start left unmatched runs
-// to end. Unmatched ends are returned apart.
+// faultBars pairs each fault_end with the earliest still open fault_start
+// of its scenario that it continues (continuesFault). fault.Inject runs a
+// scenario's faults one after another, so order alone would do for its
+// timelines; the Detail check keeps an end whose start was never recorded
+// from closing another fault's bar. A start left open runs to end; an end
+// that closes no bar is returned apart.
 func faultBars(events []timeline.Event, end time.Duration) ([]Fault, []timeline.Event) {
-	var faults []timeline.Event
-	for _, e := range events {
-		if e.Source == timeline.SourceFault {
-			faults = append(faults, e)
-		}
-	}
 	var bars []Fault
 	var orphans []timeline.Event
-	used := make([]bool, len(faults))
-	for i, f := range faults {
-		if f.Kind != timeline.FaultStart {
+	open := map[string][]int{} // by scenario: indexes into bars of faults not yet ended, oldest first
+	for _, e := range events {
+		if e.Source != timeline.SourceFault {
 			continue
 		}
-		bar := Fault{Detail: f.Detail, From: f.At, To: end}
-		for j := i + 1; j < len(faults); j++ {
-			if !used[j] && faults[j].Kind == timeline.FaultEnd && (faults[j].Detail == f.Detail || f.Detail == "") {
-				bar.To, bar.Ended, used[j] = faults[j].At, true, true
-				break
+		switch e.Kind {
+		case timeline.FaultStart:
+			open[e.Scenario] = append(open[e.Scenario], len(bars))
+			bars = append(bars, Fault{Detail: e.Detail, From: e.At, To: end})
+		case timeline.FaultEnd:
+			waiting := open[e.Scenario]
+			i := slices.IndexFunc(waiting, func(b int) bool { return continuesFault(e.Detail, bars[b].Detail) })
+			if i < 0 {
+				orphans = append(orphans, e)
+				continue
 			}
-		}
-		bars = append(bars, bar)
-	}
-	for i, f := range faults {
-		if f.Kind == timeline.FaultEnd && !used[i] {
-			orphans = append(orphans, f)
+			b := &bars[waiting[i]]
+			b.To, b.Ended, b.Outcome, b.Error = e.At, true, e.Detail, e.Reason
+			open[e.Scenario] = slices.Delete(waiting, i, i+1)
 		}
 	}
 	return bars, orphans
+}
+
+// continuesFault reports whether a fault_end with Detail endDetail can close
+// the fault_start with Detail startDetail. fault.Inject records the fault's
+// name on the start and the name, ": " and what was done on the end (the
+// name alone when nothing is said), as it has in every saved timeline. A
+// start without a Detail is closed by any end.
+func continuesFault(endDetail, startDetail string) bool {
+	return startDetail == "" || endDetail == startDetail || strings.HasPrefix(endDetail, startDetail+": ")
 }
 
 // podLanes builds the pod lanes from the same pod index the per-pod

@@ -48,7 +48,7 @@ func lanesTimeline() (timeline.Timeline, map[string]timeline.Event) {
 		{At: at(900), Source: timeline.SourceFault, Kind: timeline.FaultStart, Scenario: s, Detail: "delete pod orders-a"},
 		named["deletion"],
 		named["sigterm"],
-		{At: at(1001), Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: s, Detail: "delete pod orders-a"},
+		{At: at(1001), Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: s, Detail: "delete pod orders-a: pod orders-a (10.0.0.5)"},
 		filler(1200, timeline.PodCreated, "ipfill-00", ""),
 		filler(1210, timeline.PodIPAssigned, "ipfill-00", "10.0.0.6"),
 		filler(1300, timeline.PodCreated, "pool-x", ""),
@@ -72,13 +72,13 @@ func lanesTimeline() (timeline.Timeline, map[string]timeline.Event) {
 func TestLanes(t *testing.T) {
 	tl, ev := lanesTimeline()
 	at := func(ms int) time.Duration { return 10*time.Second + time.Duration(ms)*time.Millisecond }
-	ctx := Context{Scenario: "lanes", DefaultGrace: 30 * time.Second}
+	ctx := Context{Scenario: "lanes"}
 	got := Lanes(tl, ctx)
 	want := LaneModel{
 		Scenario: "lanes",
 		Start:    at(0),
 		End:      at(4500),
-		Faults:   []Fault{{Detail: "delete pod orders-a", From: at(900), To: at(1001), Ended: true}},
+		Faults:   []Fault{{Detail: "delete pod orders-a", From: at(900), To: at(1001), Ended: true, Outcome: "delete pod orders-a: pod orders-a (10.0.0.5)"}},
 		Gaps:     []timeline.Event{ev["gap"], ev["lost-log"]},
 		Pods: []PodLane{
 			{
@@ -184,6 +184,80 @@ func TestLanesEdgeCases(t *testing.T) {
 	}
 }
 
+// Fault events as fault.Inject recorded them in a real run (reports of
+// 2026-11-25): each end says what was done after the fault's name, and two
+// scenarios running side by side injected a fault of the same name at
+// overlapping times. Every bar ends at its own scenario's end event.
+func TestFaultBarsCloseOnEndsThatSayWhatWasDone(t *testing.T) {
+	const reuse = "IP reuse: a pod of payments takes the address of pod 0 of orders"
+	ev := func(ns int64, kind, scenario, detail string) timeline.Event {
+		return timeline.Event{At: time.Duration(ns), Source: timeline.SourceFault, Kind: kind, Scenario: scenario, Detail: detail}
+	}
+	events := []timeline.Event{
+		ev(25117436875, timeline.FaultStart, "remediation-identity", reuse),
+		ev(31094329887, timeline.FaultStart, "incident-replay", "rolling update of orders"),
+		ev(38104258783, timeline.FaultEnd, "incident-replay", "rolling update of orders: maxSurge 1, maxUnavailable 0"),
+		ev(38104282939, timeline.FaultStart, "incident-replay", reuse),
+		ev(46010817817, timeline.FaultEnd, "remediation-identity", reuse+": 10.244.0.39 of pod orders-764776c7cf-c2n2t (orders) taken by pod payments-reuse-7829 (payments) by host-local state"),
+		ev(46010869794, timeline.FaultStart, "remediation-identity", "wait 4s"),
+		ev(50011631564, timeline.FaultEnd, "remediation-identity", "wait 4s"),
+		ev(72670176311, timeline.FaultEnd, "incident-replay", reuse+": 10.244.0.117 of pod orders-64c8f4d6c8-mcchw (orders) taken by pod payments-reuse-7856 (payments) by host-local state"),
+		ev(72670331251, timeline.FaultStart, "incident-replay", "wait 3s"),
+		ev(75670534453, timeline.FaultEnd, "incident-replay", "wait 3s"),
+	}
+	tl := timeline.Timeline{Events: events}
+	bar := func(start, end int) Fault {
+		return Fault{Detail: events[start].Detail, From: events[start].At, To: events[end].At, Ended: true, Outcome: events[end].Detail}
+	}
+	for _, c := range []struct {
+		scenario string
+		want     []Fault
+	}{
+		{"incident-replay", []Fault{bar(1, 2), bar(3, 7), bar(8, 9)}},
+		{"remediation-identity", []Fault{bar(0, 4), bar(5, 6)}},
+		// Without a scenario, ends still close only their own scenario's bars.
+		{"", []Fault{bar(0, 4), bar(1, 2), bar(3, 7), bar(5, 6), bar(8, 9)}},
+	} {
+		m := Lanes(tl, Context{Scenario: c.scenario})
+		if !reflect.DeepEqual(m.Faults, c.want) || len(m.FaultEnds) != 0 {
+			t.Errorf("scenario %q: faults\n%+v\nwant\n%+v\nunmatched ends %+v", c.scenario, m.Faults, c.want, m.FaultEnds)
+		}
+	}
+}
+
+// A fault run twice is closed in order; an end that continues no open
+// fault's name closes nothing; a start without a detail (hand-written
+// timelines) takes any end.
+func TestFaultBarsPairing(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	ev := func(n int, kind, detail, reason string) timeline.Event {
+		return timeline.Event{At: ms(n), Source: timeline.SourceFault, Kind: kind, Scenario: "s", Detail: detail, Reason: reason}
+	}
+	tl := timeline.Timeline{Events: []timeline.Event{
+		ev(100, timeline.FaultStart, "wait 1s", ""),
+		ev(200, timeline.FaultEnd, "wait 1s", ""),
+		ev(300, timeline.FaultStart, "wait 1s", ""),
+		ev(350, timeline.FaultEnd, "wait 1sx", ""), // not this fault's name
+		ev(400, timeline.FaultEnd, "wait 1s", "context canceled"),
+		ev(500, timeline.FaultStart, "", ""),
+		ev(600, timeline.FaultEnd, "delete pod 0 of orders: pod orders-a", ""),
+		ev(700, timeline.FaultStart, "delete pod 0 of orders", ""),
+	}}
+	m := Lanes(tl, Context{Scenario: "s"})
+	want := []Fault{
+		{Detail: "wait 1s", From: ms(100), To: ms(200), Ended: true, Outcome: "wait 1s"},
+		{Detail: "wait 1s", From: ms(300), To: ms(400), Ended: true, Outcome: "wait 1s", Error: "context canceled"},
+		{Detail: "", From: ms(500), To: ms(600), Ended: true, Outcome: "delete pod 0 of orders: pod orders-a"},
+		{Detail: "delete pod 0 of orders", From: ms(700), To: ms(700)},
+	}
+	if !reflect.DeepEqual(m.Faults, want) {
+		t.Errorf("faults\n%+v\nwant\n%+v", m.Faults, want)
+	}
+	if len(m.FaultEnds) != 1 || m.FaultEnds[0].At != ms(350) {
+		t.Errorf("unmatched ends %+v, want the one at 350ms", m.FaultEnds)
+	}
+}
+
 // A lost app log is a gap of no length: it must still count, or
 // observer_gaps == 0 would pass after a loss.
 func TestObserverGapsCountsZeroLengthGaps(t *testing.T) {
@@ -202,7 +276,7 @@ func TestObserverGapsCountsZeroLengthGaps(t *testing.T) {
 }
 
 // The grace period of a pod is its deletion's own grace_s, else its
-// service's, else the default.
+// service's, else not known.
 func TestServiceGrace(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	one := int64(1)
@@ -216,12 +290,10 @@ func TestServiceGrace(t *testing.T) {
 			timeline.Event{At: ms(1000), Source: timeline.SourcePod, Kind: timeline.PodContainerTerminated, Pod: p.pod, Service: p.service})
 	}
 	tl := timeline.Timeline{Events: events}
-	ctx := Context{DefaultGrace: 10 * time.Second, ServiceGrace: map[string]time.Duration{"orders": 4 * time.Second}}
+	ctx := Context{ServiceGrace: map[string]time.Duration{"orders": 4 * time.Second}}
 	vs := GraceUsed(tl, ctx)
 	expect(t, vs, NameGraceUsed, "orders-a", 1000, "25.0% of the 4s grace period")
 	expect(t, vs, NameGraceUsed, "orders-b", 1000, "100.0% of the 1s grace period")
-	expect(t, vs, NameGraceUsed, "payments-c", 1000, "10.0% of the 10s grace period")
-	// Without a default, a service without its own grace is not known.
-	ctx.DefaultGrace = 0
-	expect(t, GraceUsed(tl, ctx), NameGraceUsed, "payments-c", 1000, "(grace period not known)")
+	// A service without a grace of its own: not known.
+	expect(t, vs, NameGraceUsed, "payments-c", 1000, "(grace period not known)")
 }

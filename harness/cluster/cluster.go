@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/e2e-framework/klient"
+	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -262,18 +263,13 @@ func (c *Cluster) connect() error {
 func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 	r := c.Client.Resources()
 	start := time.Now()
+	var list corev1.NodeList
+	ready := nodesReady(r, &list)
 	err := poll.Until(ctx, fmt.Sprintf("nodes of %q Ready", c.Name), poll.Slow.For(timeout), func(ctx context.Context) (bool, error) {
-		var list corev1.NodeList
-		if err := r.List(ctx, &list); err != nil {
-			return poll.Not("list nodes: %v", err)
-		}
-		if len(list.Items) == 0 {
-			return poll.Not("no nodes yet")
+		if ok, err := ready(ctx); !ok {
+			return ok, err
 		}
 		for _, n := range list.Items {
-			if !nodeReady(n) {
-				return poll.Not("node %s not Ready", n.Name)
-			}
 			// A Ready condition can be stale (a node container that just
 			// restarted with its engine); the kubelet's lease, renewed every
 			// 10 s, says whether it is alive now.
@@ -306,6 +302,26 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		return true, nil
 	})
+}
+
+// nodesReady holds once the cluster has nodes and every one is Ready; it
+// leaves them in *list. (Node leases are not read here: the least role a
+// cluster of the user's grants, preflight.RunnerRole, does not allow it.)
+func nodesReady(r *resources.Resources, list *corev1.NodeList) poll.Condition {
+	return func(ctx context.Context) (bool, error) {
+		if err := r.List(ctx, list); err != nil {
+			return poll.Not("list nodes: %v", err)
+		}
+		if len(list.Items) == 0 {
+			return poll.Not("no nodes yet")
+		}
+		for _, n := range list.Items {
+			if !nodeReady(n) {
+				return poll.Not("node %s not Ready", n.Name)
+			}
+		}
+		return true, nil
+	}
 }
 
 func nodeReady(n corev1.Node) bool {

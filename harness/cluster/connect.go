@@ -68,18 +68,7 @@ func Connect(ctx context.Context, kubeconfig, kubeContext string, logger log.Log
 		return nil, fmt.Errorf("cluster of context %q has no nodes", kubeContext)
 	}
 	// A cluster just made (or a node just restarted) may not be Ready yet.
-	err = poll.Until(ctx, fmt.Sprintf("nodes of context %q Ready", kubeContext), poll.Slow.For(2*time.Minute), func(ctx context.Context) (bool, error) {
-		if err := client.Resources().List(ctx, &list); err != nil {
-			return poll.Not("list nodes: %v", err)
-		}
-		for _, n := range list.Items {
-			if !nodeReady(n) {
-				return poll.Not("node %s not Ready", n.Name)
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
+	if err := poll.Until(ctx, fmt.Sprintf("nodes of context %q Ready", kubeContext), poll.Slow.For(2*time.Minute), nodesReady(client.Resources(), &list)); err != nil {
 		return nil, err
 	}
 	if name, ok := kindName(list.Items); ok {

@@ -24,11 +24,11 @@ func CheckStatus(ctx context.Context, client *api.Client, checkID string) (strin
 	return "", nil
 }
 
-// WaitCheckStatus waits until check checkID has status want and returns when
-// it was first seen so, polling every interval.
-func WaitCheckStatus(ctx context.Context, client *api.Client, checkID, want string, interval, timeout time.Duration) (time.Time, error) {
+// WaitCheckStatus waits, at t's pace, until check checkID has status want
+// and returns when it was first seen so (as precise as t.Interval).
+func WaitCheckStatus(ctx context.Context, client *api.Client, checkID, want string, t poll.Timing) (time.Time, error) {
 	var at time.Time
-	err := poll.Until(ctx, fmt.Sprintf("check %s %s", checkID, want), poll.Timing{Interval: interval, Timeout: timeout}, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, fmt.Sprintf("check %s %s", checkID, want), t, func(ctx context.Context) (bool, error) {
 		got, err := CheckStatus(ctx, client, checkID)
 		if err != nil {
 			return poll.Not("%v", err)

@@ -15,8 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
-
-	"github.com/kubegrace/kubegrace/harness/poll"
 )
 
 // InCluster is a Consul server running in the kind cluster. Apps in pods
@@ -28,7 +26,6 @@ type InCluster struct {
 	ServiceAddr string // consul.<ns>.svc.cluster.local:8500
 	HostAddr    string // <node ip>:<node port>
 	Client      *api.Client
-	res         *resources.Resources
 }
 
 // DeployOptions configure Deploy.
@@ -45,7 +42,8 @@ type DeployOptions struct {
 // leader) in its own namespace, exposes it through a Service, and waits for
 // the real readiness signal: a known leader, asked through HostAddr. The
 // server runs every registered HTTP check from inside the cluster, as
-// Consul agents do in the incident. Teardown deletes the namespace.
+// Consul agents do in the incident. Deleting the namespace removes it (a
+// run deploys it into the scenario's own).
 func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InCluster, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = "kubegrace-consul"
@@ -117,7 +115,6 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 		Namespace:   opts.Namespace,
 		ServiceAddr: ServiceAddr(opts.Namespace),
 		HostAddr:    net.JoinHostPort(nodeIP, strconv.Itoa(int(svc.Spec.Ports[0].NodePort))),
-		res:         r,
 	}
 	cfg := api.DefaultConfig()
 	cfg.Address = ic.HostAddr
@@ -133,21 +130,6 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 // ServiceAddr is where pods reach the Consul that Deploy starts in ns; it
 // is known before Deploy runs, so apps can be started alongside Consul.
 func ServiceAddr(ns string) string { return fmt.Sprintf("consul.%s.svc.cluster.local:8500", ns) }
-
-// Teardown deletes Consul's namespace and waits until it is gone.
-func (ic *InCluster) Teardown(ctx context.Context, timeout time.Duration) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ic.Namespace}}
-	if err := ic.res.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete namespace %s: %w", ic.Namespace, err)
-	}
-	return poll.Until(ctx, "namespace "+ic.Namespace+" deleted", poll.Steady.For(timeout), func(ctx context.Context) (bool, error) {
-		err := ic.res.Get(ctx, ic.Namespace, "", &corev1.Namespace{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return poll.Not("namespace still present (%v)", err)
-	})
-}
 
 func firstNodeIP(ctx context.Context, r *resources.Resources) (string, error) {
 	var nodes corev1.NodeList

@@ -17,9 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/harness/workload"
 )
 
 // Env is what faults act on: one scenario's namespace on one cluster.
@@ -73,10 +73,18 @@ type Fault interface {
 	Inject(ctx context.Context, env *Env) (detail string, err error)
 }
 
-// Inject runs f on env, recording fault_start and fault_end (with f's
-// detail, and its error as the reason) for scenario on rec. It refuses a
-// fault whose needs env cannot meet before touching anything. The returned
-// string is what the report lists for the fault.
+// outcomeSep separates a fault's name from what was done in its fault_end
+// Detail; check's fault bars look for the same separator.
+const outcomeSep = ": "
+
+// Inject runs f on env, recording fault_start and fault_end for scenario on
+// rec. It refuses a fault whose needs env cannot meet before touching
+// anything. The start's Detail is f's name; the end's is the name, then
+// outcomeSep and f's detail when it gives one, and its Reason is f's error.
+// The report's picture (check.Lanes) closes a fault's bar with the first
+// later end of its scenario that begins with its name, so the end must keep
+// the name first. The returned string is what the report lists for the
+// fault.
 func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scenario string) (string, error) {
 	if f.Needs().NodeAccess && env.NodeExec == nil {
 		return f.Name(), fmt.Errorf("%s needs access to the cluster's nodes, which this cluster does not give: %w", f.Name(), ErrCannotForce)
@@ -85,7 +93,7 @@ func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scen
 	detail, err := f.Inject(ctx, env)
 	end := timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: scenario, Detail: f.Name()}
 	if detail != "" {
-		end.Detail += ": " + detail
+		end.Detail += outcomeSep + detail
 	}
 	if err != nil {
 		end.Reason = err.Error()
@@ -97,7 +105,7 @@ func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scen
 // Pods returns the live (not terminating) pods of service, oldest first.
 func Pods(ctx context.Context, env *Env, service string) ([]corev1.Pod, error) {
 	list, err := env.Clientset.CoreV1().Pods(env.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: observe.ServiceLabel + "=" + service,
+		LabelSelector: workload.ServiceLabel + "=" + service,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list pods of %s: %w", service, err)
@@ -183,7 +191,7 @@ func (f PodKill) Inject(ctx context.Context, env *Env) (string, error) {
 	}
 	var id string
 	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == observe.AppContainer {
+		if cs.Name == workload.AppContainer {
 			_, id, _ = strings.Cut(cs.ContainerID, "://")
 		}
 	}

@@ -17,8 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/harness/workload"
 )
 
 type fakeFault struct {
@@ -78,7 +78,7 @@ func TestFaultsDeclareTheirNeeds(t *testing.T) {
 // template, read from the cluster, with labels its Deployment does not
 // select.
 func TestIPReuseTakerFromTheServicesTemplate(t *testing.T) {
-	sel := map[string]string{observe.ServiceLabel: "billing", "app.kubernetes.io/part-of": "kubegrace"}
+	sel := map[string]string{workload.ServiceLabel: "billing", "app.kubernetes.io/part-of": "kubegrace"}
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "billing", Namespace: "ns"},
 		Spec: appsv1.DeploymentSpec{
@@ -101,13 +101,13 @@ func TestIPReuseTakerFromTheServicesTemplate(t *testing.T) {
 	if p.Spec.NodeName != "node-1" || p.Spec.Containers[0].Image != "fixture:x" || p.Spec.Containers[0].Env[0].Value != "billing" {
 		t.Errorf("taker spec %+v", p.Spec)
 	}
-	if p.Labels[observe.ServiceLabel] != "billing" || p.Labels["app.kubernetes.io/part-of"] != "" {
+	if p.Labels[workload.ServiceLabel] != "billing" || p.Labels["app.kubernetes.io/part-of"] != "" {
 		t.Errorf("taker labels %v: the Deployment must not adopt it", p.Labels)
 	}
 
 	// A Deployment selecting by the service label alone would adopt it.
 	solo := dep.DeepCopy()
-	solo.Spec.Selector.MatchLabels = map[string]string{observe.ServiceLabel: "billing"}
+	solo.Spec.Selector.MatchLabels = map[string]string{workload.ServiceLabel: "billing"}
 	cs2 := fake.NewClientset(solo)
 	r2 := &reuse{f: IPReuse{By: "billing"}, env: &Env{Clientset: cs2, Namespace: "ns"}, node: "node-1"}
 	if err := r2.startTaker(context.Background()); err == nil || !strings.Contains(err.Error(), "would adopt") {

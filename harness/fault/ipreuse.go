@@ -12,9 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
-	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/harness/workload"
 )
 
 // IPReuse makes a pod of service By take the address of a pod of Victim.
@@ -454,7 +454,7 @@ func (r *reuse) startTaker(ctx context.Context) error {
 	}
 	spec := *d.Spec.Template.Spec.DeepCopy()
 	spec.NodeName = r.node
-	labels := map[string]string{observe.ServiceLabel: r.f.By, "kubegrace.io/ip-reuse": "true"}
+	labels := map[string]string{workload.ServiceLabel: r.f.By, "kubegrace.io/ip-reuse": "true"}
 	if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err != nil || sel.Matches(k8slabels.Set(labels)) {
 		return fmt.Errorf("deployment %s selects by the service label alone: its ReplicaSet would adopt the reusing pod", r.f.By)
 	}
@@ -475,17 +475,21 @@ func (r *reuse) takerAnnotations() map[string]string {
 	return map[string]string{calicoIPAddrs: fmt.Sprintf("[%q]", r.ip)}
 }
 
+// FillerRemovalTimeout bounds removing an IP reuse's filler pods, which
+// happens even after an interrupt, before the scenario's teardown.
+const FillerRemovalTimeout = 2 * time.Minute
+
 // removeFillers deletes every filler and waits until they are gone, so the
 // next scenario finds the pool free. It runs whatever happened before, on
 // its own deadline, and its error is the fault's too.
 func (r *reuse) removeFillers() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), FillerRemovalTimeout)
 	defer cancel()
 	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
 	if err := pods.DeleteCollection(ctx, gentle, metav1.ListOptions{LabelSelector: fillerLabel}); err != nil {
 		return fmt.Errorf("remove filler pods: %w", err)
 	}
-	if err := poll.Until(ctx, "filler pods gone", poll.Steady.For(2*time.Minute), poll.PodsGone(r.env.Clientset, r.env.Namespace, fillerLabel)); err != nil {
+	if err := poll.Until(ctx, "filler pods gone", poll.Steady.For(FillerRemovalTimeout), poll.PodsGone(r.env.Clientset, r.env.Namespace, fillerLabel)); err != nil {
 		return fmt.Errorf("remove filler pods: %w", err)
 	}
 	return nil

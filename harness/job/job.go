@@ -337,7 +337,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	runID := started.Format("20060102-150405")
 	res.Dir = filepath.Join(o.ReportsDir, runID)
 	rec := timeline.NewRecorder(started)
-	meta := reports.Meta{Started: started, HarnessVersion: "dev", ConsulVersion: consul.Version, KindVersion: "v0.30.0"}
+	meta := reports.Meta{Started: started, HarnessVersion: "dev", ConsulVersion: consul.Version, KindVersion: kindVersion()}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		meta.HarnessVersion = bi.Main.Version
 	}
@@ -447,13 +447,36 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	return res, nil
 }
 
+// kindVersion is the version of kind's Go module built into this binary,
+// or kindVersionFallback where the build info lacks it (test binaries: the
+// kind and e2e tiers).
+func kindVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "sigs.k8s.io/kind" {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				if d.Version != "" {
+					return d.Version
+				}
+			}
+		}
+	}
+	return kindVersionFallback
+}
+
+// kindVersionFallback is go.mod's kind version (TestKindVersionIsGoMods
+// keeps it so).
+const kindVersionFallback = "v0.30.0"
+
 // scenarioRuns converts the runner's results to the report's form.
 func scenarioRuns(results []run.Result) []reports.ScenarioRun {
 	var out []reports.ScenarioRun
 	for _, r := range results {
 		raw, _ := json.Marshal(r.Spec)
 		sr := reports.ScenarioRun{
-			Name: r.Spec.Name, Spec: raw, Context: r.Context, Faults: r.Faults, Node: r.Node, Inconclusive: r.Inconclusive, Err: r.Err,
+			Name: r.Spec.Name, Spec: raw, Context: r.Spec.CheckContext(r.Kernel), Faults: r.Faults, Node: r.Node, Inconclusive: r.Inconclusive, Err: r.Err,
 			Timing: reports.NewTiming(r.Phase(run.PhaseSetup), r.Phase(run.PhaseFaults), r.Forcing, r.Phase(run.PhaseDrain),
 				r.Phase(run.PhaseSettle), r.Phase(run.PhaseTeardown), r.Total()),
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +22,7 @@ import (
 func TestScenarioRuns(t *testing.T) {
 	spec := scenario.Spec{Name: "s", Expect: []scenario.Expectation{{Verdict: "stale_window", Op: ">", Value: 0, Why: "w"}}}
 	start := time.Now()
-	r := run.Result{Spec: spec, Started: start, Finished: start.Add(10 * time.Second), Forcing: time.Second, Err: errors.New("boom"),
+	r := run.Result{Spec: spec, Kernel: true, Started: start, Finished: start.Add(10 * time.Second), Forcing: time.Second, Err: errors.New("boom"),
 		Steps: []run.StepTiming{
 			{Name: "consul", Phase: run.PhaseSetup, Duration: 2 * time.Second},
 			{Name: "faults", Phase: run.PhaseFaults, Duration: 4 * time.Second},
@@ -33,6 +35,9 @@ func TestScenarioRuns(t *testing.T) {
 	g := got[0]
 	if g.Name != "s" || g.Err == nil || len(g.Wants) != 1 || g.Wants[0].Why != "w" || g.Wants[0].Verdict != "stale_window" {
 		t.Errorf("%+v", g)
+	}
+	if g.Context.Scenario != "s" || !g.Context.Kernel {
+		t.Errorf("verdicts' context %+v", g.Context)
 	}
 	if g.Timing.InherentMS != 4000 || g.Timing.ForcingMS != 1000 || g.Timing.TotalMS != 10000 || g.Timing.SetupMS != 2000 {
 		t.Errorf("timing %+v", g.Timing)
@@ -116,5 +121,24 @@ func TestDurationsAreKeptAcrossRuns(t *testing.T) {
 	got := loadDurations()
 	if got["a"] != 30*time.Second || got["b"] != 12*time.Second || len(got) != 2 {
 		t.Errorf("durations %v; want a 30s (its failed run ignored), b 12s, no c", got)
+	}
+}
+
+// The report's kind version: the module's built in, else the fallback
+// (test binaries carry no dependency versions, so the kind and e2e tiers
+// use it), which must be go.mod's.
+func TestKindVersionIsGoMods(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ""
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "sigs.k8s.io/kind" {
+			want = f[1]
+		}
+	}
+	if want == "" || kindVersionFallback != want || kindVersion() != want {
+		t.Errorf("go.mod has kind %q; kindVersion() %q, kindVersionFallback %q", want, kindVersion(), kindVersionFallback)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kubegrace/kubegrace/harness/kernel"
 	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/observe"
+	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/timeline"
 	"github.com/kubegrace/kubegrace/images"
@@ -154,15 +155,17 @@ func (p *Prepared) startKernelAgents(ctx context.Context, o ClusterOptions, rec 
 	return func() error {
 		// The agents' last events (the teardowns') reach their logs a
 		// moment after they happened: read until a second passes with
-		// none, for at most 10 s.
-		for last, deadline := -1, time.Now().Add(10*time.Second); time.Now().Before(deadline); {
+		// none, for at most 10 s (even after an interrupt); then the
+		// streams close whatever still comes, so the timeout is no error.
+		last := -1
+		_ = poll.Until(context.Background(), "the kernel agents' last events", poll.Slow.For(10*time.Second), func(context.Context) (bool, error) {
 			n := obs.Stats().Events
 			if n == last {
-				break
+				return true, nil
 			}
 			last = n
-			time.Sleep(time.Second)
-		}
+			return poll.Not("%d events so far", n)
+		})
 		agents.Close()
 		feeds.Wait()
 		// The DaemonSet goes with the harness's namespace: the node access

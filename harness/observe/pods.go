@@ -17,14 +17,8 @@ import (
 	"github.com/kubegrace/kubegrace/fixtures/app/event"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/harness/workload"
 )
-
-// ServiceLabel is the pod label naming the fixture service a pod belongs
-// to; the pod observer attributes IP ownership by it.
-const ServiceLabel = "kubegrace.io/service"
-
-// AppContainer is the name of the fixture's container in every pod.
-const AppContainer = "app"
 
 // Pods watches the pods of one namespace through an informer (a list, then
 // a watch that resumes from its resourceVersion, relisting when it must) and
@@ -115,7 +109,7 @@ func (p *Pods) record(pod *corev1.Pod, e timeline.Event) {
 }
 
 // PodEvent returns the pod event of the given kind for pod: source pod, the
-// pod's name, IP, service label (ServiceLabel) and role label
+// pod's name, IP, service label (workload.ServiceLabel) and role label
 // (timeline.RoleLabel, so that harness-made pods such as IP-pool fillers are
 // marked in every event about them).
 func PodEvent(pod *corev1.Pod, kind, scenario string) timeline.Event {
@@ -126,7 +120,7 @@ func PodEvent(pod *corev1.Pod, kind, scenario string) timeline.Event {
 // as they are.
 func withPod(e timeline.Event, pod *corev1.Pod, scenario string) timeline.Event {
 	e.Source, e.Scenario = timeline.SourcePod, scenario
-	e.Pod, e.Service, e.IP = pod.Name, pod.Labels[ServiceLabel], pod.Status.PodIP
+	e.Pod, e.Service, e.IP = pod.Name, pod.Labels[workload.ServiceLabel], pod.Status.PodIP
 	e.Role = pod.Labels[timeline.RoleLabel]
 	return e
 }
@@ -143,7 +137,7 @@ func (p *Pods) update(ctx context.Context, obj any) {
 		st = &podState{}
 		p.state[string(pod.UID)] = st
 		if p.Index != nil {
-			p.Index.Put(string(pod.UID), PodRef{Scenario: p.Scenario, Pod: pod.Name, Service: pod.Labels[ServiceLabel], Role: pod.Labels[timeline.RoleLabel]})
+			p.Index.Put(string(pod.UID), PodRef{Scenario: p.Scenario, Pod: pod.Name, Service: pod.Labels[workload.ServiceLabel], Role: pod.Labels[timeline.RoleLabel]})
 		}
 		p.record(pod, timeline.Event{Kind: timeline.PodCreated})
 	}
@@ -164,7 +158,7 @@ func (p *Pods) update(ctx context.Context, obj any) {
 		p.record(pod, timeline.Event{Kind: timeline.PodDeletionRequested, GraceSeconds: pod.DeletionGracePeriodSeconds})
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.Name != AppContainer {
+		if cs.Name != workload.AppContainer {
 			continue
 		}
 		t, ended := cs.State.Terminated, cs.RestartCount+1
@@ -233,7 +227,7 @@ var followTiming = poll.Quick.For(5 * time.Second)
 // before the container ends, is handed to the gap book: its lines are
 // missing until the pod is gone.
 func (p *Pods) follow(ctx context.Context, lf logFollow) {
-	req := p.Clientset.CoreV1().Pods(p.Namespace).GetLogs(lf.pod, &corev1.PodLogOptions{Container: AppContainer, Follow: true})
+	req := p.Clientset.CoreV1().Pods(p.Namespace).GetLogs(lf.pod, &corev1.PodLogOptions{Container: workload.AppContainer, Follow: true})
 	var stream io.ReadCloser
 	var err error
 	failed := false // an attempt failed while the observer was still running

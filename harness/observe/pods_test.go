@@ -19,6 +19,7 @@ import (
 	"github.com/kubegrace/kubegrace/fixtures/app/event"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/harness/workload"
 )
 
 // logServer is a Kubernetes API server that only serves pod logs, with
@@ -26,7 +27,7 @@ import (
 func logServer(t *testing.T, handler http.HandlerFunc) kubernetes.Interface {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasSuffix(r.URL.Path, "/log") || r.URL.Query().Get("container") != AppContainer {
+		if !strings.HasSuffix(r.URL.Path, "/log") || r.URL.Query().Get("container") != workload.AppContainer {
 			http.Error(w, "unexpected request "+r.URL.String(), http.StatusBadRequest)
 			return
 		}
@@ -63,7 +64,7 @@ func runningPod(name string, labels map[string]string, started time.Time) *corev
 		Status: corev1.PodStatus{
 			PodIP:      "10.244.0.9",
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
-			ContainerStatuses: []corev1.ContainerStatus{{Name: AppContainer,
+			ContainerStatuses: []corev1.ContainerStatus{{Name: workload.AppContainer,
 				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started)}}}},
 		},
 	}
@@ -86,7 +87,7 @@ func TestPodEventRole(t *testing.T) {
 		e.Pod != "filler-1" || e.IP != "10.244.0.9" || e.Scenario != "s" || e.Service != "" {
 		t.Errorf("filler event %+v", e)
 	}
-	svc := runningPod("orders-0", map[string]string{ServiceLabel: "orders"}, time.Now())
+	svc := runningPod("orders-0", map[string]string{workload.ServiceLabel: "orders"}, time.Now())
 	if e := PodEvent(svc, timeline.PodReady, "s"); e.Role != "" || e.Service != "orders" {
 		t.Errorf("service pod event %+v", e)
 	}
@@ -99,7 +100,7 @@ func TestPodsObserverSetsRoleOnEveryEvent(t *testing.T) {
 	p, rec := newPods(t, cs)
 	ctx := context.Background()
 	for _, name := range []string{"filler-1", "orders-0"} {
-		labels := map[string]string{ServiceLabel: "orders"}
+		labels := map[string]string{workload.ServiceLabel: "orders"}
 		if name == "filler-1" {
 			labels = map[string]string{timeline.RoleLabel: timeline.RoleIPFiller}
 		}
@@ -157,7 +158,7 @@ func TestLostLogGapLastsUntilPodGone(t *testing.T) {
 	p, rec := newPods(t, cs)
 	ctx := context.Background()
 	started := time.Now().Add(-time.Second)
-	pod := runningPod("orders-0", map[string]string{ServiceLabel: "orders"}, started)
+	pod := runningPod("orders-0", map[string]string{workload.ServiceLabel: "orders"}, started)
 	p.update(ctx, pod)
 	p.logsWG.Wait() // the follower gave up
 	if g := gaps(rec.Snapshot()); len(g) != 0 {

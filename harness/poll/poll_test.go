@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -86,4 +87,64 @@ func TestConditionsOnAFakeAPI(t *testing.T) {
 	check("PodsAddressed 1", PodsAddressed(cs, "ns", "s=x", 1), true)
 	check("PodsAddressed 2", PodsAddressed(cs, "ns", "s=x", 2), false)
 	check("NamespaceGone", NamespaceGone(cs, "ns"), true)
+}
+
+// holds reports whether c holds now; a reason to go on (Not) is no error.
+func holds(t *testing.T, c Condition) bool {
+	t.Helper()
+	ok, err := c(context.Background())
+	var ny *notYet
+	if err != nil && !errors.As(err, &ny) {
+		t.Fatalf("condition failed: %v", err)
+	}
+	return ok
+}
+
+func TestDeploymentAvailable(t *testing.T) {
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "ns"}, Status: appsv1.DeploymentStatus{AvailableReplicas: 1}}
+	cs := fake.NewClientset(d)
+	if !holds(t, DeploymentAvailable(cs, "ns", "d", 1)) {
+		t.Error("1 of 1 available must hold")
+	}
+	if holds(t, DeploymentAvailable(cs, "ns", "d", 2)) {
+		t.Error("1 of 2 available must not hold")
+	}
+	if holds(t, DeploymentAvailable(cs, "ns", "missing", 1)) {
+		t.Error("a missing deployment must not hold")
+	}
+}
+
+func TestRolloutComplete(t *testing.T) {
+	two := int32(2)
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "ns", Generation: 2}, Spec: appsv1.DeploymentSpec{Replicas: &two},
+		// Mid-rollout: one new pod, three in all (an old one still a replica).
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 3, UpdatedReplicas: 1, AvailableReplicas: 2}}
+	cs := fake.NewClientset(d)
+	if holds(t, RolloutComplete(cs, "ns", "d", 2)) {
+		t.Error("a rollout with an old replica left must not be complete")
+	}
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2}
+	if _, err := cs.AppsV1().Deployments("ns").UpdateStatus(context.Background(), d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !holds(t, RolloutComplete(cs, "ns", "d", 2)) {
+		t.Error("all replicas updated and available: complete")
+	}
+	if holds(t, RolloutComplete(cs, "ns", "d", 3)) {
+		t.Error("a generation the controller has not observed yet must not be complete")
+	}
+}
+
+func TestNamespaceGoneOnceDeleted(t *testing.T) {
+	cs := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kg-s"}})
+	gone := NamespaceGone(cs, "kg-s")
+	if holds(t, gone) {
+		t.Fatal("a present namespace is not gone")
+	}
+	if err := cs.CoreV1().Namespaces().Delete(context.Background(), "kg-s", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !holds(t, gone) {
+		t.Error("a deleted namespace is gone")
+	}
 }

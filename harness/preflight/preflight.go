@@ -21,7 +21,6 @@ import (
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/nodeaccess"
-	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 )
 
@@ -246,7 +245,7 @@ func creates(specs []scenario.Spec, accessPods bool) []string {
 		if s.NeedsNodeToItself() {
 			what = append(what, "IP-reuse pods on one node")
 		}
-		out = append(out, fmt.Sprintf("namespace %s: %s", run.Namespace(s), strings.Join(what, ", ")))
+		out = append(out, fmt.Sprintf("namespace %s: %s", s.Namespace(), strings.Join(what, ", ")))
 	}
 	switch {
 	case accessPods:

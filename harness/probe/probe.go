@@ -31,6 +31,7 @@ import (
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/harness/workload"
 	"github.com/kubegrace/kubegrace/reports"
 )
 
@@ -250,12 +251,12 @@ func podFor(o Options, ns string) *corev1.Pod {
 	grace := int64(o.Grace / time.Second)
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: PodName, Namespace: ns,
-			Labels: map[string]string{observe.ServiceLabel: Service, "app.kubernetes.io/part-of": "kubegrace"}},
+			Labels: map[string]string{workload.ServiceLabel: Service, "app.kubernetes.io/part-of": "kubegrace"}},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: &grace,
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
-				Name: observe.AppContainer, Image: o.Image, ImagePullPolicy: corev1.PullNever, Command: o.Command,
+				Name: workload.AppContainer, Image: o.Image, ImagePullPolicy: corev1.PullNever, Command: o.Command,
 			}},
 		},
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/fixtures/app/event"
 	"github.com/kubegrace/kubegrace/harness/consul"
+	"github.com/kubegrace/kubegrace/harness/poll"
 )
 
 // AppSpec is one fixture app process: its container command and environment.
@@ -34,7 +35,8 @@ type StaleSpec struct {
 	Client   *api.Client
 	// Observe is how long Old's check is watched after New registered.
 	Observe time.Duration
-	// Poll is the interval at which check status is sampled.
+	// Poll is the interval at which check status is sampled: the
+	// resolution of what is measured, so no preset's.
 	Poll time.Duration
 }
 
@@ -123,7 +125,8 @@ func MeasureStale(ctx context.Context, spec StaleSpec) (res StaleResult, err err
 		return res, fmt.Errorf("%s: look up old registration: %w", spec.Name, err)
 	}
 	res.Identity = svc.Meta["identity_check"]
-	if _, err := consul.WaitCheckStatus(ctx, spec.Client, checkID, api.HealthPassing, spec.Poll, 15*time.Second); err != nil {
+	sample := poll.Timing{Interval: spec.Poll}
+	if _, err := consul.WaitCheckStatus(ctx, spec.Client, checkID, api.HealthPassing, sample.For(15*time.Second)); err != nil {
 		return res, fmt.Errorf("%s: old never passed: %w", spec.Name, err)
 	}
 
@@ -133,7 +136,7 @@ func MeasureStale(ctx context.Context, spec StaleSpec) (res StaleResult, err err
 		return res, err
 	}
 	<-old.Done()
-	critAt, err := consul.WaitCheckStatus(ctx, spec.Client, checkID, api.HealthCritical, spec.Poll, 30*time.Second)
+	critAt, err := consul.WaitCheckStatus(ctx, spec.Client, checkID, api.HealthCritical, sample.For(30*time.Second))
 	if err != nil {
 		return res, fmt.Errorf("%s: old check never went critical after SIGKILL: %w", spec.Name, err)
 	}
@@ -172,10 +175,8 @@ func MeasureStale(ctx context.Context, spec StaleSpec) (res StaleResult, err err
 				res.NewPassing = true
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(spec.Poll):
+		if err := poll.Sleep(ctx, spec.Poll); err != nil {
+			return res, err
 		}
 	}
 	res.ObservedMS = ms(time.Since(newStart))

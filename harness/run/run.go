@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/klient"
 
-	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/consul"
 	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/observe"
@@ -41,7 +40,7 @@ type Runner struct {
 	// for the kernel observer (one per job) to attribute processes.
 	PodIndex *observe.PodIndex
 	// Kernel says the kernel signal observer runs: the scenarios' signal
-	// verdicts rest on it (check.Context.Kernel).
+	// verdicts rest on it (Result.Kernel).
 	Kernel bool
 	// Nodes are the nodes scenarios may run on. Scenarios that need a node
 	// to themselves run side by side, each pinned to one of them; with
@@ -100,9 +99,11 @@ type StepTiming struct {
 
 // Result is one scenario's run.
 type Result struct {
-	Spec     scenario.Spec
-	Context  check.Context
-	Steps    []StepTiming
+	Spec  scenario.Spec
+	Steps []StepTiming
+	// Kernel says the kernel signal observer ran for the scenario
+	// (Runner.Kernel): its signal verdicts rest on it.
+	Kernel   bool
 	Started  time.Time
 	Finished time.Time
 	// Faults describe what each fault did, in order.
@@ -163,9 +164,6 @@ func (s *State) OnTeardown(what string, do func(ctx context.Context) error) {
 // Logf prints a progress line for the scenario.
 func (s *State) Logf(format string, args ...any) { s.Runner.logf(s.Spec.Name, format, args...) }
 
-// Namespace is the namespace a scenario runs in.
-func Namespace(s scenario.Spec) string { return "kg-" + s.Name }
-
 // TeardownTimeout bounds teardown, which runs even after an interrupt.
 const TeardownTimeout = 2 * time.Minute
 
@@ -183,9 +181,8 @@ func (r *Runner) RunOn(ctx context.Context, spec scenario.Spec, node string, rec
 // runOn is RunOn, calling stepsDone when the steps have ended, before
 // teardown.
 func (r *Runner) runOn(ctx context.Context, spec scenario.Spec, node string, rec *timeline.Recorder, stepsDone func()) Result {
-	res := Result{Spec: spec, Started: time.Now(), Context: Context(spec), Node: node}
-	res.Context.Kernel = r.Kernel
-	st := &State{Runner: r, Spec: spec, Namespace: Namespace(spec), Node: node, Rec: rec, Result: &res}
+	res := Result{Spec: spec, Started: time.Now(), Kernel: r.Kernel, Node: node}
+	st := &State{Runner: r, Spec: spec, Namespace: spec.Namespace(), Node: node, Rec: rec, Result: &res}
 	cs, err := r.clientset()
 	if err != nil {
 		res.Err = err
@@ -247,28 +244,6 @@ func (s *State) teardown() error {
 	}
 	s.cleanups = nil
 	return errors.Join(errs...)
-}
-
-// Context is what the verdicts need to know of spec: its services and
-// their grace periods.
-func Context(spec scenario.Spec) check.Context {
-	ctx := check.Context{Scenario: spec.Name, WatchedServices: spec.ServiceNames(), ServiceGrace: map[string]time.Duration{}}
-	for _, s := range spec.Services {
-		ctx.ServiceGrace[s.Name] = s.Grace()
-		if s.AppProcess != "" {
-			if ctx.AppProcess == nil {
-				ctx.AppProcess = map[string]string{}
-			}
-			ctx.AppProcess[s.Name] = s.AppProcess
-		}
-		if s.StopSignal != "" {
-			if ctx.StopSignal == nil {
-				ctx.StopSignal = map[string]string{}
-			}
-			ctx.StopSignal[s.Name] = s.StopSignal
-		}
-	}
-	return ctx
 }
 
 // Live lists the namespaces of scenarios created and not yet torn down:

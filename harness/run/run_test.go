@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kubegrace/kubegrace/harness/scenario"
 )
 
 // The run is the list the issue describes, in this order.
@@ -83,23 +81,6 @@ func TestTeardownRunsEveryCleanupNewestFirstAndJoinsErrors(t *testing.T) {
 	}
 	if s.teardown() != nil || len(order) != 3 {
 		t.Errorf("a second teardown must do nothing")
-	}
-}
-
-func TestContextHasEachServicesGrace(t *testing.T) {
-	spec, err := scenario.Parse([]byte(`
-name: s
-services:
-- {name: a, entrypoint: bash-exec, terminationGracePeriodSeconds: 3}
-- {name: b, entrypoint: bash-exec}
-faults: [{podDelete: {service: b}}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := Context(spec)
-	if c.ServiceGrace["a"] != 3*time.Second || c.ServiceGrace["b"] != 30*time.Second || !slices.Equal(c.WatchedServices, []string{"a", "b"}) {
-		t.Errorf("context %+v", c)
 	}
 }
 

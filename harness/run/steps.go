@@ -139,7 +139,7 @@ func servicesReady(ctx context.Context, s *State) error {
 	s.Logf("waiting for %d service(s) to pass their Consul checks", len(s.Spec.Services))
 	for _, svc := range s.Spec.Services {
 		want := int(max(svc.Replicas, 1))
-		sel := observe.ServiceLabel + "=" + svc.Name
+		sel := workload.ServiceLabel + "=" + svc.Name
 		var err error
 		if svc.RegistersInConsul() {
 			err = poll.Until(ctx, fmt.Sprintf("%d passing instances of %s", want, svc.Name), poll.Steady, consul.Passing(s.Consul.Client, svc.Name, want))
@@ -176,7 +176,7 @@ func logTail(s *State, sel string) string {
 	var b strings.Builder
 	lines := int64(15)
 	for _, p := range pods.Items {
-		raw, err := s.Clientset.CoreV1().Pods(s.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: observe.AppContainer, TailLines: &lines}).DoRaw(ctx)
+		raw, err := s.Clientset.CoreV1().Pods(s.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: workload.AppContainer, TailLines: &lines}).DoRaw(ctx)
 		if err != nil {
 			fmt.Fprintf(&b, "\n  pod %s: no log (%v)", p.Name, err)
 			continue

@@ -384,6 +384,33 @@ func (s Spec) Images() []string {
 	return out
 }
 
+// Namespace is the namespace the scenario runs in: the run creates and
+// deletes it, and the preflight names it.
+func (s Spec) Namespace() string { return "kg-" + s.Name }
+
+// CheckContext is what the verdicts need to know of the scenario beyond
+// its timeline: its services, their grace periods, app processes and stop
+// signals; kernel says the kernel signal observer ran for it.
+func (s Spec) CheckContext(kernel bool) check.Context {
+	ctx := check.Context{Scenario: s.Name, WatchedServices: s.ServiceNames(), ServiceGrace: map[string]time.Duration{}, Kernel: kernel}
+	for _, svc := range s.Services {
+		ctx.ServiceGrace[svc.Name] = svc.Grace()
+		if svc.AppProcess != "" {
+			if ctx.AppProcess == nil {
+				ctx.AppProcess = map[string]string{}
+			}
+			ctx.AppProcess[svc.Name] = svc.AppProcess
+		}
+		if svc.StopSignal != "" {
+			if ctx.StopSignal == nil {
+				ctx.StopSignal = map[string]string{}
+			}
+			ctx.StopSignal[svc.Name] = svc.StopSignal
+		}
+	}
+	return ctx
+}
+
 // ServiceNames lists the spec's services in order.
 func (s Spec) ServiceNames() []string {
 	out := make([]string, len(s.Services))

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubegrace/kubegrace/harness/workload"
 )
@@ -176,5 +178,27 @@ func TestEstimateOrdersTheBuiltInSpecs(t *testing.T) {
 	}
 	if est["incident-replay"] <= est["remediation-exec"] || est["remediation-prestop"] <= est["remediation-tini-g"] {
 		t.Errorf("a scenario that waits out its grace estimated no longer than one that stops at once: %v", est)
+	}
+}
+
+// The verdicts' context has each service's grace (Kubernetes' 30 s where
+// the spec says none), its services, its namespace, and the kernel flag.
+func TestCheckContextHasEachServicesGrace(t *testing.T) {
+	spec, err := Parse([]byte(`
+name: s
+services:
+- {name: a, entrypoint: bash-exec, terminationGracePeriodSeconds: 3}
+- {name: b, entrypoint: bash-exec}
+faults: [{podDelete: {service: b}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := spec.CheckContext(true)
+	if c.Scenario != "s" || !c.Kernel || c.ServiceGrace["a"] != 3*time.Second || c.ServiceGrace["b"] != 30*time.Second || !slices.Equal(c.WatchedServices, []string{"a", "b"}) {
+		t.Errorf("context %+v", c)
+	}
+	if spec.Namespace() != "kg-s" {
+		t.Errorf("namespace %q", spec.Namespace())
 	}
 }

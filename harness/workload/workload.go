@@ -21,8 +21,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
-	"github.com/kubegrace/kubegrace/harness/observe"
 )
+
+// ServiceLabel is the pod label naming the fixture service a pod belongs
+// to; the pod observer attributes IP ownership by it, faults find their
+// pods by it.
+const ServiceLabel = "kubegrace.io/service"
+
+// AppContainer is the name of the app's container in every pod.
+const AppContainer = "app"
 
 // Service describes one fixture service as a scenario wants it.
 type Service struct {
@@ -81,7 +88,7 @@ const PodIPEnv = "KUBEGRACE_POD_IP"
 
 // Labels are the labels of a service's pods.
 func Labels(service string) map[string]string {
-	return map[string]string{observe.ServiceLabel: service, "app.kubernetes.io/part-of": "kubegrace"}
+	return map[string]string{ServiceLabel: service, "app.kubernetes.io/part-of": "kubegrace"}
 }
 
 // Deployment returns the service's Deployment in namespace ns, running
@@ -120,7 +127,7 @@ func Deployment(ns string, s Service, image, consulAddr string) (*appsv1.Deploym
 		add("FIXTURE_DRAIN_DELAY", s.DrainDelay.String())
 	}
 	c := corev1.Container{
-		Name:            observe.AppContainer,
+		Name:            AppContainer,
 		Image:           image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         v.Argv(entrypoints.DefaultLayout),
@@ -196,7 +203,7 @@ func userDeployment(ns string, s Service, consulAddr string) (*appsv1.Deployment
 		probe = corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: s.HealthPath, Port: intstr.FromInt32(port)}}
 	}
 	c := corev1.Container{
-		Name:            observe.AppContainer,
+		Name:            AppContainer,
 		Image:           s.Image,
 		ImagePullPolicy: pullPolicy(s.Pull),
 		Command:         s.Command,
@@ -225,7 +232,7 @@ func Caller(ns, name, service, image, consulAddr string, interval time.Duration)
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: &zero,
 					Containers: []corev1.Container{{
-						Name:            observe.AppContainer,
+						Name:            AppContainer,
 						Image:           image,
 						ImagePullPolicy: corev1.PullIfNotPresent,
 						Command:         []string{entrypoints.DefaultLayout.App, "caller"},

@@ -47,7 +47,7 @@ func runSpec(ctx SpecContext, file string) (run.Result, timeline.Timeline, repor
 	Expect(stop()).To(Succeed())
 	tl := rec.Snapshot()
 	raw, _ := json.Marshal(spec)
-	sr := reports.ScenarioRun{Name: spec.Name, Spec: raw, Context: res.Context, Faults: res.Faults, Err: res.Err}
+	sr := reports.ScenarioRun{Name: spec.Name, Spec: raw, Context: spec.CheckContext(res.Kernel), Faults: res.Faults, Err: res.Err}
 	for _, e := range spec.Expect {
 		sr.Wants = append(sr.Wants, reports.Want{Verdict: e.Verdict, Subject: e.Subject, Op: e.Op, Value: e.Value, Why: e.Why})
 	}
