@@ -320,8 +320,13 @@ func (p *picture) faultLane(m check.LaneModel) {
 	}
 	for _, f := range m.Faults {
 		title := fmt.Sprintf("fault %s to %s: %s", p.at(f.From), p.at(f.To), f.Detail)
-		if !f.Ended {
+		switch {
+		case !f.Ended:
 			title += " (no end recorded)"
+		case f.Error != "":
+			title = fmt.Sprintf("fault %s to %s: %s, failed: %s", p.at(f.From), p.at(f.To), f.Outcome, f.Error)
+		case f.Outcome != "":
+			title = fmt.Sprintf("fault %s to %s: %s", p.at(f.From), p.at(f.To), f.Outcome)
 		}
 		p.rect(f.From, f.To, colorFault, ` fill-opacity="0.8"`, title)
 		// The name goes inside a bar wide enough for it, else after it.

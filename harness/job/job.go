@@ -329,7 +329,6 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	repo := o.Cluster.Repo
 	if o.ReportsDir == "" {
 		o.ReportsDir = "reports"
 	}
@@ -337,104 +336,32 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	runID := started.Format("20060102-150405")
 	res.Dir = filepath.Join(o.ReportsDir, runID)
 	rec := timeline.NewRecorder(started)
-	meta := reports.Meta{Started: started, HarnessVersion: "dev", ConsulVersion: consul.Version, KindVersion: kindVersion()}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		meta.HarnessVersion = bi.Main.Version
-	}
-	meta.HarnessCommit = gitCommit(repo)
-	if raw, rerr := os.ReadFile(filepath.Join(repo, "kind-config.yaml")); rerr == nil && o.Cluster.Kubeconfig == "" {
-		meta.KindConfig = string(raw)
-	}
+	meta := newMeta(started, o.Cluster)
 
-	// The report is written whatever happens below. Scenario errors are
-	// kept per scenario; jobErr is the job's own.
+	// The report is written whatever happens below; it is deferred first so
+	// it runs last, after the observers stopped. Scenario errors are kept
+	// per scenario; jobErr is the job's own.
 	var jobErr error
 	defer func() {
-		if p := recover(); p != nil {
-			jobErr = errors.Join(jobErr, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
-		}
-		if ctx.Err() != nil {
-			jobErr = errors.Join(jobErr, fmt.Errorf("interrupted: %w", context.Cause(ctx)))
-		}
-		tl := rec.Snapshot()
-		res.Run, res.Verdicts = reports.Assemble(meta, scenarioRuns(res.Results), tl, jobErr)
-		err = res.Run.Err()
-		if werr := reports.Write(res.Dir, res.Run, tl, res.Verdicts); werr != nil {
-			err = errors.Join(err, fmt.Errorf("write report %s: %w", res.Dir, werr))
-		}
-		if werr := reports.WriteJUnit(filepath.Join(res.Dir, reports.JUnitFile), res.Run); werr != nil {
-			err = errors.Join(err, werr)
-		}
-		latest := filepath.Join(o.ReportsDir, "latest")
-		_ = os.Remove(latest)
-		_ = os.Symlink(runID, latest)
+		err = res.finish(ctx, o.ReportsDir, runID, meta, rec, jobErr, recover())
 	}()
 
 	if o.Cluster.LogDir == "" {
 		o.Cluster.LogDir = filepath.Join(res.Dir, "cluster-logs")
 	}
-	p, jobErr := PrepareCluster(ctx, o.Cluster)
+	p, runner, access, jobErr := setUp(ctx, o, &meta)
 	if jobErr != nil {
 		return res, jobErr
 	}
-	c := p.Cluster
-	own, jobErr := p.provideOwnImages(ctx, o.Specs, repo, o.Log)
+	stopObservers, jobErr := p.startObservers(ctx, o, runner, access, rec, &meta)
+	defer func() { jobErr = errors.Join(jobErr, stopObservers()) }()
 	if jobErr != nil {
-		return res, jobErr
-	}
-	meta.Images = images.IDs(ctx, append([]string{p.Images.Consul, p.Images.Fixture, c.NodeImage.Image}, own...)...)
-	if v, verr := c.ServerVersion(); verr == nil {
-		meta.KubernetesVersion = v
-	}
-	runner := p.Runner(o.Log)
-	if runner.Nodes, jobErr = c.SchedulableNodes(ctx); jobErr != nil {
-		return res, jobErr
-	}
-	meta.Nodes = runner.Nodes
-	access, jobErr := NodeAccessMode(o.Cluster, c)
-	if jobErr != nil {
-		return res, jobErr
-	}
-	pf, jobErr := preflight.Check(ctx, c, o.Specs, preflight.Options{Registry: p.Registry, NodeAccess: access})
-	if jobErr != nil {
-		return res, jobErr
-	}
-	meta.Preflight, _ = json.Marshal(pf)
-	runner.IPAM, runner.IPCooldown = pf.IPAMFamily, time.Duration(pf.IPCooldownSeconds)*time.Second
-	if o.Cluster.Kubeconfig != "" {
-		fmt.Fprint(o.Log, pf.String())
-	}
-	stopAccess, jobErr := p.startNodeAccess(ctx, o.Cluster, runner, o.Log)
-	defer func() {
-		if serr := stopAccess(); serr != nil {
-			jobErr = errors.Join(jobErr, serr)
-		}
-	}()
-	if jobErr != nil {
-		return res, jobErr
-	}
-	var stopKernel func() error
-	switch kmode := o.Kernel; {
-	case access == NodeAccessPods && kmode != KernelOff:
-		stopKernel = p.startKernelAgents(ctx, o.Cluster, rec, runner, &meta, o.Log)
-	case !c.Kind && kmode != KernelOff:
-		stopKernel = StartKernel(ctx, KernelUnreachable, rec, runner, &meta, o.Log)
-	default:
-		stopKernel = StartKernel(ctx, kmode, rec, runner, &meta, o.Log)
-	}
-	defer func() {
-		if kerr := stopKernel(); kerr != nil {
-			jobErr = errors.Join(jobErr, kerr)
-		}
-	}()
-	if o.Kernel == KernelRequired && !runner.Kernel {
-		jobErr = fmt.Errorf("the kernel signal observer is required (--kernel require) but cannot run: %s", meta.Kernel.Reason)
 		return res, jobErr
 	}
 	if o.OnRunner != nil {
 		o.OnRunner(runner)
 	}
-	fmt.Fprintf(o.Log, "running %d scenario(s) on cluster %s, %d node(s) (node image %s)\n", len(o.Specs), c.Name, len(runner.Nodes), c.NodeImage.Image)
+	fmt.Fprintf(o.Log, "running %d scenario(s) on cluster %s, %d node(s) (node image %s)\n", len(o.Specs), p.Cluster.Name, len(runner.Nodes), p.Cluster.NodeImage.Image)
 	parallel := o.Parallel
 	if parallel <= 0 {
 		parallel = max(2, len(runner.Nodes))
@@ -445,6 +372,106 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		saveDurations(res.Results)
 	}
 	return res, nil
+}
+
+// newMeta is what the report says of the run before it starts: versions,
+// commit, kind config.
+func newMeta(started time.Time, o ClusterOptions) reports.Meta {
+	meta := reports.Meta{Started: started, HarnessVersion: "dev", ConsulVersion: consul.Version, KindVersion: kindVersion()}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		meta.HarnessVersion = bi.Main.Version
+	}
+	meta.HarnessCommit = gitCommit(o.Repo)
+	if raw, err := os.ReadFile(filepath.Join(o.Repo, "kind-config.yaml")); err == nil && o.Kubeconfig == "" {
+		meta.KindConfig = string(raw)
+	}
+	return meta
+}
+
+// finish writes the report (run.json, timeline, verdicts, markdown, HTML,
+// JUnit) and points reports/latest at it, with jobErr, an interrupt and a
+// panic (recovered) said in it; it returns the run's error.
+func (res *Result) finish(ctx context.Context, reportsDir, runID string, meta reports.Meta, rec *timeline.Recorder, jobErr error, recovered any) (err error) {
+	if recovered != nil {
+		jobErr = errors.Join(jobErr, fmt.Errorf("panic: %v\n%s", recovered, debug.Stack()))
+	}
+	if ctx.Err() != nil {
+		jobErr = errors.Join(jobErr, fmt.Errorf("interrupted: %w", context.Cause(ctx)))
+	}
+	tl := rec.Snapshot()
+	res.Run, res.Verdicts = reports.Assemble(meta, scenarioRuns(res.Results), tl, jobErr)
+	err = res.Run.Err()
+	if werr := reports.Write(res.Dir, res.Run, tl, res.Verdicts); werr != nil {
+		err = errors.Join(err, fmt.Errorf("write report %s: %w", res.Dir, werr))
+	}
+	if werr := reports.WriteJUnit(filepath.Join(res.Dir, reports.JUnitFile), res.Run); werr != nil {
+		err = errors.Join(err, werr)
+	}
+	latest := filepath.Join(reportsDir, "latest")
+	_ = os.Remove(latest)
+	_ = os.Symlink(runID, latest)
+	return err
+}
+
+// setUp prepares the cluster, the images the specs name, and a runner that
+// knows the nodes and what the preflight found (IPAM, cooldown).
+func setUp(ctx context.Context, o Options, meta *reports.Meta) (*Prepared, *run.Runner, string, error) {
+	p, err := PrepareCluster(ctx, o.Cluster)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	c := p.Cluster
+	own, err := p.provideOwnImages(ctx, o.Specs, o.Cluster.Repo, o.Log)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	meta.Images = images.IDs(ctx, append([]string{p.Images.Consul, p.Images.Fixture, c.NodeImage.Image}, own...)...)
+	if v, verr := c.ServerVersion(); verr == nil {
+		meta.KubernetesVersion = v
+	}
+	runner := p.Runner(o.Log)
+	if runner.Nodes, err = c.SchedulableNodes(ctx); err != nil {
+		return nil, nil, "", err
+	}
+	meta.Nodes = runner.Nodes
+	access, err := NodeAccessMode(o.Cluster, c)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	pf, err := preflight.Check(ctx, c, o.Specs, preflight.Options{Registry: p.Registry, NodeAccess: access})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	meta.Preflight, _ = json.Marshal(pf)
+	runner.IPAM, runner.IPCooldown = pf.IPAMFamily, time.Duration(pf.IPCooldownSeconds)*time.Second
+	if o.Cluster.Kubeconfig != "" {
+		fmt.Fprint(o.Log, pf.String())
+	}
+	return p, runner, access, nil
+}
+
+// startObservers starts node access (pods, with --allow-privileged) and
+// the kernel observer (this host's tracefs, or agents on the nodes); stop
+// ends both, even after an error.
+func (p *Prepared) startObservers(ctx context.Context, o Options, runner *run.Runner, access string, rec *timeline.Recorder, meta *reports.Meta) (stop func() error, err error) {
+	stopAccess, err := p.startNodeAccess(ctx, o.Cluster, runner, o.Log)
+	stopKernel := func() error { return nil }
+	stop = func() error { return errors.Join(stopKernel(), stopAccess()) }
+	if err != nil {
+		return stop, err
+	}
+	switch kmode := o.Kernel; {
+	case access == NodeAccessPods && kmode != KernelOff:
+		stopKernel = p.startKernelAgents(ctx, o.Cluster, rec, runner, meta, o.Log)
+	case !p.Cluster.Kind && kmode != KernelOff:
+		stopKernel = StartKernel(ctx, KernelUnreachable, rec, runner, meta, o.Log)
+	default:
+		stopKernel = StartKernel(ctx, kmode, rec, runner, meta, o.Log)
+	}
+	if o.Kernel == KernelRequired && !runner.Kernel {
+		return stop, fmt.Errorf("the kernel signal observer is required (--kernel require) but cannot run: %s", meta.Kernel.Reason)
+	}
+	return stop, nil
 }
 
 // kindVersion is the version of kind's Go module built into this binary,

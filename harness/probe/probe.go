@@ -96,7 +96,7 @@ type Result struct {
 }
 
 // Names of the probe's pod and service; its namespace is
-// kg-probe-<time> (one per probe, so a probe never waits for the last one's
+// kg-probe-<time>-<ms> (one per probe, so a probe never waits for the last one's
 // namespace to be finalized).
 const (
 	PodName = "probe"
@@ -104,10 +104,47 @@ const (
 )
 
 // Run probes o.Image. A report is written even when the probe fails half
-// way.
+// way, once the cluster is ready.
 func Run(ctx context.Context, o Options) (res Result, err error) {
-	start := time.Now()
+	pr := &session{o: o.withDefaults(), start: time.Now(), idx: observe.NewPodIndex()}
+	pr.rec = timeline.NewRecorder(pr.start)
 	res.Image = o.Image
+	if err := pr.connect(ctx); err != nil {
+		return res, err
+	}
+	if err := pr.openKernel(); err != nil {
+		return res, err
+	}
+	if pr.tracer != nil {
+		defer pr.tracer.Close()
+		res.Kernel = true
+	}
+	defer func() { err = pr.report(&res, err) }()
+	defer func() { err = errors.Join(err, pr.deleteNamespace()) }()
+	if err := pr.startPod(ctx, &res); err != nil {
+		return res, err
+	}
+	return res, pr.stopPod(ctx)
+}
+
+// session is one probe's state, from the cluster to the report.
+type session struct {
+	o      Options
+	start  time.Time
+	cs     kubernetes.Interface
+	rec    *timeline.Recorder
+	idx    *observe.PodIndex
+	tracer *kernel.Tracer
+	kobs   *observe.Kernel
+	kinfo  reports.KernelObserver
+	set    *observe.Set
+	ns     string
+	// deleted: the pod's deletion was requested; before it there is
+	// nothing to judge.
+	deleted bool
+}
+
+func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -120,131 +157,155 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.ReportsDir == "" {
 		o.ReportsDir = "reports"
 	}
-	if err := cluster.LocalImage(ctx, o.Image); err != nil {
-		return res, err
-	}
-	o.Cluster.SkipImages = true
-	p, err := job.PrepareCluster(ctx, o.Cluster)
-	if err != nil {
-		return res, err
-	}
-	if err := p.Cluster.LoadImages(ctx, o.Image); err != nil {
-		return res, err
-	}
-	cs, err := kubernetes.NewForConfig(p.Cluster.Client.RESTConfig())
-	if err != nil {
-		return res, fmt.Errorf("client: %w", err)
-	}
+	o.Cluster.SkipImages = true // the probe needs no project image
+	return o
+}
 
-	rec := timeline.NewRecorder(start)
-	idx := observe.NewPodIndex()
-	kinfo := &reports.KernelObserver{}
-	var tr *kernel.Tracer
-	if o.Kernel != job.KernelOff {
-		tr, err = kernel.Open(kernel.Options{Name: fmt.Sprintf("kubegrace-probe-%d", time.Now().UnixNano()%1e6)})
-		if err != nil {
-			kinfo.Reason = err.Error()
-			if o.Kernel == job.KernelRequired {
-				return res, err
-			}
-			fmt.Fprintf(o.Log, "%v\n  the probe can only read exit codes\n", err)
-		}
-	} else {
-		kinfo.Reason = "turned off (--kernel off)"
+// connect checks the image is in the local engine, prepares the cluster
+// and loads the image into it.
+func (pr *session) connect(ctx context.Context) error {
+	if err := cluster.LocalImage(ctx, pr.o.Image); err != nil {
+		return err
 	}
-	gctx := ctx
-	var kobs *observe.Kernel
-	var observers []observe.Observer
-	if tr != nil {
-		defer tr.Close()
-		kinfo.Available, res.Kernel = true, true
-		kobs = &observe.Kernel{Tracer: tr, Index: idx, Rec: rec, ProcRoot: o.ProcRoot}
-		observers = append(observers, kobs)
-	}
-
-	// The report, whatever happens below.
-	cctx := check.Context{Scenario: Service, Kernel: res.Kernel, WatchedServices: []string{Service}, ServiceGrace: map[string]time.Duration{Service: o.Grace}}
-	if o.App != "" {
-		cctx.AppProcess = map[string]string{Service: o.App}
-	}
-	var set *observe.Set
-	deleted := false
-	defer func() {
-		if set != nil {
-			err = errors.Join(err, set.Stop())
-		}
-		if kobs != nil {
-			s := kobs.Stats()
-			if lost, lerr := tr.Lost(); lerr == nil {
-				s.Lost = lost
-			}
-			*kinfo = reports.KernelObserver{Available: true, Events: s.Events, Recorded: s.Recorded, Lost: s.Lost,
-				Unparsed: tr.Unparsed(), LatencyP50MS: s.LatencyP50MS, LatencyMaxMS: s.LatencyMaxMS}
-		}
-		tl := rec.Snapshot()
-		res.Verdicts = check.All(tl, cctx)
-		res.App, res.Init, _ = check.KernelApp(tl, cctx, PodName)
-		res.Pass = gotStopSignal(res)
-		res.ExitCode = exitCode(tl)
-		res.Summary = summarize(res, o)
-		if !deleted {
-			// Nothing was stopped, so there is nothing to judge (the
-			// processes seen may be the runtime's hooks).
-			res.Pass, res.Summary = false, fmt.Sprintf("The probe ended before it deleted the pod: %v\n", err)
-		}
-		res.Duration = time.Since(start)
-		res.Dir = filepath.Join(o.ReportsDir, "probe-"+start.Format("20060102-150405"))
-		spec := fmt.Sprintf(`{"name":%q,"image":%q,"command":%q,"grace":%q}`, Service, o.Image, o.Command, o.Grace)
-		wants := []reports.Want{{Verdict: check.NameSignalDelivered, Subject: PodName, Op: "==", Value: 1, Why: "the app process gets the stop signal (its log says so)"}}
-		if res.Kernel {
-			wants = []reports.Want{{Verdict: check.NameShutdownWindow, Subject: PodName, Op: ">=", Value: 0, Why: "the kernel queues the stop signal for the app process"}}
-		}
-		run, vs := reports.Assemble(reports.Meta{Started: start, Kernel: kinfo, Images: map[string]string{o.Image: ""}, Summary: res.Summary},
-			[]reports.ScenarioRun{{Name: Service, Spec: []byte(spec), Context: cctx, Wants: wants, Err: err}}, tl, nil)
-		if werr := reports.Write(res.Dir, run, tl, vs); werr != nil {
-			err = errors.Join(err, fmt.Errorf("write report: %w", werr))
-		}
-	}()
-
-	ns := "kg-probe-" + start.Format("150405")
-	if err := createNamespace(gctx, cs, ns); err != nil {
-		return res, err
-	}
-	fmt.Fprintf(o.Log, "probe: cluster ready, image loaded (%.1f s)\n", time.Since(start).Seconds())
-	defer func() {
-		bg, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if derr := cs.CoreV1().Namespaces().Delete(bg, ns, metav1.DeleteOptions{}); derr != nil && !apierrors.IsNotFound(derr) {
-			err = errors.Join(err, fmt.Errorf("delete namespace %s: %w", ns, derr))
-		}
-	}()
-	observers = append(observers, &observe.Pods{Clientset: cs, Namespace: ns, Rec: rec, Scenario: Service, Index: idx})
-	set = observe.Start(gctx, observers...)
-
-	pod := podFor(o, ns)
-	if _, err := cs.CoreV1().Pods(ns).Create(gctx, pod, metav1.CreateOptions{}); err != nil {
-		return res, fmt.Errorf("create the probe pod: %w", err)
-	}
-	fmt.Fprintf(o.Log, "probe: pod %s/%s created from %s; waiting for it to run and its processes to settle\n", ns, PodName, o.Image)
-	uid, err := waitRunning(gctx, cs, ns)
+	p, err := job.PrepareCluster(ctx, pr.o.Cluster)
 	if err != nil {
-		return res, err
+		return err
 	}
-	res.Tree, err = settle(gctx, o.ProcRoot, uid)
+	if err := p.Cluster.LoadImages(ctx, pr.o.Image); err != nil {
+		return err
+	}
+	if pr.cs, err = kubernetes.NewForConfig(p.Cluster.Client.RESTConfig()); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	return nil
+}
+
+// openKernel opens a tracefs instance unless the kernel is turned off; an
+// error only when it is required and cannot run.
+func (pr *session) openKernel() error {
+	if pr.o.Kernel == job.KernelOff {
+		pr.kinfo.Reason = "turned off (--kernel off)"
+		return nil
+	}
+	tr, err := kernel.Open(kernel.Options{Name: fmt.Sprintf("kubegrace-probe-%d", time.Now().UnixNano()%1e6)})
 	if err != nil {
-		return res, err
+		pr.kinfo.Reason = err.Error()
+		if pr.o.Kernel == job.KernelRequired {
+			return err
+		}
+		fmt.Fprintf(pr.o.Log, "%v\n  the probe can only read exit codes\n", err)
+		return nil
 	}
-	fmt.Fprintf(o.Log, "probe: %d process(es) in the container, settled (%.1f s); deleting the pod (grace %s)\n", len(res.Tree), time.Since(start).Seconds(), o.Grace)
-	if err := cs.CoreV1().Pods(ns).Delete(gctx, PodName, metav1.DeleteOptions{}); err != nil {
-		return res, fmt.Errorf("delete the probe pod: %w", err)
+	pr.tracer, pr.kinfo.Available = tr, true
+	pr.kobs = &observe.Kernel{Tracer: tr, Index: pr.idx, Rec: pr.rec, ProcRoot: pr.o.ProcRoot}
+	return nil
+}
+
+// context is the probe pod's judging input.
+func (pr *session) context(kernel bool) check.Context {
+	c := check.Context{Scenario: Service, Kernel: kernel, WatchedServices: []string{Service}, ServiceGrace: map[string]time.Duration{Service: pr.o.Grace}}
+	if pr.o.App != "" {
+		c.AppProcess = map[string]string{Service: pr.o.App}
 	}
-	deleted = true
-	if err := poll.Until(gctx, "probe pod gone", poll.Quick.For(o.Grace+time.Minute), poll.PodGone(cs, ns, PodName)); err != nil {
-		return res, err
+	return c
+}
+
+// startPod creates the namespace and the pod, with the observers watching,
+// and snapshots the pod's settled process tree into res.
+func (pr *session) startPod(ctx context.Context, res *Result) error {
+	ns := fmt.Sprintf("kg-probe-%s-%03d", pr.start.Format("150405"), pr.start.Nanosecond()/1e6)
+	if err := createNamespace(ctx, pr.cs, ns); err != nil {
+		return err
+	}
+	pr.ns = ns
+	fmt.Fprintf(pr.o.Log, "probe: cluster ready, image loaded (%.1f s)\n", time.Since(pr.start).Seconds())
+	observers := []observe.Observer{&observe.Pods{Clientset: pr.cs, Namespace: pr.ns, Rec: pr.rec, Scenario: Service, Index: pr.idx}}
+	if pr.kobs != nil {
+		observers = append(observers, pr.kobs)
+	}
+	pr.set = observe.Start(ctx, observers...)
+	if _, err := pr.cs.CoreV1().Pods(pr.ns).Create(ctx, podFor(pr.o, pr.ns), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create the probe pod: %w", err)
+	}
+	fmt.Fprintf(pr.o.Log, "probe: pod %s/%s created from %s; waiting for it to run and its processes to settle\n", pr.ns, PodName, pr.o.Image)
+	uid, err := waitRunning(ctx, pr.cs, pr.ns)
+	if err != nil {
+		return err
+	}
+	res.Tree, err = settle(ctx, pr.o.ProcRoot, uid)
+	return err
+}
+
+// stopPod deletes the pod as the kubelet would on a rolling update and
+// waits until it is gone.
+func (pr *session) stopPod(ctx context.Context) error {
+	fmt.Fprintf(pr.o.Log, "probe: process tree settled (%.1f s); deleting the pod (grace %s)\n", time.Since(pr.start).Seconds(), pr.o.Grace)
+	if err := pr.cs.CoreV1().Pods(pr.ns).Delete(ctx, PodName, metav1.DeleteOptions{}); err != nil {
+		return fmt.Errorf("delete the probe pod: %w", err)
+	}
+	pr.deleted = true
+	if err := poll.Until(ctx, "probe pod gone", poll.Quick.For(pr.o.Grace+time.Minute), poll.PodGone(pr.cs, pr.ns, PodName)); err != nil {
+		return err
 	}
 	// The last kernel events (exits) reach the timeline within
 	// milliseconds; give them a moment.
-	return res, poll.Sleep(gctx, 300*time.Millisecond)
+	return poll.Sleep(ctx, 300*time.Millisecond)
+}
+
+// deleteNamespace removes the probe's namespace, if it made one, without
+// waiting for it.
+func (pr *session) deleteNamespace() error {
+	if pr.ns == "" {
+		return nil
+	}
+	bg, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := pr.cs.CoreV1().Namespaces().Delete(bg, pr.ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete namespace %s: %w", pr.ns, err)
+	}
+	return nil
+}
+
+// report stops the observers, judges what they recorded, says it in words
+// and writes the report folder; it returns err with what failed here.
+func (pr *session) report(res *Result, err error) error {
+	if pr.set != nil {
+		err = errors.Join(err, pr.set.Stop())
+	}
+	if pr.kobs != nil {
+		s := pr.kobs.Stats()
+		if lost, lerr := pr.tracer.Lost(); lerr == nil {
+			s.Lost = lost
+		}
+		pr.kinfo = reports.KernelObserver{Available: true, Events: s.Events, Recorded: s.Recorded, Lost: s.Lost,
+			Unparsed: pr.tracer.Unparsed(), LatencyP50MS: s.LatencyP50MS, LatencyMaxMS: s.LatencyMaxMS}
+	}
+	tl := pr.rec.Snapshot()
+	cctx := pr.context(res.Kernel)
+	res.Verdicts = check.All(tl, cctx)
+	res.App, res.Init, _ = check.KernelApp(tl, cctx, PodName)
+	res.Pass = gotStopSignal(*res)
+	res.ExitCode = exitCode(tl)
+	res.Summary = summarize(*res, pr.o)
+	if !pr.deleted {
+		// Nothing was stopped, so there is nothing to judge (the
+		// processes seen may be the runtime's hooks).
+		res.Pass, res.Summary = false, fmt.Sprintf("The probe ended before it deleted the pod: %v\n", err)
+	}
+	res.Duration = time.Since(pr.start)
+	res.Dir = filepath.Join(pr.o.ReportsDir, "probe-"+pr.start.Format("20060102-150405"))
+	spec := fmt.Sprintf(`{"name":%q,"image":%q,"command":%q,"grace":%q}`, Service, pr.o.Image, pr.o.Command, pr.o.Grace)
+	wants := []reports.Want{{Verdict: check.NameSignalDelivered, Subject: PodName, Op: "==", Value: 1, Why: "the app process gets the stop signal (its log says so)"}}
+	if res.Kernel {
+		wants = []reports.Want{{Verdict: check.NameShutdownWindow, Subject: PodName, Op: ">=", Value: 0, Why: "the kernel queues the stop signal for the app process"}}
+	}
+	kinfo := pr.kinfo
+	run, vs := reports.Assemble(reports.Meta{Started: pr.start, Kernel: &kinfo, Images: map[string]string{pr.o.Image: ""}, Summary: res.Summary},
+		[]reports.ScenarioRun{{Name: Service, Spec: []byte(spec), Context: cctx, Wants: wants, Err: err}}, tl, nil)
+	if werr := reports.Write(res.Dir, run, tl, vs); werr != nil {
+		err = errors.Join(err, fmt.Errorf("write report: %w", werr))
+	}
+	return err
 }
 
 func podFor(o Options, ns string) *corev1.Pod {
