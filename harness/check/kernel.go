@@ -369,7 +369,7 @@ func (v kernelView) killedBySIGKILL() (float64, string) {
 		}
 		return 0, fmt.Sprintf("kernel: %s got no SIGKILL", v.app)
 	}
-	by := "the runtime (" + v.killed.Sender + ")"
+	by, initKilled := "the runtime ("+v.killed.Sender+")", ""
 	if v.killed.Sender == timeline.SenderKernel {
 		by = "the kernel, as its PID namespace's init exited"
 		// Whose SIGKILL ended that init: the runtime's at the grace, or
@@ -377,7 +377,7 @@ func (v kernelView) killedBySIGKILL() (float64, string) {
 		if v.init != nil && v.init != v.app {
 			for _, e := range v.init.sent {
 				if e.Signal == "SIGKILL" && e.Sender != timeline.SenderKernel && e.At >= v.from && e.At <= v.killed.At {
-					by += fmt.Sprintf(" (%s SIGKILLed PID 1, %s, at %s)", e.Sender, v.init.comm, fmtAt(e.At))
+					initKilled = fmt.Sprintf("; %s had SIGKILLed PID 1 (%s) at %s", e.Sender, v.init.comm, fmtAt(e.At))
 					break
 				}
 			}
@@ -387,7 +387,7 @@ func (v kernelView) killedBySIGKILL() (float64, string) {
 	if v.sent != nil {
 		after = fmt.Sprintf(", %s after the first %s", fmtMS(v.killed.At-v.sent.At), v.stop)
 	}
-	return 1, fmt.Sprintf("kernel: %s was SIGKILLed by %s at %s%s", v.app, by, fmtAt(v.killed.At), after)
+	return 1, fmt.Sprintf("kernel: %s was SIGKILLed by %s at %s%s%s", v.app, by, fmtAt(v.killed.At), after, initKilled)
 }
 
 // SigtermDropped reports, per pod whose deletion was requested, whether the
