@@ -72,7 +72,9 @@ func Assemble(meta Meta, scenarios []ScenarioRun, tl timeline.Timeline, jobErr e
 	for _, s := range scenarios {
 		run.Scenarios = append(run.Scenarios, s.Spec)
 		run.CheckContexts[s.Name] = s.Context
-		run.Timings[s.Name] = s.Timing
+		if s.Timing.TotalMS > 0 { // a probe times no phases: no row of zeros
+			run.Timings[s.Name] = s.Timing
+		}
 		run.Steps[s.Name] = s.Steps
 		if len(s.Faults) > 0 {
 			run.Faults[s.Name] = s.Faults
