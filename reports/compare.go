@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -62,13 +63,7 @@ func Compare(a, b string, names []string) (Comparison, error) {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(x, y PodKey) int {
-		if x.Scenario != y.Scenario {
-			return cmpString(x.Scenario, y.Scenario)
-		}
-		if x.Service != y.Service {
-			return cmpString(x.Service, y.Service)
-		}
-		return x.N - y.N
+		return cmp.Or(cmp.Compare(x.Scenario, y.Scenario), cmp.Compare(x.Service, y.Service), cmp.Compare(x.N, y.N))
 	})
 	for _, k := range keys {
 		pb, ok := vb[k]
@@ -97,16 +92,6 @@ func Compare(a, b string, names []string) (Comparison, error) {
 		}
 	}
 	return c, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // podVerdicts reads dir's saved verdicts about pods, keyed by PodKey and
@@ -173,13 +158,7 @@ func podKeys(tl timeline.Timeline) map[[2]string]PodKey {
 		return 1<<62 + p.first
 	}
 	slices.SortStableFunc(order, func(x, y *pod) int {
-		switch {
-		case at(x) < at(y):
-			return -1
-		case at(x) > at(y):
-			return 1
-		}
-		return cmpString(x.name, y.name)
+		return cmp.Or(cmp.Compare(at(x), at(y)), cmp.Compare(x.name, y.name))
 	})
 	n := map[[2]string]int{}
 	keys := map[[2]string]PodKey{}

@@ -118,15 +118,31 @@ func TestKernelVerdictsNoExec(t *testing.T) {
 
 // dumb-init: the app dequeues SIGTERM, and the kernel kills it 1 ms later
 // when dumb-init exits after its child bash died of the TERM.
-func TestKernelVerdictsDumbInit(t *testing.T) {
+// dumbInit is pod orders-2 under dumb-init: runc's SIGTERM to dumb-init,
+// forwarded to the group (bash and the fixture), bash dies of it, dumb-init
+// exits, the kernel SIGKILLs the fixture 1.1 ms after its TERM was queued.
+// appRuns says whether the scheduler ran the fixture in between (it
+// dequeues the TERM) or not.
+func dumbInit(appRuns bool) *kt {
 	b := &kt{pod: "orders-2"}
 	b.podLife(1000, 2750, 143)
 	b.proc(10, 200, 1, "dumb-init").proc(11, 201, 7, "bash").proc(12, 202, 8, "fixture")
 	b.signal(2700, 200, 1, "dumb-init", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.1, 200, 1, "dumb-init", "SIGTERM", timeline.HandlerCaught)
 	b.signal(2700.3, 201, 7, "bash", "SIGTERM", "dumb-init", timeline.ResultDelivered).signal(2700.3, 202, 8, "fixture", "SIGTERM", "dumb-init", timeline.ResultDelivered)
-	b.dequeue(2700.4, 202, 8, "fixture", "SIGTERM", timeline.HandlerCaught).dequeue(2700.5, 201, 7, "bash", "SIGTERM", timeline.HandlerDefault)
+	if appRuns {
+		b.dequeue(2700.4, 202, 8, "fixture", "SIGTERM", timeline.HandlerCaught)
+	}
+	b.dequeue(2700.5, 201, 7, "bash", "SIGTERM", timeline.HandlerDefault)
 	b.exit(2700.6, 201, 7, "bash").exit(2701, 200, 1, "dumb-init")
-	b.signal(2701.4, 202, 8, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered).exit(2701.6, 202, 8, "fixture")
+	b.signal(2701.4, 202, 8, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered)
+	if !appRuns {
+		b.dequeue(2701.5, 202, 8, "fixture", "SIGKILL", timeline.HandlerDefault)
+	}
+	return b.exit(2701.6, 202, 8, "fixture")
+}
+
+func TestKernelVerdictsDumbInit(t *testing.T) {
+	b := dumbInit(true)
 	// The app's own log: it heard SIGTERM.
 	b.add(2700.5, timeline.Event{Source: timeline.SourceApp, Kind: timeline.AppSignal, Signal: "SIGTERM"})
 	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
@@ -156,14 +172,7 @@ func TestKernelVerdictsDumbInit(t *testing.T) {
 // it. signal_delivered differs from the run above; the shutdown window,
 // counted from the queueing, is the same 1.1 ms, and the message says why.
 func TestKernelVerdictsDumbInitRaceLost(t *testing.T) {
-	b := &kt{pod: "orders-2"}
-	b.podLife(1000, 2750, 143)
-	b.proc(10, 200, 1, "dumb-init").proc(11, 201, 7, "bash").proc(12, 202, 8, "fixture")
-	b.signal(2700, 200, 1, "dumb-init", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.1, 200, 1, "dumb-init", "SIGTERM", timeline.HandlerCaught)
-	b.signal(2700.3, 201, 7, "bash", "SIGTERM", "dumb-init", timeline.ResultDelivered).signal(2700.3, 202, 8, "fixture", "SIGTERM", "dumb-init", timeline.ResultDelivered)
-	b.dequeue(2700.5, 201, 7, "bash", "SIGTERM", timeline.HandlerDefault)
-	b.exit(2700.6, 201, 7, "bash").exit(2701, 200, 1, "dumb-init")
-	b.signal(2701.4, 202, 8, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered).dequeue(2701.5, 202, 8, "fixture", "SIGKILL", timeline.HandlerDefault).exit(2701.6, 202, 8, "fixture")
+	b := dumbInit(false)
 	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
 	got := func(name string) Verdict { return verdictOf(t, vs, name, "orders-2") }
 	if got(NameSignalDelivered).Value != 0 || got(NameSigtermDropped).Value != 0 || got(NameKilledBySIGKILL).Value != 1 || got(NameShutdownWindow).Value != 1.1 {
