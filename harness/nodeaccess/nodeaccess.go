@@ -56,6 +56,9 @@ type Pods struct {
 	pods map[string]string // node -> its running pod
 	// Missing says, per node without a running pod, why.
 	Missing map[string]string
+	// stream runs a command in a pod (exec through the API; tests replace
+	// it).
+	stream func(ctx context.Context, pod string, argv []string) (string, error)
 }
 
 // StartPods creates the namespace and the DaemonSet (image: any image with
@@ -69,6 +72,7 @@ func StartPods(ctx context.Context, cfg *rest.Config, image string, pull bool, n
 		return nil, err
 	}
 	p := &Pods{cs: cs, cfg: cfg}
+	p.stream = p.exec
 	p.pods, p.Missing, err = startDaemonSet(ctx, cs, daemonSet(image, pull), nodes, wait)
 	return p, err
 }
@@ -199,7 +203,10 @@ const exitMark = "kubegrace-exit="
 
 // Exec runs argv in node's pod and returns its output. The commands faults
 // run are idempotent (look, or write a state), so a stream cut short is
-// run again, up to three times.
+// run again, up to five times, backing off from 100 ms. The command is
+// held 50 ms before and after it: a command that ends within milliseconds
+// came back empty three times in a row once in a busy kind tier run,
+// where the stream had not been relayed yet.
 func (p *Pods) Exec(ctx context.Context, node string, argv ...string) (string, error) {
 	pod, ok := p.pods[node]
 	if !ok {
@@ -209,11 +216,16 @@ func (p *Pods) Exec(ctx context.Context, node string, argv ...string) (string, e
 		}
 		return "", fmt.Errorf("no node access on %s: %s", node, why)
 	}
-	marked := append([]string{"sh", "-c", `"$@"; rc=$?; echo; echo ` + exitMark + `$rc`, "_"}, argv...)
+	marked := append([]string{"sh", "-c", `sleep 0.05; "$@"; rc=$?; echo; echo ` + exitMark + `$rc; sleep 0.05`, "_"}, argv...)
 	var out string
 	var err error
-	for range 3 {
-		if out, err = p.exec(ctx, pod, marked); err != nil {
+	for attempt := range 5 {
+		if attempt > 0 {
+			if serr := poll.Sleep(ctx, 100*time.Millisecond<<(attempt-1)); serr != nil {
+				return out, serr
+			}
+		}
+		if out, err = p.stream(ctx, pod, marked); err != nil {
 			break
 		}
 		body, mark, found := strings.Cut(out, "\n"+exitMark)
