@@ -48,7 +48,9 @@ func OfflineNode(ctx context.Context, root string, progress io.Writer) (string, 
 	if len(lines) == 0 {
 		return "", fmt.Errorf("images/kind-node/build.sh printed no image reference")
 	}
-	return lines[len(lines)-1], nil
+	ref := lines[len(lines)-1]
+	PruneSuperseded(ctx, ref, progress)
+	return ref, nil
 }
 
 // BuildProject builds (or finds) the Consul and fixture images.
@@ -71,6 +73,8 @@ func BuildProject(ctx context.Context, root string, progress io.Writer) (Project
 	if p.Consul == "" || p.Fixture == "" {
 		return p, fmt.Errorf("images/project/build.sh did not print both references: %q", out)
 	}
+	PruneSuperseded(ctx, p.Consul, progress)
+	PruneSuperseded(ctx, p.Fixture, progress)
 	return p, nil
 }
 
@@ -127,7 +131,9 @@ func DebianBase(ctx context.Context, root string, progress io.Writer) (string, e
 	if len(lines) == 0 {
 		return "", fmt.Errorf("images/debian/rootfs.sh printed no image reference")
 	}
-	return lines[len(lines)-1], nil
+	ref := lines[len(lines)-1]
+	PruneSuperseded(ctx, ref, progress)
+	return ref, nil
 }
 
 // Runtimes are the images of real runtimes the built-in specs use, by the
@@ -160,6 +166,7 @@ func BuildRuntime(ctx context.Context, root, ref string, progress io.Writer) (bo
 	if out, err := exec.CommandContext(ctx, "docker", "tag", lines[len(lines)-1], ref).CombinedOutput(); err != nil {
 		return true, fmt.Errorf("docker tag %s %s: %w: %s", lines[len(lines)-1], ref, err, strings.TrimSpace(string(out)))
 	}
+	PruneSuperseded(ctx, lines[len(lines)-1], progress)
 	return true, nil
 }
 
@@ -198,5 +205,6 @@ func KernelAgent(ctx context.Context, root string, progress io.Writer) (string, 
 	if !ok || ref == "" {
 		return "", fmt.Errorf("images/agent/build.sh printed no image reference: %q", stdout.String())
 	}
+	PruneSuperseded(ctx, ref, progress)
 	return ref, nil
 }

@@ -43,6 +43,9 @@ var _ = Describe("kubegrace probe", Label("kind", "probe"), Ordered, func() {
 			quoted[i] = `"` + a + `"`
 		}
 		Expect(exec.CommandContext(ctx, "docker", "commit", "--change", "ENTRYPOINT []", "--change", "CMD ["+strings.Join(quoted, ",")+"]", c, ref).Run()).To(Succeed())
+		// Each run commits anew: the last run's image would stay behind,
+		// untagged, run after run.
+		DeferCleanup(func() { _ = exec.Command("docker", "rmi", ref).Run() })
 		return ref
 	}
 
