@@ -152,6 +152,7 @@ type pod struct {
 	role          string // Event.Role of its pod events, e.g. timeline.RoleIPFiller
 	ip            string
 	deletion      *timeline.Event // first deletion_requested
+	requested     *time.Duration  // when the harness asked for the deletion (its own faults), if it did
 	deleted       *time.Duration  // last deleted: the object is gone
 	terminations  []timeline.Event
 }
@@ -162,6 +163,13 @@ func pods(events []timeline.Event) (map[string]*pod, []string) {
 	var names []string
 	for i := range events {
 		e := &events[i]
+		if e.Source == timeline.SourceHarness && e.Kind == timeline.HarnessDeleteRequested {
+			if p := m[e.Pod]; p != nil && p.requested == nil {
+				at := e.At
+				p.requested = &at
+			}
+			continue
+		}
 		if e.Source != timeline.SourcePod {
 			continue
 		}

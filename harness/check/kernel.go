@@ -210,18 +210,21 @@ const watchSlack = time.Second
 
 // kernelView is what the kernel says of one pod's shutdown.
 type kernelView struct {
-	k        *kpod
-	app      *kproc
-	init     *kproc          // PID 1 of the app's container
-	stop     string          // the stop signal
-	from     time.Duration   // stop signals from here on count (the deletion, less watchSlack)
-	deleted  time.Duration   // the deletion as the pod watch reported it (-1: none)
-	sent     *timeline.Event // first stop signal sent by the runtime
-	sentTo   *kproc
-	got      *timeline.Event // the stop signal sent to the app, queued
-	dequeued *timeline.Event // the app dequeued the stop signal (or died of its default action)
-	killed   *timeline.Event // SIGKILL sent to the app
-	exit     *time.Duration  // the app exited
+	k       *kpod
+	app     *kproc
+	init    *kproc        // PID 1 of the app's container
+	stop    string        // the stop signal
+	from    time.Duration // stop signals from here on count (the deletion, less watchSlack)
+	deleted time.Duration // the deletion as the pod watch reported it (-1: none)
+	// requested is when the harness sent the deletion request, for the
+	// deletions its faults make (-1: made by a controller, or unknown).
+	requested time.Duration
+	sent      *timeline.Event // first stop signal sent by the runtime
+	sentTo    *kproc
+	got       *timeline.Event // the stop signal sent to the app, queued
+	dequeued  *timeline.Event // the app dequeued the stop signal (or died of its default action)
+	killed    *timeline.Event // SIGKILL sent to the app
+	exit      *time.Duration  // the app exited
 }
 
 // kernelOf builds the kernel view of pod p, or ok false when the kernel was
@@ -241,7 +244,10 @@ func kernelOf(p *pod, ks map[string]*kpod, ctx Context, end time.Duration) (kern
 		// up to watchSlack before the reported deletion belong to it.
 		ref, from = p.deletion.At, p.deletion.At-watchSlack
 	}
-	v := kernelView{k: k, stop: stopSignal(ctx, p.service), from: from, deleted: ref}
+	v := kernelView{k: k, stop: stopSignal(ctx, p.service), from: from, deleted: ref, requested: -1}
+	if p.requested != nil {
+		v.requested = *p.requested
+	}
 	// The app and PID 1 are the ones alive when the stop signals could
 	// start, from watchSlack before the reported deletion: the kubelet may
 	// act (and the app end) before the watch reports it.
@@ -441,11 +447,19 @@ func ShutdownWindow(tl timeline.Timeline, ctx Context) []Verdict {
 
 // KubeletLag reports, per pod whose deletion was requested, the time from
 // the request to the first stop signal the runtime sent into the pod's app
-// container: kubelet and runtime lag, which is not grace. -1: none was sent.
+// container: kubelet and runtime lag, which is not grace. The request is the
+// harness's own where its fault made it (delete_requested), else the
+// deletion as the pod watch reported it (a rolling update's), which can
+// come after the kubelet acted. -1: none was sent.
 func KubeletLag(tl timeline.Timeline, ctx Context) []Verdict {
 	return perKernelPod(tl, ctx, NameKubeletLag, UnitMS, func(v kernelView) (float64, string) {
 		if v.sent == nil {
 			return -1, fmt.Sprintf("kernel: no %s was sent into the app's container after deletion was requested", v.stop)
+		}
+		if v.requested >= 0 {
+			lag := v.sent.At - v.requested
+			return ms(lag), fmt.Sprintf("kernel: %s sent %s to %s %s after the harness requested the deletion (the pod watch reported it %s after the request)",
+				v.sent.Sender, v.stop, v.sentTo, fmtMS(lag), fmtMS(v.deleted-v.requested))
 		}
 		lag := v.sent.At - v.deleted
 		msg := fmt.Sprintf("kernel: %s sent %s to %s %s after the pod watch reported the deletion", v.sent.Sender, v.stop, v.sentTo, fmtMS(lag))

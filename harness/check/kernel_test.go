@@ -1,7 +1,9 @@
 package check
 
 import (
+	"cmp"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +120,23 @@ func TestKernelVerdictsNoExec(t *testing.T) {
 
 // dumb-init: the app dequeues SIGTERM, and the kernel kills it 1 ms later
 // when dumb-init exits after its child bash died of the TERM.
+// A deletion the harness made itself: kubelet_lag counts from its request,
+// which the pod watch reports later (here 20 ms), not from the watch.
+func TestKubeletLagFromTheHarnesssRequest(t *testing.T) {
+	ev := noExecTimeline()
+	ev = append(ev, timeline.Event{At: 980 * time.Millisecond, Source: timeline.SourceHarness, Kind: timeline.HarnessDeleteRequested, Scenario: "s", Pod: "orders-1"})
+	slices.SortStableFunc(ev, func(a, b timeline.Event) int { return cmp.Compare(a.At, b.At) })
+	vs := All(timeline.Timeline{Events: ev}, Context{Scenario: "s", Kernel: true})
+	v := verdictOf(t, vs, NameKubeletLag, "orders-1")
+	if v.Value != 1720 || !strings.Contains(v.Message, "after the harness requested the deletion (the pod watch reported it 20 ms after the request)") {
+		t.Errorf("kubelet_lag %+v", v)
+	}
+	// The other verdicts do not move.
+	if got := verdictOf(t, vs, NameGraceUsed, "orders-1").Value; got != 30002 {
+		t.Errorf("grace_used %v", got)
+	}
+}
+
 // dumbInit is pod orders-2 under dumb-init: runc's SIGTERM to dumb-init,
 // forwarded to the group (bash and the fixture), bash dies of it, dumb-init
 // exits, the kernel SIGKILLs the fixture 1.1 ms after its TERM was queued.

@@ -40,6 +40,9 @@ type Env struct {
 	IPCooldown time.Duration
 	// Logf reports progress.
 	Logf func(format string, args ...any)
+	// DeleteRequested records that the fault is about to ask the API to
+	// delete pod (kubelet_lag counts from it); nil records nothing.
+	DeleteRequested func(pod string)
 	// Forcing accumulates the time faults spend forcing what they need
 	// (making an address come back) rather than waiting for what the
 	// scenario asks for (a grace period, a rollout): harness overhead.
@@ -100,6 +103,12 @@ func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scen
 	}
 	rec.Record(time.Now(), end)
 	return end.Detail, err
+}
+
+func (env *Env) deleteRequested(pod string) {
+	if env.DeleteRequested != nil {
+		env.DeleteRequested(pod)
+	}
 }
 
 // Pods returns the live (not terminating) pods of service, oldest first.
@@ -165,6 +174,7 @@ func (f PodDelete) Inject(ctx context.Context, env *Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	env.deleteRequested(p.Name)
 	if err := env.Clientset.CoreV1().Pods(env.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
 		return "", fmt.Errorf("delete pod %s: %w", p.Name, err)
 	}

@@ -265,3 +265,26 @@ func TestRollingUpdateRetriesAConflict(t *testing.T) {
 		t.Errorf("conflicts %d, annotations %v: want one conflict, then the restart written", conflicts, got.Spec.Template.Annotations)
 	}
 }
+
+// A pod deletion says when it asks the API, before it asks: kubelet_lag
+// counts from there.
+func TestPodDeleteRecordsItsRequestFirst(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-1", Namespace: "ns", Labels: map[string]string{workload.ServiceLabel: "orders"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	cs := fake.NewClientset(pod)
+	var requested []string
+	deletedAfter := -1
+	cs.PrependReactor("delete", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		deletedAfter = len(requested)
+		return false, nil, nil
+	})
+	env := &Env{Clientset: cs, Namespace: "ns", DeleteRequested: func(p string) { requested = append(requested, p) }}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := (PodDelete{Service: "orders"}).Inject(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	if len(requested) != 1 || requested[0] != "orders-1" || deletedAfter != 1 {
+		t.Errorf("requested %v, deletion sent after %d request(s): want orders-1 recorded before the API call", requested, deletedAfter)
+	}
+}

@@ -178,6 +178,7 @@ func (r *reuse) findVictim(ctx context.Context) error {
 func (r *reuse) deleteVictim(ctx context.Context) error {
 	r.start = time.Now()
 	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
+	r.env.deleteRequested(r.victim.Name)
 	if err := pods.Delete(ctx, r.victim.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete victim %s: %w", r.victim.Name, err)
 	}

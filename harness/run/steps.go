@@ -14,6 +14,7 @@ import (
 	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/poll"
+	"github.com/kubegrace/kubegrace/harness/timeline"
 	"github.com/kubegrace/kubegrace/harness/workload"
 )
 
@@ -220,7 +221,10 @@ func callerName(i int, service string) string { return fmt.Sprintf("caller-%d-%s
 // fault.Inject.
 func injectFaults(ctx context.Context, s *State) error {
 	env := &fault.Env{Clientset: s.Clientset, Namespace: s.Namespace, NodeExec: s.Runner.NodeExec, PauseImage: s.Runner.Images.Pause, Logf: s.Logf,
-		IPAM: s.Runner.IPAM, IPCooldown: s.Runner.IPCooldown}
+		IPAM: s.Runner.IPAM, IPCooldown: s.Runner.IPCooldown,
+		DeleteRequested: func(pod string) {
+			s.Rec.Record(time.Now(), timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessDeleteRequested, Scenario: s.Spec.Name, Pod: pod})
+		}}
 	defer func() { s.Result.Forcing = env.Forcing }()
 	for i, fs := range s.Spec.Faults {
 		f := fs.Fault()

@@ -251,6 +251,9 @@ func (e Event) Validate() error {
 			return need(e.Signal != "", "signal")
 		}
 	case SourceHarness:
+		if e.Kind == HarnessDeleteRequested {
+			return need(e.Pod != "", "pod")
+		}
 		if e.Until < e.At {
 			return fmt.Errorf("gap ends (until_ns %d) before it starts (t_ns %d)", e.Until, e.At)
 		}

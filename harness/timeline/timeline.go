@@ -125,6 +125,11 @@ const (
 	// until Until: events in that interval may be missing, so verdicts over
 	// it are less certain.
 	HarnessGap = "gap"
+	// HarnessDeleteRequested: the harness asked the API to delete Pod, at
+	// the moment it sent the request (a fault's deletion); the pod watch
+	// reports it some milliseconds later, sometimes after the kubelet
+	// acted on it.
+	HarnessDeleteRequested = "delete_requested"
 )
 
 // ValidKind reports whether kind is a known kind for source. ReadJSONL
@@ -146,7 +151,7 @@ func ValidKind(source Source, kind string) bool {
 	case SourceFault:
 		known = []string{FaultStart, FaultEnd}
 	case SourceHarness:
-		known = []string{HarnessGap}
+		known = []string{HarnessGap, HarnessDeleteRequested}
 	case SourceKernel:
 		known = []string{KernelSignal, KernelDequeued, KernelStart, KernelExec, KernelExit}
 	}

@@ -286,3 +286,14 @@ func TestScenarioHelpers(t *testing.T) {
 		t.Fatal("Sorted must sort a copy")
 	}
 }
+
+func TestDeleteRequestedNeedsItsPod(t *testing.T) {
+	ok := Event{At: time.Second, Source: SourceHarness, Kind: HarnessDeleteRequested, Scenario: "s", Pod: "orders-1"}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("a request with its pod: %v", err)
+	}
+	ok.Pod = ""
+	if err := ok.Validate(); err == nil {
+		t.Error("a request without its pod must not validate")
+	}
+}
