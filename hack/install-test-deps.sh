@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the fast test tier needs on the host and a fresh machine
 # lacks: the init programs the entrypoint variants use (tini, dumb-init,
-# from Debian packages) and a POSIX sh. Idempotent: does nothing when they
+# from Debian packages), a POSIX sh, and jq (the node's CNI route plugin is
+# tested on the host). Idempotent: does nothing when they
 # are already on PATH.
 set -euo pipefail
 
 log() { printf '[install-test-deps] %s\n' "$*" >&2; }
 
-declare -A pkg_of=([tini]=tini [dumb-init]=dumb-init [bash]=bash [dash]=dash)
+declare -A pkg_of=([tini]=tini [dumb-init]=dumb-init [bash]=bash [dash]=dash [jq]=jq)
 missing=()
 for bin in "${!pkg_of[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_of[$bin]}")

@@ -84,7 +84,7 @@ docker cp "$BIN/crictl-$CRICTL_VERSION" "$cid:/usr/local/bin/crictl"
 docker cp "$work/images.tar" "$cid:/kind-images.tar"
 nexec "
   chown -R root:root /kind /etc/systemd/system /usr/local/bin /usr/bin/kube*
-  chmod 0755 /usr/local/bin/* /kind/bin /kind/bin/* /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl
+  chmod 0755 /usr/local/bin/* /opt/cni/bin/kubegrace-route /kind/bin /kind/bin/* /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl
   # kind's unit runs /usr/local/bin/containerd; Debian installs it in /usr/bin.
   ln -sf /usr/bin/containerd /usr/local/bin/containerd
   # containerd looks for CNI plugins in /opt/cni/bin; Debian installs them in /usr/lib/cni.
