@@ -223,7 +223,8 @@ type kernelView struct {
 	sentTo    *kproc
 	got       *timeline.Event // the stop signal sent to the app, queued
 	dequeued  *timeline.Event // the app dequeued the stop signal (or died of its default action)
-	killed    *timeline.Event // SIGKILL sent to the app
+	killed    *timeline.Event // SIGKILL sent to the app while it lived
+	lateKill  *timeline.Event // SIGKILL sent to it after it had exited (unreaped)
 	exit      *time.Duration  // the app exited
 }
 
@@ -285,10 +286,17 @@ func kernelOf(p *pod, ks map[string]*kpod, ctx Context, end time.Duration) (kern
 			}
 		}
 	}
-	if e, ok := firstSignal(v.app.sent, "SIGKILL", from); ok {
-		v.killed = &e
-	}
 	v.exit = v.app.end
+	if e, ok := firstSignal(v.app.sent, "SIGKILL", from); ok {
+		if v.exit == nil || e.At <= *v.exit {
+			v.killed = &e
+		} else {
+			// An exited process stays in its PID namespace until it is
+			// reaped, and an init's exit SIGKILLs it there too: that
+			// SIGKILL found the app already gone.
+			v.lateKill = &e
+		}
+	}
 	return v, true
 }
 
@@ -370,6 +378,9 @@ func (v kernelView) signalDelivered() (float64, string) {
 
 func (v kernelView) killedBySIGKILL() (float64, string) {
 	if v.killed == nil {
+		if v.exit != nil && v.lateKill != nil {
+			return 0, fmt.Sprintf("kernel: %s exited at %s, before %s's SIGKILL at %s reached it", v.app, fmtAt(*v.exit), sender(*v.lateKill), fmtAt(v.lateKill.At))
+		}
 		if v.exit != nil {
 			return 0, fmt.Sprintf("kernel: %s exited at %s without a SIGKILL", v.app, fmtAt(*v.exit))
 		}

@@ -205,6 +205,27 @@ func TestKernelVerdictsDumbInitRaceLost(t *testing.T) {
 	}
 }
 
+// The third way: the app deregisters and exits before the init does; the
+// init's exit then SIGKILLs every process left in the namespace, the app's
+// unreaped corpse too. That SIGKILL did not kill it.
+func TestKernelVerdictsAppExitsBeforeTheInit(t *testing.T) {
+	b := &kt{pod: "orders-2"}
+	b.podLife(1000, 2750, 143)
+	b.proc(10, 200, 1, "dumb-init").proc(11, 201, 7, "bash").proc(12, 202, 8, "fixture")
+	b.signal(2700, 200, 1, "dumb-init", "SIGTERM", "runc", timeline.ResultDelivered)
+	b.signal(2700.3, 202, 8, "fixture", "SIGTERM", "dumb-init", timeline.ResultDelivered).dequeue(2700.4, 202, 8, "fixture", "SIGTERM", timeline.HandlerCaught)
+	b.exit(2735, 202, 8, "fixture").exit(2736, 201, 7, "bash").exit(2737, 200, 1, "dumb-init")
+	b.signal(2737.5, 202, 8, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered)
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	killed := verdictOf(t, vs, NameKilledBySIGKILL, "orders-2")
+	if killed.Value != 0 || !strings.Contains(killed.Message, "exited at t=2735 ms, before the kernel's SIGKILL at t=2737.5 ms reached it") {
+		t.Errorf("killed_by_sigkill %+v", killed)
+	}
+	if w := verdictOf(t, vs, NameShutdownWindow, "orders-2"); w.Value != 34.7 || !strings.Contains(w.Message, "(exit)") {
+		t.Errorf("shutdown_window %+v", w)
+	}
+}
+
 // exec: the app is PID 1, handles SIGTERM and exits after draining.
 func TestKernelVerdictsExec(t *testing.T) {
 	b := &kt{pod: "orders-3"}
