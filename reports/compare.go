@@ -47,13 +47,15 @@ type Comparison struct {
 }
 
 // Compare sets the per-pod verdicts names of report folders a and b side by
-// side, pod by pod (PodKey), from their saved verdicts.json and timelines.
-func Compare(a, b string, names []string) (Comparison, error) {
-	va, err := podVerdicts(a)
+// side, pod by pod (PodKey), from their saved verdicts.json and timelines;
+// with recompute, from verdicts the current checks recompute from the
+// timelines (reports written by older checks compare like new ones).
+func Compare(a, b string, names []string, recompute bool) (Comparison, error) {
+	va, err := podVerdicts(a, recompute)
 	if err != nil {
 		return Comparison{}, err
 	}
-	vb, err := podVerdicts(b)
+	vb, err := podVerdicts(b, recompute)
 	if err != nil {
 		return Comparison{}, err
 	}
@@ -94,20 +96,24 @@ func Compare(a, b string, names []string) (Comparison, error) {
 	return c, nil
 }
 
-// podVerdicts reads dir's saved verdicts about pods, keyed by PodKey and
-// verdict name.
-func podVerdicts(dir string) (map[PodKey]map[string]check.Verdict, error) {
-	_, tl, err := Load(dir)
+// podVerdicts reads dir's verdicts about pods (saved, or recomputed),
+// keyed by PodKey and verdict name.
+func podVerdicts(dir string, recompute bool) (map[PodKey]map[string]check.Verdict, error) {
+	run, tl, err := Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, VerdictsFile))
-	if err != nil {
-		return nil, fmt.Errorf("read saved verdicts: %w", err)
-	}
 	var saved []check.Verdict
-	if err := json.Unmarshal(b, &saved); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, VerdictsFile), err)
+	if recompute {
+		saved = Verdicts(run, tl)
+	} else {
+		b, err := os.ReadFile(filepath.Join(dir, VerdictsFile))
+		if err != nil {
+			return nil, fmt.Errorf("read saved verdicts: %w", err)
+		}
+		if err := json.Unmarshal(b, &saved); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, VerdictsFile), err)
+		}
 	}
 	keys := podKeys(tl)
 	out := map[PodKey]map[string]check.Verdict{}

@@ -50,7 +50,7 @@ func TestCompareMatchesPodsByServiceAndDeletionOrder(t *testing.T) {
 	a := writeRun(t, []string{"orders-a1", "orders-a2"}, map[string]float64{"orders-a1": 0, "orders-a2": 1})
 	// Run B: other names; its last-deleted pod dequeued.
 	b := writeRun(t, []string{"orders-b1", "orders-b2"}, map[string]float64{"orders-b1": 1, "orders-b2": 1})
-	c, err := Compare(a, b, KernelSignalVerdicts)
+	c, err := Compare(a, b, KernelSignalVerdicts, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestCompareMatchesPodsByServiceAndDeletionOrder(t *testing.T) {
 	if d.WindowA.Value != 1.5 || d.WindowB.Subject != "orders-b1" {
 		t.Errorf("the shutdown windows must come with it: %+v %+v", d.WindowA, d.WindowB)
 	}
-	same, err := Compare(a, a, KernelSignalVerdicts)
+	same, err := Compare(a, a, KernelSignalVerdicts, false)
 	if err != nil || len(same.Differences) != 0 || same.Compared != 2 {
 		t.Errorf("a run against itself: %+v %v", same, err)
 	}

@@ -42,6 +42,7 @@ report was written.`,
 		},
 	}
 	var names []string
+	var recompute bool
 	compare := &cobra.Command{
 		Use:   "compare A B",
 		Short: "Compare two runs' per-pod kernel verdicts: does the kernel tell the same story twice?",
@@ -52,21 +53,24 @@ container's first end). Prints every verdict that differs, with each run's
 shutdown window beside it (an app killed a millisecond after its SIGTERM
 was queued can go either way), and exits non-zero when any differs. By default it compares what the
 kernel did with the stop signal: signal_delivered, sigterm_dropped and
-killed_by_sigkill.`,
+killed_by_sigkill. With --recompute, both runs' verdicts are recomputed from
+their timelines by the current checks first, so reports written by older
+checks compare like new ones.`,
 		Example:      "  kubegrace report compare reports/20261125-115624 reports/latest",
 		SilenceUsage: true,
 		Args:         cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReportCompare(cmd.OutOrStdout(), args[0], args[1], names)
+			return runReportCompare(cmd.OutOrStdout(), args[0], args[1], names, recompute)
 		},
 	}
 	compare.Flags().StringSliceVar(&names, "verdicts", reports.KernelSignalVerdicts, "the per-pod verdicts to compare")
+	compare.Flags().BoolVar(&recompute, "recompute", false, "recompute both runs' verdicts with the current checks first")
 	cmd.AddCommand(check, compare)
 	return cmd
 }
 
-func runReportCompare(out io.Writer, a, b string, names []string) error {
-	c, err := reports.Compare(a, b, names)
+func runReportCompare(out io.Writer, a, b string, names []string, recompute bool) error {
+	c, err := reports.Compare(a, b, names, recompute)
 	if err != nil {
 		return err
 	}
