@@ -23,12 +23,12 @@ type Project struct {
 	Fixture string
 }
 
-// run executes script under root with bash, streaming stderr to progress,
-// and returns its stdout.
-func run(ctx context.Context, root, script string, progress io.Writer) (string, error) {
+// run executes script under root with bash and args, streaming stderr to
+// progress, and returns its stdout.
+func run(ctx context.Context, root, script string, progress io.Writer, args ...string) (string, error) {
 	var stdout bytes.Buffer
 	var tail tailWriter
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, script))
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(root, script)}, args...)...)
 	cmd.Dir = root
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(progress, &tail)
@@ -44,13 +44,7 @@ func OfflineNode(ctx context.Context, root string, progress io.Writer) (string, 
 	if err != nil {
 		return "", err
 	}
-	lines := strings.Fields(out)
-	if len(lines) == 0 {
-		return "", fmt.Errorf("images/kind-node/build.sh printed no image reference")
-	}
-	ref := lines[len(lines)-1]
-	PruneSuperseded(ctx, ref, progress)
-	return ref, nil
+	return builtRef(ctx, "images/kind-node/build.sh", out, progress)
 }
 
 // BuildProject builds (or finds) the Consul and fixture images.
@@ -73,9 +67,21 @@ func BuildProject(ctx context.Context, root string, progress io.Writer) (Project
 	if p.Consul == "" || p.Fixture == "" {
 		return p, fmt.Errorf("images/project/build.sh did not print both references: %q", out)
 	}
-	PruneSuperseded(ctx, p.Consul, progress)
-	PruneSuperseded(ctx, p.Fixture, progress)
+	pruneSuperseded(ctx, p.Consul, progress)
+	pruneSuperseded(ctx, p.Fixture, progress)
 	return p, nil
+}
+
+// builtRef is the image reference a build script printed last, its
+// repository's superseded tags removed.
+func builtRef(ctx context.Context, script, out string, progress io.Writer) (string, error) {
+	lines := strings.Fields(out)
+	if len(lines) == 0 {
+		return "", fmt.Errorf("%s printed no image reference", script)
+	}
+	ref := lines[len(lines)-1]
+	pruneSuperseded(ctx, ref, progress)
+	return ref, nil
 }
 
 // tailWriter keeps the last lines written, for error messages.
@@ -115,25 +121,17 @@ func DebianBase(ctx context.Context, root string, progress io.Writer) (string, e
 	if err != nil {
 		return "", fmt.Errorf("read base packages: %w", err)
 	}
-	args := []string{filepath.Join(root, "images", "debian", "rootfs.sh"), "debian-base"}
+	args := []string{"debian-base"}
 	for _, line := range strings.Split(string(pkgs), "\n") {
 		if line, _, _ = strings.Cut(line, "#"); strings.TrimSpace(line) != "" {
 			args = append(args, strings.Fields(line)...)
 		}
 	}
-	var stdout bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", args...)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = root, &stdout, progress
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("images/debian/rootfs.sh: %w", err)
+	out, err := run(ctx, root, "images/debian/rootfs.sh", progress, args...)
+	if err != nil {
+		return "", err
 	}
-	lines := strings.Fields(stdout.String())
-	if len(lines) == 0 {
-		return "", fmt.Errorf("images/debian/rootfs.sh printed no image reference")
-	}
-	ref := lines[len(lines)-1]
-	PruneSuperseded(ctx, ref, progress)
-	return ref, nil
+	return builtRef(ctx, "images/debian/rootfs.sh", out, progress)
 }
 
 // Runtimes are the images of real runtimes the built-in specs use, by the
@@ -159,14 +157,13 @@ func BuildRuntime(ctx context.Context, root, ref string, progress io.Writer) (bo
 	if err != nil {
 		return true, err
 	}
-	lines := strings.Fields(out)
-	if len(lines) == 0 {
-		return true, fmt.Errorf("%s printed no image reference", script)
+	built, err := builtRef(ctx, script, out, progress)
+	if err != nil {
+		return true, err
 	}
-	if out, err := exec.CommandContext(ctx, "docker", "tag", lines[len(lines)-1], ref).CombinedOutput(); err != nil {
-		return true, fmt.Errorf("docker tag %s %s: %w: %s", lines[len(lines)-1], ref, err, strings.TrimSpace(string(out)))
+	if out, err := exec.CommandContext(ctx, "docker", "tag", built, ref).CombinedOutput(); err != nil {
+		return true, fmt.Errorf("docker tag %s %s: %w: %s", built, ref, err, strings.TrimSpace(string(out)))
 	}
-	PruneSuperseded(ctx, lines[len(lines)-1], progress)
 	return true, nil
 }
 
@@ -194,17 +191,14 @@ func KernelAgent(ctx context.Context, root string, progress io.Writer) (string, 
 	} else {
 		return "", fmt.Errorf("kernel agent: no kubegrace binary for linux to put in its image (run an installed kubegrace on linux, or from a checkout)")
 	}
-	var stdout bytes.Buffer
-	var tail tailWriter
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "images", "agent", "build.sh"), bin)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = root, &stdout, io.MultiWriter(progress, &tail)
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("images/agent/build.sh: %w: %s", err, tail.String())
+	out, err := run(ctx, root, "images/agent/build.sh", progress, bin)
+	if err != nil {
+		return "", err
 	}
-	ref, ok := strings.CutPrefix(strings.TrimSpace(stdout.String()), "AGENT=")
+	ref, ok := strings.CutPrefix(strings.TrimSpace(out), "AGENT=")
 	if !ok || ref == "" {
-		return "", fmt.Errorf("images/agent/build.sh printed no image reference: %q", stdout.String())
+		return "", fmt.Errorf("images/agent/build.sh printed no image reference: %q", out)
 	}
-	PruneSuperseded(ctx, ref, progress)
+	pruneSuperseded(ctx, ref, progress)
 	return ref, nil
 }

@@ -8,20 +8,20 @@ import (
 	"strings"
 )
 
-// PruneSuperseded removes the other tags of ref's repository: the images
+// pruneSuperseded removes the other tags of ref's repository: the images
 // kubegrace tags by a hash of their inputs pile up with every change of
 // those inputs (the node image is 1.15 GB). docker refuses to remove an
 // image a container still uses (a cluster on an older node image), so
 // such a tag stays until that cluster is gone; "latest" always stays.
-// It returns how many tags it removed; failures are not errors.
-func PruneSuperseded(ctx context.Context, ref string, progress io.Writer) int {
+// Failures are not errors: a tag left is only disk.
+func pruneSuperseded(ctx context.Context, ref string, progress io.Writer) {
 	repo, keep, ok := splitRef(ref)
 	if !ok {
-		return 0
+		return
 	}
 	out, err := exec.CommandContext(ctx, "docker", "images", repo, "--format", "{{.Tag}}").Output()
 	if err != nil {
-		return 0
+		return
 	}
 	removed := 0
 	for _, tag := range strings.Fields(string(out)) {
@@ -35,7 +35,6 @@ func PruneSuperseded(ctx context.Context, ref string, progress io.Writer) int {
 	if removed > 0 {
 		fmt.Fprintf(progress, "removed %d superseded image(s) of %s (kept %s)\n", removed, repo, keep)
 	}
-	return removed
 }
 
 // splitRef splits repo:tag; a digest or a ref without a tag is not split.

@@ -35,7 +35,7 @@ import (
 //     before it as the last reserved one; the next pod on the node gets the
 //     victim's address. About a second.
 //
-//   - AWS VPC CNI cooldown (MethodAWSCooldown), where the cluster's IPAM is
+//   - AWS VPC CNI cooldown (MethodAWS), where the cluster's IPAM is
 //     the AWS VPC CNI (Env.IPAM): it hands out no address for a while after
 //     its pod ends (IP_COOLDOWN_PERIOD, 30 s by default). Filler pods take
 //     every other free address meanwhile (and a filler that got the
@@ -363,14 +363,20 @@ func (r *reuse) fillPool(ctx context.Context, size int, needHolder bool) error {
 	})
 }
 
+// freeAddress deletes the fillers left without an address and the one
+// holding the victim's (if one does), and waits until they are gone.
 func (r *reuse) freeAddress(ctx context.Context) error {
+	give := r.spare
+	if r.holder != "" {
+		give = append(give, r.holder)
+	}
 	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
-	for _, name := range append(r.spare, r.holder) {
+	for _, name := range give {
 		if err := pods.Delete(ctx, name, gentle); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete filler %s: %w", name, err)
 		}
 	}
-	for _, name := range append(r.spare, r.holder) {
+	for _, name := range give {
 		if err := poll.Until(ctx, "filler "+name+" gone", poll.Quick, poll.PodGone(r.env.Clientset, r.env.Namespace, name)); err != nil {
 			return err
 		}
@@ -392,20 +398,8 @@ func (r *reuse) coolDown(ctx context.Context) error {
 		return err
 	}
 	cooled := r.gone
-	give := r.spare
-	if r.holder != "" {
-		give = append(give, r.holder)
-	}
-	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
-	for _, name := range give {
-		if err := pods.Delete(ctx, name, gentle); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete filler %s: %w", name, err)
-		}
-	}
-	for _, name := range give {
-		if err := poll.Until(ctx, "filler "+name+" gone", poll.Quick, poll.PodGone(r.env.Clientset, r.env.Namespace, name)); err != nil {
-			return err
-		}
+	if err := r.freeAddress(ctx); err != nil {
+		return err
 	}
 	if r.holder != "" {
 		cooled = time.Now()
