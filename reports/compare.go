@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,14 +61,7 @@ func Compare(a, b string, names []string, recompute bool) (Comparison, error) {
 		return Comparison{}, err
 	}
 	var c Comparison
-	keys := make([]PodKey, 0, len(va))
-	for k := range va {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(x, y PodKey) int {
-		return cmp.Or(cmp.Compare(x.Scenario, y.Scenario), cmp.Compare(x.Service, y.Service), cmp.Compare(x.N, y.N))
-	})
-	for _, k := range keys {
+	for _, k := range slices.SortedFunc(maps.Keys(va), comparePodKeys) {
 		pb, ok := vb[k]
 		if !ok {
 			c.OnlyA = append(c.OnlyA, k)
@@ -88,12 +82,16 @@ func Compare(a, b string, names []string, recompute bool) (Comparison, error) {
 			}
 		}
 	}
-	for k := range vb {
+	for _, k := range slices.SortedFunc(maps.Keys(vb), comparePodKeys) {
 		if _, ok := va[k]; !ok {
 			c.OnlyB = append(c.OnlyB, k)
 		}
 	}
 	return c, nil
+}
+
+func comparePodKeys(x, y PodKey) int {
+	return cmp.Or(cmp.Compare(x.Scenario, y.Scenario), cmp.Compare(x.Service, y.Service), cmp.Compare(x.N, y.N))
 }
 
 // podVerdicts reads dir's verdicts about pods (saved, or recomputed),

@@ -121,29 +121,16 @@ func contextFor(run Run, name string) check.Context {
 // run's check contexts, in canonical order (scenario, name, subject). It is
 // the computation Recheck repeats, so a runner should use it to produce the
 // verdicts it passes to Write. Events Write would leave out of
-// timeline.jsonl (writtenEvents) are left out here too, or Recheck, which
+// timeline.jsonl (Timeline.Valid) are left out here too, or Recheck, which
 // only has the file, would judge a different timeline.
 func Verdicts(run Run, tl timeline.Timeline) []check.Verdict {
-	tl = writtenEvents(tl)
+	tl = tl.Valid()
 	var out []check.Verdict
 	for _, name := range scenarioNames(run, tl) {
 		out = append(out, check.All(tl, contextFor(run, name))...)
 	}
 	sortVerdicts(out)
 	return out
-}
-
-// writtenEvents returns tl with only the events timeline.WriteJSONL writes:
-// those that validate (it also drops an event that does not marshal, which
-// an Event, all strings, integers and pointers to them, cannot fail to do).
-func writtenEvents(tl timeline.Timeline) timeline.Timeline {
-	kept := timeline.Timeline{Base: tl.Base, Events: make([]timeline.Event, 0, len(tl.Events))}
-	for _, e := range tl.Events {
-		if e.Validate() == nil {
-			kept.Events = append(kept.Events, e)
-		}
-	}
-	return kept
 }
 
 func sortVerdicts(v []check.Verdict) {
@@ -198,7 +185,7 @@ func Write(dir string, run Run, tl timeline.Timeline, verdicts []check.Verdict) 
 		run.Error = strings.TrimSpace(run.Error + "\ntimeline: " + terr.Error() + " (nor judged, nor drawn)")
 	}
 	// The report shows what timeline.jsonl holds, as Verdicts judges it.
-	tl = writtenEvents(tl)
+	tl = tl.Valid()
 	write(RunFile, func() ([]byte, error) {
 		b, err := json.MarshalIndent(run, "", "  ")
 		return append(b, '\n'), err

@@ -214,7 +214,7 @@ func faultBars(events []timeline.Event, end time.Duration) ([]Fault, []timeline.
 // name alone when nothing is said), as it has in every saved timeline. A
 // start without a Detail is closed by any end.
 func continuesFault(endDetail, startDetail string) bool {
-	return startDetail == "" || endDetail == startDetail || strings.HasPrefix(endDetail, startDetail+": ")
+	return startDetail == "" || endDetail == startDetail || strings.HasPrefix(endDetail, startDetail+timeline.FaultOutcomeSep)
 }
 
 // podLanes builds the pod lanes from the same pod index the per-pod

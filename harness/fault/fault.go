@@ -76,14 +76,10 @@ type Fault interface {
 	Inject(ctx context.Context, env *Env) (detail string, err error)
 }
 
-// outcomeSep separates a fault's name from what was done in its fault_end
-// Detail; check's fault bars look for the same separator.
-const outcomeSep = ": "
-
 // Inject runs f on env, recording fault_start and fault_end for scenario on
 // rec. It refuses a fault whose needs env cannot meet before touching
 // anything. The start's Detail is f's name; the end's is the name, then
-// outcomeSep and f's detail when it gives one, and its Reason is f's error.
+// timeline.FaultOutcomeSep and f's detail when it gives one, and its Reason is f's error.
 // The report's picture (check.Lanes) closes a fault's bar with the first
 // later end of its scenario that begins with its name, so the end must keep
 // the name first. The returned string is what the report lists for the
@@ -96,7 +92,7 @@ func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scen
 	detail, err := f.Inject(ctx, env)
 	end := timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: scenario, Detail: f.Name()}
 	if detail != "" {
-		end.Detail += outcomeSep + detail
+		end.Detail += timeline.FaultOutcomeSep + detail
 	}
 	if err != nil {
 		end.Reason = err.Error()

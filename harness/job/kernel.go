@@ -78,15 +78,23 @@ func StartKernel(ctx context.Context, mode KernelMode, rec *timeline.Recorder, r
 	fmt.Fprintf(log, "kernel signal observer: on (tracefs instance, signals and processes of the scenarios' pods)\n")
 	return func() error {
 		err := set.Stop()
-		s := obs.Stats()
-		if lost, lerr := tr.Lost(); lerr == nil {
+		*meta.Kernel = KernelReport(obs.Stats(), tr)
+		return errors.Join(err, tr.Close())
+	}
+}
+
+// KernelReport is what the report says of a kernel observer that ran:
+// its own counts, and tr's lost and unparsed counts where it read this
+// host's tracefs (nil: agents, whose lost counts came with their streams).
+func KernelReport(s observe.KernelStats, tr *kernel.Tracer) reports.KernelObserver {
+	if tr != nil {
+		if lost, err := tr.Lost(); err == nil {
 			s.Lost = lost
 		}
 		s.Unparsed = tr.Unparsed()
-		*meta.Kernel = reports.KernelObserver{Available: true, Events: s.Events, Recorded: s.Recorded, Lost: s.Lost,
-			Unparsed: s.Unparsed, LatencyP50MS: s.LatencyP50MS, LatencyMaxMS: s.LatencyMaxMS}
-		return errors.Join(err, tr.Close())
 	}
+	return reports.KernelObserver{Available: true, Events: s.Events, Recorded: s.Recorded, Lost: s.Lost,
+		Unparsed: s.Unparsed, LatencyP50MS: s.LatencyP50MS, LatencyMaxMS: s.LatencyMaxMS}
 }
 
 // startKernelAgents is StartKernel for a cluster whose nodes are not on
@@ -170,9 +178,9 @@ func (p *Prepared) startKernelAgents(ctx context.Context, o ClusterOptions, rec 
 		feeds.Wait()
 		// The DaemonSet goes with the harness's namespace: the node access
 		// stop, which runs after this one, deletes it.
-		s := obs.Stats()
-		meta.Kernel.Events, meta.Kernel.Recorded, meta.Kernel.Lost = s.Events, s.Recorded, s.Lost
-		meta.Kernel.LatencyP50MS, meta.Kernel.LatencyMaxMS = s.LatencyP50MS, s.LatencyMaxMS
+		agents := meta.Kernel.Agents
+		*meta.Kernel = KernelReport(obs.Stats(), nil)
+		meta.Kernel.Agents = agents
 		return nil
 	}
 }

@@ -92,7 +92,7 @@ func startDaemonSet(ctx context.Context, cs kubernetes.Interface, ds *appsv1.Dae
 	if _, err := cs.AppsV1().DaemonSets(Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, nil, fmt.Errorf("create DaemonSet %s/%s: %w", Namespace, ds.Name, err)
 	}
-	sel := "kubegrace.io/role=" + ds.Spec.Selector.MatchLabels["kubegrace.io/role"]
+	sel := metav1.FormatLabelSelector(ds.Spec.Selector)
 	werr := poll.Until(ctx, ds.Name+" pods running", poll.Steady.For(wait), func(ctx context.Context) (bool, error) {
 		running, missing, err = find(ctx, cs, sel, nodes)
 		if err != nil {

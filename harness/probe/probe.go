@@ -103,8 +103,9 @@ const (
 	Service = "probe"
 )
 
-// Run probes o.Image. A report is written even when the probe fails half
-// way, once the cluster is ready.
+// Run probes o.Image. Once the cluster is ready and the kernel observer
+// runs (or may be missing), a report is written even when the probe fails
+// half way.
 func Run(ctx context.Context, o Options) (res Result, err error) {
 	pr := &session{o: o.withDefaults(), start: time.Now(), idx: observe.NewPodIndex()}
 	pr.rec = timeline.NewRecorder(pr.start)
@@ -202,8 +203,8 @@ func (pr *session) openKernel() error {
 }
 
 // context is the probe pod's judging input.
-func (pr *session) context(kernel bool) check.Context {
-	c := check.Context{Scenario: Service, Kernel: kernel, WatchedServices: []string{Service}, ServiceGrace: map[string]time.Duration{Service: pr.o.Grace}}
+func (pr *session) context() check.Context {
+	c := check.Context{Scenario: Service, Kernel: pr.tracer != nil, WatchedServices: []string{Service}, ServiceGrace: map[string]time.Duration{Service: pr.o.Grace}}
 	if pr.o.App != "" {
 		c.AppProcess = map[string]string{Service: pr.o.App}
 	}
@@ -273,15 +274,10 @@ func (pr *session) report(res *Result, err error) error {
 		err = errors.Join(err, pr.set.Stop())
 	}
 	if pr.kobs != nil {
-		s := pr.kobs.Stats()
-		if lost, lerr := pr.tracer.Lost(); lerr == nil {
-			s.Lost = lost
-		}
-		pr.kinfo = reports.KernelObserver{Available: true, Events: s.Events, Recorded: s.Recorded, Lost: s.Lost,
-			Unparsed: pr.tracer.Unparsed(), LatencyP50MS: s.LatencyP50MS, LatencyMaxMS: s.LatencyMaxMS}
+		pr.kinfo = job.KernelReport(pr.kobs.Stats(), pr.tracer)
 	}
 	tl := pr.rec.Snapshot()
-	cctx := pr.context(res.Kernel)
+	cctx := pr.context()
 	res.Verdicts = check.All(tl, cctx)
 	res.App, res.Init, _ = check.KernelApp(tl, cctx, PodName)
 	res.Pass = gotStopSignal(*res)

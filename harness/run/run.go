@@ -42,9 +42,9 @@ type Runner struct {
 	// Kernel says the kernel signal observer runs: the scenarios' signal
 	// verdicts rest on it (Result.Kernel).
 	Kernel bool
-	// Nodes are the nodes scenarios may run on. Scenarios that need a node
-	// to themselves run side by side, each pinned to one of them; with
-	// none or one, they run one after another.
+	// Nodes are the nodes scenarios may run on. With several, RunAll pins
+	// every scenario to one of them; with none or one, nothing is pinned
+	// (RunAll says how scenarios share them).
 	Nodes []string
 	// IPAM and IPCooldown are the cluster's IPAM where faults have a way
 	// of their own for it, and its IP cooldown (fault.Env).

@@ -260,3 +260,17 @@ func (e Event) Validate() error {
 	}
 	return nil
 }
+
+// Valid returns tl with only the events WriteJSONL writes, those that
+// validate (it also drops an event that does not marshal, which an Event,
+// all strings, integers and pointers to them, cannot fail to do): what is
+// judged and drawn must be what a re-check reads back.
+func (tl Timeline) Valid() Timeline {
+	kept := Timeline{Base: tl.Base, Events: make([]Event, 0, len(tl.Events))}
+	for _, e := range tl.Events {
+		if e.Validate() == nil {
+			kept.Events = append(kept.Events, e)
+		}
+	}
+	return kept
+}

@@ -77,6 +77,11 @@ const (
 	FaultEnd   = "fault_end"
 )
 
+// FaultOutcomeSep separates a fault's name from what was done in its
+// fault_end Detail ("<name>: <what was done>"); the start's Detail is the
+// name alone, which is how an end is paired with its start.
+const FaultOutcomeSep = ": "
+
 // Kernel event kinds (Source kernel): what the kernel did, traced on the
 // host (harness/kernel), for every process of a watched pod. Process fields:
 // Comm, PID (inside the container: 1 is the container's init), HostPID
