@@ -12,7 +12,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/assets"
 	"github.com/kubegrace/kubegrace/harness/cluster"
-	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/images"
 )
 
@@ -45,7 +45,7 @@ them into every node. Ctrl-C deletes a cluster this command created, unless
 	create.Flags().StringVar(&f.name, "name", cluster.DefaultName, "kind cluster name")
 	create.Flags().StringVar(&f.config, "config", "", "kind cluster config (default: the kubegrace kind-config.yaml)")
 	create.Flags().StringVar(&f.nodeImage, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image to use as is (env KUBEGRACE_NODE_IMAGE)")
-	create.Flags().StringVar(&f.repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
+	create.Flags().StringVar(&f.repo, "repo", "", repoHelp)
 	create.Flags().StringVar(&f.logDir, "log-dir", "", "where to export kind logs if creation fails (default reports/cluster-logs-<time>)")
 	create.Flags().BoolVar(&f.keep, "keep", false, "keep a cluster this command created even if creation fails or is interrupted")
 	create.Flags().BoolVar(&f.skipImages, "skip-images", false, "do not build or load the project images")
@@ -76,7 +76,7 @@ func runClusterCreate(ctx context.Context, f clusterFlags) error {
 	if f.logDir == "" {
 		f.logDir = filepath.Join("reports", "cluster-logs-"+time.Now().Format("20060102-150405"))
 	}
-	p, err := job.PrepareCluster(ctx, job.ClusterOptions{
+	p, err := env.PrepareCluster(ctx, env.Options{
 		Repo: f.repo, Name: f.name, ConfigPath: f.config, NodeImage: f.nodeImage, Nodes: f.nodes, Keep: f.keep,
 		LogDir: f.logDir, ReadyTimeout: f.timeout, SkipImages: f.skipImages, Log: os.Stderr,
 	})
@@ -117,7 +117,7 @@ func newImagesCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
+	cmd.Flags().StringVar(&repo, "repo", "", repoHelp)
 	cmd.Flags().BoolVar(&node, "node", false, "also build the offline kind node image")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,21 +17,18 @@ import (
 	"github.com/kubegrace/kubegrace/harness/run"
 )
 
-// leftBehind, once a command has created something, lists what an
-// interrupted run would leave and how to delete it.
-var leftBehind = func() []string { return nil }
-
 func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	go handleInterrupts(cancel)
+	leave := make(chan struct{})
+	go handleInterrupts(cancel, leave)
 	root := &cobra.Command{
 		Use:           "kubegrace",
 		Short:         "Chaos / end-to-end harness for Kubernetes graceful shutdown and Consul registry staleness",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newClusterCommand(), newImagesCommand(), newInitCommand(), newKernelAgentCommand(), newPreflightCommand(), newProbeCommand(), newReportCommand(), newRunCommand(), newSpecCommand())
+	root.AddCommand(newClusterCommand(), newImagesCommand(), newInitCommand(), newKernelAgentCommand(), newPreflightCommand(), newProbeCommand(), newReportCommand(), newRunCommand(leave), newSpecCommand())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "kubegrace: %v\n", err)
 		os.Exit(1)
@@ -41,10 +39,16 @@ func main() {
 // every wait it cuts short says so.
 var errInterrupted = errors.New("interrupted (Ctrl-C)")
 
+// leaveWait is how long a second Ctrl-C waits for the command to say what
+// it leaves behind before leaving anyway.
+const leaveWait = 3 * time.Second
+
 // handleInterrupts: the first Ctrl-C (or SIGTERM) cancels the run, which
-// then cleans up what it created and writes its report; the second leaves
-// at once, saying what was left behind.
-func handleInterrupts(cancel context.CancelCauseFunc) {
+// then cleans up what it created and writes its report; the second closes
+// leave: a command that listens (run) returns at once, prints what it
+// leaves behind and exits; for the others the process leaves after
+// leaveWait.
+func handleInterrupts(cancel context.CancelCauseFunc, leave chan<- struct{}) {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
@@ -53,13 +57,23 @@ func handleInterrupts(cancel context.CancelCauseFunc) {
 	cancel(errInterrupted)
 	<-sig
 	fmt.Fprintln(os.Stderr, "\nkubegrace: leaving at once.")
-	if left := leftBehind(); len(left) > 0 {
-		fmt.Fprintln(os.Stderr, "Left behind:")
-		for _, l := range left {
-			fmt.Fprintln(os.Stderr, "  "+l)
-		}
-	} else {
-		fmt.Fprintln(os.Stderr, "Nothing of this run's scenarios is left behind (a cluster this run was creating may be; `kubegrace cluster delete` removes it).")
-	}
+	close(leave)
+	time.Sleep(leaveWait)
+	fmt.Fprintf(os.Stderr, "What this command created may be left behind: `kubectl get namespaces -l %s` lists it (a cluster it was creating: `kubegrace cluster delete`).\n", partOfSelector)
 	os.Exit(130)
+}
+
+// partOfSelector selects what the harness creates on a cluster.
+const partOfSelector = "app.kubernetes.io/part-of=kubegrace"
+
+// printLeftBehind says what a command that left at once leaves behind.
+func printLeftBehind(left []string) {
+	if len(left) == 0 {
+		fmt.Fprintln(os.Stderr, "Nothing of this run's scenarios is left behind (a cluster this run was creating may be; `kubegrace cluster delete` removes it).")
+		return
+	}
+	fmt.Fprintln(os.Stderr, "Left behind:")
+	for _, l := range left {
+		fmt.Fprintln(os.Stderr, "  "+l)
+	}
 }

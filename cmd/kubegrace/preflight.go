@@ -8,7 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/env"
+	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/preflight"
 )
 
@@ -42,13 +43,13 @@ would create.`,
 			if err != nil {
 				return err
 			}
-			o := job.ClusterOptions{Repo: root, Kubeconfig: kubeconfig, Context: context, SkipImages: true, Log: os.Stderr,
+			o := env.Options{Repo: root, Kubeconfig: kubeconfig, Context: context, SkipImages: true, Log: os.Stderr,
 				AllowPrivileged: privileged, NodeAccess: access}
-			p, err := job.PrepareCluster(cmd.Context(), o)
+			p, err := env.PrepareCluster(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			mode, err := job.NodeAccessMode(o, p.Cluster)
+			mode, err := env.NodeAccessMode(o, p.Cluster.Name, p.Cluster.Kind)
 			if err != nil {
 				return err
 			}
@@ -73,6 +74,6 @@ would create.`,
 	cmd.Flags().StringVar(&registry, "image-registry", "", "the registry a run would push its images to (see 'kubegrace run --image-registry')")
 	cmd.Flags().BoolVar(&rbac, "rbac", false, "print the ClusterRole with the least a run needs (with --allow-privileged: and its node access pods), and exit")
 	cmd.Flags().BoolVar(&privileged, "allow-privileged", false, "as a run would with --allow-privileged (see 'kubegrace run')")
-	cmd.Flags().StringVar(&access, "node-access", job.NodeAccessAuto, "as a run would with --node-access (see 'kubegrace run')")
+	cmd.Flags().StringVar(&access, "node-access", nodeaccess.ModeAuto, "as a run would with --node-access (see 'kubegrace run')")
 	return cmd
 }

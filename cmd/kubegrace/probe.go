@@ -12,19 +12,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubegrace/kubegrace/harness/assets"
-	"github.com/kubegrace/kubegrace/harness/cluster"
-	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/probe"
 	"github.com/kubegrace/kubegrace/reports"
 )
 
 type probeFlags struct {
-	command             []string
-	app                 string
-	grace               time.Duration
-	asJSON, keep        bool
-	repo, name, nodeImg string
-	reports, kernel     string
+	command []string
+	app     string
+	grace   time.Duration
+	envFlags
+	asJSON bool
 }
 
 func newProbeCommand() *cobra.Command {
@@ -45,18 +42,16 @@ CI can gate on it. Needs root on the Docker host for the kernel's view
   kubegrace probe --command /start.sh --grace 10s my-service:1.4`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			km, err := job.ParseKernelMode(f.kernel)
-			if err != nil {
-				return err
-			}
-			log := os.Stderr
 			root, err := assets.Root(f.repo)
 			if err != nil {
 				return err
 			}
+			eo, err := f.options(root)
+			if err != nil {
+				return err
+			}
 			res, err := probe.Run(cmd.Context(), probe.Options{
-				Image: args[0], Command: f.command, App: f.app, Grace: f.grace, ReportsDir: f.reports, Kernel: km, Log: log,
-				Cluster: job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Keep: f.keep, Log: log},
+				Image: args[0], Command: f.command, App: f.app, Grace: f.grace, ReportsDir: f.reports, Kernel: eo.Kernel, Log: eo.Log, Cluster: eo,
 			})
 			if f.asJSON {
 				enc := json.NewEncoder(os.Stdout)
@@ -81,12 +76,7 @@ CI can gate on it. Needs root on the Docker host for the kernel's view
 	cmd.Flags().StringVar(&f.app, "app", "", "the app process's program name (or its script's file name), when it is a shell or an init the probe would pass over")
 	cmd.Flags().DurationVar(&f.grace, "grace", 30*time.Second, "terminationGracePeriodSeconds of the probe pod")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
-	cmd.Flags().StringVar(&f.repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
-	cmd.Flags().StringVar(&f.name, "cluster", cluster.DefaultName, "kind cluster name (created if absent, reused if healthy)")
-	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
-	cmd.Flags().StringVar(&f.reports, "reports", "reports", "reports folder")
-	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel: auto, off, require")
-	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this probe created even if it fails")
+	f.register(cmd.Flags(), "probe")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,23 +14,21 @@ import (
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/nodeaccess"
-	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 	"github.com/kubegrace/kubegrace/reports"
 )
 
 type runFlags struct {
-	list, keep          bool
+	envFlags
+	list                bool
 	labels              []string
-	repo, name, nodeImg string
-	reports, kernel     string
 	kubeconfig, context string
 	registry, access    string
 	privileged          bool
 	parallel, nodes     int
 }
 
-func newRunCommand() *cobra.Command {
+func newRunCommand(leave <-chan struct{}) *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "run [SPEC.yaml...]",
@@ -54,17 +53,17 @@ leaves at once and says what was left behind.`,
 			if f.list {
 				return listSpecs(specs)
 			}
-			km, err := job.ParseKernelMode(f.kernel)
+			eo, err := f.options(root)
 			if err != nil {
 				return err
 			}
-			res, err := job.Run(cmd.Context(), job.Options{
-				Specs: specs, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr, Kernel: km,
-				Cluster: job.ClusterOptions{Repo: root, Name: f.name, NodeImage: f.nodeImg, Nodes: f.nodes, Keep: f.keep, Log: os.Stderr,
-					Kubeconfig: f.kubeconfig, Context: f.context, ImageRegistry: f.registry,
-					AllowPrivileged: f.privileged, NodeAccess: f.access},
-				OnRunner: func(r *run.Runner) { leftBehind = func() []string { return namespaceLeftovers(f.kubectl(), r.Live()) } },
-			})
+			eo.Nodes, eo.Kubeconfig, eo.Context, eo.ImageRegistry = f.nodes, f.kubeconfig, f.context, f.registry
+			eo.AllowPrivileged, eo.NodeAccess = f.privileged, f.access
+			res, err := job.Run(cmd.Context(), job.Options{Specs: specs, Env: eo, ReportsDir: f.reports, Parallel: f.parallel, Log: os.Stderr, Leave: leave})
+			if errors.Is(err, job.ErrLeft) {
+				printLeftBehind(namespaceLeftovers(f.kubectl(), res.LeftBehind))
+				os.Exit(130)
+			}
 			fmt.Println()
 			fmt.Print(reports.Summary(res.Run))
 			fmt.Printf("\nreport: %s (also %s)\n", filepath.Join(res.Dir, reports.HTMLFile), filepath.Join(filepath.Dir(res.Dir), "latest", reports.MarkdownFile))
@@ -82,19 +81,14 @@ leaves at once and says what was left behind.`,
 	}
 	cmd.Flags().BoolVar(&f.list, "list", false, "list the scenarios (built-in, or the given files) and exit")
 	cmd.Flags().StringSliceVar(&f.labels, "label", nil, "only scenarios with one of these labels (or names)")
-	cmd.Flags().StringVar(&f.repo, "repo", "", "a kubegrace checkout to take kind-config.yaml, images/ and the built-in specs from (default: the current folder if it is one, else the copy built into this binary)")
-	cmd.Flags().StringVar(&f.name, "cluster", cluster.DefaultName, "kind cluster name (created if absent, reused if healthy)")
-	cmd.Flags().StringVar(&f.nodeImg, "node-image", os.Getenv("KUBEGRACE_NODE_IMAGE"), "node image (env KUBEGRACE_NODE_IMAGE)")
-	cmd.Flags().StringVar(&f.reports, "reports", "reports", "reports folder (<run-id>/ and the link latest go there)")
+	f.register(cmd.Flags(), "run")
 	cmd.Flags().IntVar(&f.parallel, "parallel", 0, "how many scenarios run side by side, each pinned to a node (alone there if a fault needs the node to itself); default: as many as the cluster has nodes, at least 2")
 	cmd.Flags().IntVar(&f.nodes, "nodes", cluster.NodesFromEnv(), "cluster size: scenarios that need a node to themselves run side by side, one per node (env KUBEGRACE_NODES; default from this machine's memory, at most 4); a cluster of another size is recreated")
-	cmd.Flags().BoolVar(&f.keep, "keep-cluster", false, "keep a cluster this run created even if the run fails")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig, which the harness did not create: used as it is (never created, recreated or deleted); a preflight says first what it allows (see 'kubegrace preflight')")
 	cmd.Flags().StringVar(&f.context, "context", "", "the kubeconfig's context to use (default: its current one)")
 	cmd.Flags().StringVar(&f.registry, "image-registry", "", "push the run's images (Consul, the fixture, the services' own) to this registry (host[:port][/path]) for the cluster to pull, instead of loading them into kind nodes: needed for a cluster that is not kind on this host")
 	cmd.Flags().BoolVar(&f.privileged, "allow-privileged", false, "on a cluster that is not kind on this host, let the run create privileged pods: a node access DaemonSet (host network, the nodes' /var/lib/cni) in namespace "+nodeaccess.Namespace+", labelled and removed at the end and on Ctrl-C, so IP reuse can steer host-local state, and a kernel agent DaemonSet (privileged, host PID namespace) so signal verdicts rest on each node's kernel; off: nothing privileged is created")
-	cmd.Flags().StringVar(&f.access, "node-access", job.NodeAccessAuto, "how faults reach nodes: auto (docker exec into kind nodes of this host; elsewhere node access pods if --allow-privileged, else none), docker, or pods (needs --allow-privileged)")
-	cmd.Flags().StringVar(&f.kernel, "kernel", "auto", "observe signals in the kernel (tracefs, root on the Docker host): auto (fall back to app logs and exit codes where it cannot run, and say so), off, require")
+	cmd.Flags().StringVar(&f.access, "node-access", nodeaccess.ModeAuto, "how faults reach nodes: auto (docker exec into kind nodes of this host; elsewhere node access pods if --allow-privileged, else none), docker, or pods (needs --allow-privileged)")
 	return cmd
 }
 
@@ -131,7 +125,7 @@ func loadSpecs(repo string, files, labels []string) (root string, specs []scenar
 // kubectl is the kubectl flags that reach the run's cluster.
 func (f runFlags) kubectl() string {
 	if f.kubeconfig == "" {
-		return "--context kind-" + f.name
+		return "--context kind-" + f.cluster
 	}
 	s := "--kubeconfig " + f.kubeconfig
 	if f.context != "" {

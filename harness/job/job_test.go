@@ -3,17 +3,16 @@ package job
 import (
 	"context"
 	"errors"
-	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
-	"github.com/kubegrace/kubegrace/harness/timeline"
 	"github.com/kubegrace/kubegrace/reports"
 )
 
@@ -28,7 +27,7 @@ func TestScenarioRuns(t *testing.T) {
 			{Name: "faults", Phase: run.PhaseFaults, Duration: 4 * time.Second},
 			{Name: "settle", Phase: run.PhaseSettle, Duration: time.Second, Error: "x"},
 		}}
-	got := scenarioRuns([]run.Result{r})
+	got := ScenarioRuns([]run.Result{r})
 	if len(got) != 1 {
 		t.Fatal(got)
 	}
@@ -44,83 +43,6 @@ func TestScenarioRuns(t *testing.T) {
 	}
 	if len(g.Steps) != 3 || g.Steps[2].MS != 1000 || g.Steps[2].Error != "x" || g.Steps[1].Phase != "faults" {
 		t.Errorf("steps %+v", g.Steps)
-	}
-}
-
-func TestParseKernelMode(t *testing.T) {
-	for in, want := range map[string]KernelMode{"": KernelAuto, "auto": KernelAuto, "off": KernelOff, "require": KernelRequired} {
-		if got, err := ParseKernelMode(in); err != nil || got != want {
-			t.Errorf("%q: %q %v", in, got, err)
-		}
-	}
-	if _, err := ParseKernelMode("maybe"); err == nil {
-		t.Error("an unknown mode must be refused")
-	}
-}
-
-// Without the kernel (here: turned off), the runner's scenarios fall back
-// and the report says why.
-func TestStartKernelOff(t *testing.T) {
-	var meta reports.Meta
-	r := &run.Runner{}
-	stop := StartKernel(context.Background(), KernelOff, timeline.NewRecorder(time.Now()), r, &meta, io.Discard)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if r.Kernel || meta.Kernel == nil || meta.Kernel.Available || meta.Kernel.Reason == "" {
-		t.Errorf("runner kernel %v, meta %+v", r.Kernel, meta.Kernel)
-	}
-	if s := meta.Kernel.String(); s == "" || s[:4] != "off:" {
-		t.Errorf("report line %q", s)
-	}
-}
-
-// Node access: docker exec only into kind nodes of this host, privileged
-// pods only when allowed, and an error naming the flag otherwise.
-func TestNodeAccessMode(t *testing.T) {
-	kind, other := &cluster.Cluster{Name: "k", Kind: true}, &cluster.Cluster{Name: "staging"}
-	for _, tc := range []struct {
-		o       ClusterOptions
-		c       *cluster.Cluster
-		want    string
-		wantErr string
-	}{
-		{ClusterOptions{}, kind, NodeAccessDocker, ""},
-		{ClusterOptions{}, other, "", ""},
-		{ClusterOptions{AllowPrivileged: true}, other, NodeAccessPods, ""},
-		{ClusterOptions{AllowPrivileged: true}, kind, NodeAccessDocker, ""},
-		{ClusterOptions{NodeAccess: NodeAccessPods}, kind, "", "give --allow-privileged"},
-		{ClusterOptions{NodeAccess: NodeAccessPods, AllowPrivileged: true}, kind, NodeAccessPods, ""},
-		{ClusterOptions{NodeAccess: NodeAccessDocker}, other, "", "not kind nodes of this host"},
-		{ClusterOptions{NodeAccess: "ssh"}, other, "", `--node-access "ssh": want auto, docker or pods`},
-	} {
-		got, err := NodeAccessMode(tc.o, tc.c)
-		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
-			t.Errorf("%+v on %s: got %q, %v; want %q, error with %q", tc.o, tc.c.Name, got, err, tc.want, tc.wantErr)
-		}
-	}
-}
-
-// Measured times are kept per scenario across runs, only for scenarios
-// that ran to the end; a failed one keeps its earlier time.
-func TestDurationsAreKeptAcrossRuns(t *testing.T) {
-	t.Setenv("KUBEGRACE_CACHE", t.TempDir())
-	if d := loadDurations(); d != nil {
-		t.Fatalf("fresh cache: %v", d)
-	}
-	at := time.Now()
-	ok := func(name string, d time.Duration) run.Result {
-		return run.Result{Spec: scenario.Spec{Name: name}, Started: at, Finished: at.Add(d)}
-	}
-	saveDurations([]run.Result{ok("a", 30*time.Second), ok("b", 10*time.Second)})
-	failed := ok("a", 2*time.Second)
-	failed.Err = errors.New("boom")
-	inconclusive := ok("c", time.Second)
-	inconclusive.Inconclusive = "pool too large"
-	saveDurations([]run.Result{failed, inconclusive, ok("b", 12*time.Second)})
-	got := loadDurations()
-	if got["a"] != 30*time.Second || got["b"] != 12*time.Second || len(got) != 2 {
-		t.Errorf("durations %v; want a 30s (its failed run ignored), b 12s, no c", got)
 	}
 }
 
@@ -140,5 +62,73 @@ func TestKindVersionIsGoMods(t *testing.T) {
 	}
 	if want == "" || kindVersionFallback != want || kindVersion() != want {
 		t.Errorf("go.mod has kind %q; kindVersion() %q, kindVersionFallback %q", want, kindVersion(), kindVersionFallback)
+	}
+}
+
+// kubeconfigFor writes a kubeconfig whose one cluster is at server.
+func kubeconfigFor(t *testing.T, server string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster:\n    server: " + server +
+		"\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A job whose environment cannot be had still writes its report, with the
+// error in run.json, the latest link, and a JUnit file.
+func TestRunWritesAReportWhenTheEnvironmentFails(t *testing.T) {
+	dir := t.TempDir()
+	specs := []scenario.Spec{{Name: "s"}}
+	res, err := Run(context.Background(), Options{Specs: specs, ReportsDir: dir,
+		Env: env.Options{Repo: t.TempDir(), Kubeconfig: kubeconfigFor(t, "http://127.0.0.1:1"), SkipImages: true}})
+	if err == nil || !strings.Contains(err.Error(), "does not answer") {
+		t.Fatalf("error %v; want the cluster's", err)
+	}
+	run, _, lerr := reports.Load(res.Dir)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if !strings.Contains(run.Error, "does not answer") {
+		t.Errorf("run.json error %q", run.Error)
+	}
+	for _, f := range []string{reports.JUnitFile, reports.MarkdownFile} {
+		if _, serr := os.Stat(filepath.Join(res.Dir, f)); serr != nil {
+			t.Error(serr)
+		}
+	}
+	if target, lerr := os.Readlink(filepath.Join(dir, "latest")); lerr != nil || target != filepath.Base(res.Dir) {
+		t.Errorf("latest -> %q (%v)", target, lerr)
+	}
+}
+
+// Leaving at once (a second Ctrl-C) returns while the job still waits on
+// the cluster, with ErrLeft; it never waits for the API server.
+func TestRunLeavesAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // accepts nothing: every request hangs
+	leave := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, Options{Specs: []scenario.Spec{{Name: "s"}}, ReportsDir: t.TempDir(), Leave: leave,
+			Env: env.Options{Repo: t.TempDir(), Kubeconfig: kubeconfigFor(t, "http://"+ln.Addr().String()), SkipImages: true}})
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	close(leave)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrLeft) {
+			t.Errorf("error %v; want ErrLeft", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of Leave")
 	}
 }

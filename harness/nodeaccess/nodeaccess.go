@@ -34,6 +34,17 @@ import (
 // Exec runs argv on node and returns its output (stdout and stderr).
 type Exec func(ctx context.Context, node string, argv ...string) (string, error)
 
+// The node access modes (--node-access): how faults reach nodes.
+const (
+	// ModeAuto: docker exec into kind nodes of this host; elsewhere
+	// privileged pods if allowed, else none.
+	ModeAuto = "auto"
+	// ModeDocker: docker exec into kind nodes of this host.
+	ModeDocker = "docker"
+	// ModePods: the privileged node access DaemonSet (--allow-privileged).
+	ModePods = "pods"
+)
+
 // Namespace is the harness's own namespace for what it runs outside the
 // scenarios' namespaces; it is deleted, with all in it, when a run ends.
 const Namespace = "kubegrace-system"

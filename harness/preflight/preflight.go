@@ -59,8 +59,8 @@ type Options struct {
 	// Registry is where images would be pushed ("": loaded into kind
 	// nodes).
 	Registry string
-	// NodeAccess is how faults would reach nodes: "docker" (kind nodes of
-	// this host), "pods" (the privileged node access DaemonSet,
+	// NodeAccess is how faults would reach nodes: nodeaccess.ModeDocker (kind nodes of
+	// this host), nodeaccess.ModePods (the privileged node access DaemonSet,
 	// --allow-privileged) or "" (none).
 	NodeAccess string
 }
@@ -81,15 +81,15 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	ipam, family, cooldown := ipamOf(ctx, c)
 	r.IPAM, r.IPAMFamily, r.IPCooldownSeconds = ipam, family, cooldown
 	switch o.NodeAccess {
-	case "docker":
+	case nodeaccess.ModeDocker:
 		r.NodeAccess = "yes: kind nodes in this host's Docker (docker exec)"
-	case "pods":
+	case nodeaccess.ModePods:
 		r.NodeAccess = fmt.Sprintf("yes: privileged node access pods (--allow-privileged): DaemonSet %s/%s, host network, the nodes' %s mounted", nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "))
 	default:
 		r.NodeAccess = "no: the nodes are not kind nodes of this host; --allow-privileged would let the harness run a node access DaemonSet"
 	}
 	switch {
-	case o.NodeAccess == "pods":
+	case o.NodeAccess == nodeaccess.ModePods:
 		r.Kernel = fmt.Sprintf("a kernel agent on each node (DaemonSet %s/%s: privileged, the host's PID namespace and network); where one cannot trace, the run falls back and says why", nodeaccess.Namespace, nodeaccess.AgentDaemonSet)
 	case c.Kind:
 		r.Kernel = "can run here: the nodes' processes are this host's (tracefs, root)"
@@ -120,7 +120,7 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	default:
 		r.IPReuse = "none: " + why + "; scenarios with an IP-reuse fault are inconclusive here"
 	}
-	r.Creates = creates(specs, o.NodeAccess == "pods")
+	r.Creates = creates(specs, o.NodeAccess == nodeaccess.ModePods)
 	return r, nil
 }
 

@@ -9,6 +9,7 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/cluster"
-	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/harness/kernel"
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/poll"
@@ -47,11 +48,11 @@ type Options struct {
 	App string
 	// Cluster is where the pod runs (created or reused; project images
 	// are not needed).
-	Cluster job.ClusterOptions
+	Cluster env.Options
 	// ReportsDir receives probe-<time>/ (default ./reports).
 	ReportsDir string
-	// Kernel: see job.KernelMode.
-	Kernel job.KernelMode
+	// Kernel: see env.KernelMode.
+	Kernel env.KernelMode
 	Log    io.Writer
 	// ProcRoot is /proc unless a test says otherwise.
 	ProcRoot string
@@ -168,7 +169,7 @@ func (pr *session) connect(ctx context.Context) error {
 	if err := cluster.LocalImage(ctx, pr.o.Image); err != nil {
 		return err
 	}
-	p, err := job.PrepareCluster(ctx, pr.o.Cluster)
+	p, err := env.PrepareCluster(ctx, pr.o.Cluster)
 	if err != nil {
 		return err
 	}
@@ -184,14 +185,14 @@ func (pr *session) connect(ctx context.Context) error {
 // openKernel opens a tracefs instance unless the kernel is turned off; an
 // error only when it is required and cannot run.
 func (pr *session) openKernel() error {
-	if pr.o.Kernel == job.KernelOff {
+	if pr.o.Kernel == env.KernelOff {
 		pr.kinfo.Reason = "turned off (--kernel off)"
 		return nil
 	}
 	tr, err := kernel.Open(kernel.Options{Name: fmt.Sprintf("kubegrace-probe-%d", time.Now().UnixNano()%1e6)})
 	if err != nil {
 		pr.kinfo.Reason = err.Error()
-		if pr.o.Kernel == job.KernelRequired {
+		if pr.o.Kernel == env.KernelRequired {
 			return err
 		}
 		fmt.Fprintf(pr.o.Log, "%v\n  the probe can only read exit codes\n", err)
@@ -274,7 +275,7 @@ func (pr *session) report(res *Result, err error) error {
 		err = errors.Join(err, pr.set.Stop())
 	}
 	if pr.kobs != nil {
-		pr.kinfo = job.KernelReport(pr.kobs.Stats(), pr.tracer)
+		pr.kinfo = env.KernelReport(pr.kobs.Stats(), pr.tracer)
 	}
 	tl := pr.rec.Snapshot()
 	cctx := pr.context()
@@ -290,18 +291,32 @@ func (pr *session) report(res *Result, err error) error {
 	}
 	res.Duration = time.Since(pr.start)
 	res.Dir = filepath.Join(pr.o.ReportsDir, "probe-"+pr.start.Format("20060102-150405"))
-	spec := fmt.Sprintf(`{"name":%q,"image":%q,"command":%q,"grace":%q}`, Service, pr.o.Image, pr.o.Command, pr.o.Grace)
-	wants := []reports.Want{{Verdict: check.NameSignalDelivered, Subject: PodName, Op: "==", Value: 1, Why: "the app process gets the stop signal (its log says so)"}}
-	if res.Kernel {
-		wants = []reports.Want{{Verdict: check.NameShutdownWindow, Subject: PodName, Op: ">=", Value: 0, Why: "the kernel queues the stop signal for the app process"}}
-	}
 	kinfo := pr.kinfo
-	run, vs := reports.Assemble(reports.Meta{Started: pr.start, Kernel: &kinfo, Images: map[string]string{pr.o.Image: ""}, Summary: res.Summary},
-		[]reports.ScenarioRun{{Name: Service, Spec: []byte(spec), Context: cctx, Wants: wants, Err: err}}, tl, nil)
-	if werr := reports.Write(res.Dir, run, tl, vs); werr != nil {
-		err = errors.Join(err, fmt.Errorf("write report: %w", werr))
+	meta := reports.Meta{Started: pr.start, Kernel: &kinfo, Images: map[string]string{pr.o.Image: ""}, Summary: res.Summary}
+	if _, _, werr := reports.Publish(res.Dir, false, meta, []reports.ScenarioRun{scenarioRun(pr.o, cctx, res.Kernel, err)}, tl, nil); werr != nil {
+		err = errors.Join(err, werr)
 	}
 	return err
+}
+
+// probeSpec is the probe as run, for run.json.
+type probeSpec struct {
+	Name    string   `json:"name"`
+	Image   string   `json:"image"`
+	Command []string `json:"command,omitempty"`
+	App     string   `json:"app,omitempty"`
+	Grace   string   `json:"grace"`
+}
+
+// scenarioRun is the probe's part of its report: the spec as run, the
+// judging context, and the one expectation (the app gets the stop signal).
+func scenarioRun(o Options, cctx check.Context, kernel bool, err error) reports.ScenarioRun {
+	spec, _ := json.Marshal(probeSpec{Name: Service, Image: o.Image, Command: o.Command, App: o.App, Grace: o.Grace.String()})
+	wants := []reports.Want{{Verdict: check.NameSignalDelivered, Subject: PodName, Op: "==", Value: 1, Why: "the app process gets the stop signal (its log says so)"}}
+	if kernel {
+		wants = []reports.Want{{Verdict: check.NameShutdownWindow, Subject: PodName, Op: ">=", Value: 0, Why: "the kernel queues the stop signal for the app process"}}
+	}
+	return reports.ScenarioRun{Name: Service, Spec: spec, Context: cctx, Wants: wants, Err: err}
 }
 
 func podFor(o Options, ns string) *corev1.Pod {

@@ -1,12 +1,18 @@
 package probe
 
 import (
+	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/env"
+	"github.com/kubegrace/kubegrace/harness/observe"
+	"github.com/kubegrace/kubegrace/harness/timeline"
+	"github.com/kubegrace/kubegrace/reports"
 )
 
 // tini takes signals with sigtimedwait, which unblocks them while it
@@ -102,5 +108,35 @@ func TestSummaries(t *testing.T) {
 		if c.r.ExitCode < 0 && strings.Contains(s, "exited with code") {
 			t.Errorf("%s: an exit code that was not seen is reported:\n%s", c.name, s)
 		}
+	}
+}
+
+// A probe's report folder is a report like a run's: run.json holds the
+// probe as run (a --command of several arguments included, which once
+// made run.json empty), and `report check` reproduces its verdicts.
+func TestReportOfAProbeRechecks(t *testing.T) {
+	start := time.Now()
+	o := Options{Image: "example/app:1", Command: []string{"/bin/sh", "-c", "exec app"}, Grace: 5 * time.Second, ReportsDir: t.TempDir(), Kernel: env.KernelOff}
+	pr := &session{o: o.withDefaults(), start: start, idx: observe.NewPodIndex(), rec: timeline.NewRecorder(start), deleted: true}
+	var res Result
+	if err := pr.report(&res, nil); err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := reports.Load(res.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Scenarios) != 1 {
+		t.Fatalf("run.json scenarios %d; want the probe", len(run.Scenarios))
+	}
+	var spec probeSpec
+	if err := json.Unmarshal(run.Scenarios[0], &spec); err != nil {
+		t.Fatalf("run.json's probe spec %s: %v", run.Scenarios[0], err)
+	}
+	if !slices.Equal(spec.Command, o.Command) || spec.Image != o.Image || spec.Grace != "5s" {
+		t.Errorf("probe as run %+v; want %v", spec, o)
+	}
+	if _, identical, diff, err := reports.Recheck(res.Dir); err != nil || !identical {
+		t.Errorf("report check: identical %v, %v\n%s", identical, err, diff)
 	}
 }

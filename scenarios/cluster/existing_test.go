@@ -26,7 +26,9 @@ import (
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/harness/job"
+	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/preflight"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 )
@@ -66,12 +68,12 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 	}, NodeTimeout(5*time.Minute))
 
 	It("is found as kind, read by the preflight, and never deleted by the harness", func(ctx SpecContext) {
-		p, err := job.PrepareCluster(ctx, job.ClusterOptions{Repo: repoRoot(), Kubeconfig: kubeconfig, SkipImages: true, Log: GinkgoWriter})
+		p, err := env.PrepareCluster(ctx, env.Options{Repo: repoRoot(), Kubeconfig: kubeconfig, SkipImages: true, Log: GinkgoWriter})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(p.Cluster.Kind).To(BeTrue())
 		Expect(p.Cluster.Created).To(BeFalse())
 		Expect(p.Cluster.Delete()).To(MatchError(ContainSubstring("the harness did not create it")))
-		r, err := preflight.Check(ctx, p.Cluster, nil, preflight.Options{NodeAccess: job.NodeAccessDocker})
+		r, err := preflight.Check(ctx, p.Cluster, nil, preflight.Options{NodeAccess: nodeaccess.ModeDocker})
 		Expect(err).NotTo(HaveOccurred())
 		GinkgoWriter.Print(r.String())
 		Expect(r.Nodes).To(HavePrefix("1, 1 of them run pods"))
@@ -86,8 +88,8 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 	It("runs specs there: IP reuse by host-local state, and inconclusive where the pool (/24) cannot be filled", func(ctx SpecContext) {
 		specs := testdata("ip-reuse-no-callers.yaml", "ip-reuse-pool.yaml")
 		dir := filepath.Join(repoRoot(), "reports", "kind-tier-existing")
-		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: dir, Log: GinkgoWriter, Kernel: job.KernelRequired,
-			Cluster: job.ClusterOptions{Repo: repoRoot(), Kubeconfig: kubeconfig, Log: GinkgoWriter}})
+		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: dir, Log: GinkgoWriter,
+			Env: env.Options{Repo: repoRoot(), Kubeconfig: kubeconfig, Kernel: env.KernelRequired, Log: GinkgoWriter}})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Results).To(HaveLen(2))
 		steer, pool := res.Results[0], res.Results[1]
@@ -139,7 +141,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 
 		specs := testdata("one-pod-deleted.yaml", "ip-reuse-no-callers.yaml")
 		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-rbac"), Log: GinkgoWriter,
-			Cluster: job.ClusterOptions{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter}})
+			Env: env.Options{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter}})
 		Expect(err).NotTo(HaveOccurred(), "a run with the preflight role's rights")
 		for _, r := range res.Results {
 			Expect(r.Err).NotTo(HaveOccurred(), r.Spec.Name)
@@ -159,13 +161,12 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 
 		specs := testdata("ip-reuse-no-callers.yaml")
 		specs[0].Name = "ip-reuse-node-access-pods"
-		opts := job.ClusterOptions{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter, NodeAccess: job.NodeAccessPods, KernelAgentHostProc: "/hostproc"}
-		_, err = job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Cluster: opts})
+		opts := env.Options{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter, NodeAccess: nodeaccess.ModePods, KernelAgentHostProc: "/hostproc"}
+		_, err = job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Env: opts})
 		Expect(err).To(MatchError(ContainSubstring("give --allow-privileged")), "privileged pods only when asked")
 
-		opts.AllowPrivileged = true
-		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Cluster: opts,
-			Kernel: job.KernelRequired})
+		opts.AllowPrivileged, opts.Kernel = true, env.KernelRequired
+		res, err := job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Env: opts})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Results[0].Err).NotTo(HaveOccurred())
 		Expect(res.Results[0].Faults[0]).To(ContainSubstring("by host-local state"))
@@ -195,7 +196,7 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		spec := testdata("one-pod-deleted.yaml")[0]
 		spec.Name = "one-pod-deleted-pulled"
 		res, err := job.Run(ctx, job.Options{Specs: []scenario.Spec{spec}, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-registry"), Log: GinkgoWriter,
-			Cluster: job.ClusterOptions{Repo: repoRoot(), Kubeconfig: kubeconfig, ImageRegistry: registry, Log: GinkgoWriter}})
+			Env: env.Options{Repo: repoRoot(), Kubeconfig: kubeconfig, ImageRegistry: registry, Log: GinkgoWriter}})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Run.Unmet()).To(BeEmpty())
 		var pulled []string

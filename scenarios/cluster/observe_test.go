@@ -3,7 +3,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
@@ -39,22 +39,16 @@ func runSpec(ctx SpecContext, file string) (run.Result, timeline.Timeline, repor
 	spec := testdata(file)[0]
 	started := time.Now()
 	rec := timeline.NewRecorder(started)
-	runner := prepared.Runner(GinkgoWriter)
-	var meta reports.Meta
-	stop := job.StartKernel(ctx, job.KernelRequired, rec, runner, &meta, GinkgoWriter)
-	Expect(runner.Kernel).To(BeTrue(), "kernel observer: %s", meta.Kernel.Reason)
+	e, err := env.StartOn(ctx, prepared, env.Options{Repo: repoRoot(), Kernel: env.KernelRequired, Log: GinkgoWriter}, nil, rec)
+	Expect(err).NotTo(HaveOccurred())
+	runner := e.Runner(GinkgoWriter, nil)
 	res := runner.Run(ctx, spec, rec)
-	Expect(stop()).To(Succeed())
+	Expect(e.Stop()).To(Succeed())
 	tl := rec.Snapshot()
-	raw, _ := json.Marshal(spec)
-	sr := reports.ScenarioRun{Name: spec.Name, Spec: raw, Context: spec.CheckContext(res.Kernel), Faults: res.Faults, Err: res.Err}
-	for _, e := range spec.Expect {
-		sr.Wants = append(sr.Wants, reports.Want{Verdict: e.Verdict, Subject: e.Subject, Op: e.Op, Value: e.Value, Why: e.Why})
-	}
-	meta.Started = started
-	rr, verdicts := reports.Assemble(meta, []reports.ScenarioRun{sr}, tl, nil)
+	kinfo := e.Kernel.Report
 	dir := filepath.Join(repoRoot(), "reports", "kind-tier-"+spec.Name+"-"+started.Format("20060102-150405"))
-	Expect(reports.Write(dir, rr, tl, verdicts)).To(Succeed())
+	rr, verdicts, werr := reports.Publish(dir, false, reports.Meta{Started: started, Kernel: &kinfo}, job.ScenarioRuns([]run.Result{res}), tl, nil)
+	Expect(werr).NotTo(HaveOccurred())
 	fmt.Fprintf(GinkgoWriter, "report: %s\n", dir)
 	for _, st := range res.Steps {
 		GinkgoWriter.Printf("step %-16s %-8s %8s %s\n", st.Name, st.Phase, st.Duration.Round(time.Millisecond), st.Error)
@@ -169,10 +163,10 @@ var _ = Describe("the Runner forcing IP reuse", Label("kind", "ipreuse"), func()
 	It("runs two IP-reuse scenarios side by side, one per node: host-local steered, and the pool filled", func(ctx SpecContext) {
 		specs := testdata("ip-reuse-no-callers.yaml", "ip-reuse-pool.yaml")
 		rec := timeline.NewRecorder(time.Now())
-		runner := prepared.Runner(GinkgoWriter)
-		var err error
-		runner.Nodes, err = c.SchedulableNodes(ctx)
+		e, err := env.StartOn(ctx, prepared, env.Options{Repo: repoRoot(), Kernel: env.KernelOff, Log: GinkgoWriter}, specs, rec)
 		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(e.Stop)
+		runner := e.Runner(GinkgoWriter, nil)
 		Expect(runner.Nodes).To(HaveLen(2), "the kind tier's cluster has two nodes, both running pods")
 		results := runner.RunAll(ctx, specs, 2, rec)
 		tl := rec.Snapshot()

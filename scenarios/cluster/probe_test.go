@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/probe"
 	"github.com/kubegrace/kubegrace/images"
@@ -63,8 +64,8 @@ var _ = Describe("kubegrace probe", Label("kind", "probe"), Ordered, func() {
 	run := func(ctx context.Context, img string) probe.Result {
 		res, err := probe.Run(ctx, probe.Options{
 			Image: img, Grace: 5 * time.Second, ReportsDir: filepath.Join(repoRoot(), "reports"), Log: GinkgoWriter,
-			Kernel:  job.KernelRequired,
-			Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: c.NodeImage.Image},
+			Kernel:  env.KernelRequired,
+			Cluster: env.Options{Repo: repoRoot(), Name: name, NodeImage: c.NodeImage.Image},
 		})
 		Expect(err).NotTo(HaveOccurred())
 		GinkgoWriter.Printf("probe of %s in %.1f s:\n%s\n", img, res.Duration.Seconds(), res.Summary)
@@ -111,7 +112,7 @@ var _ = Describe("kubegrace probe", Label("kind", "probe"), Ordered, func() {
 
 	It("names docker build and docker load for an image the engine does not have, and never pulls", func(ctx SpecContext) {
 		_, err := probe.Run(ctx, probe.Options{Image: "kubegrace-test/not-built:1", Log: GinkgoWriter,
-			Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: c.NodeImage.Image}})
+			Cluster: env.Options{Repo: repoRoot(), Name: name, NodeImage: c.NodeImage.Image}})
 		Expect(err).To(MatchError(And(ContainSubstring("not in the local Docker engine"), ContainSubstring("docker build"), ContainSubstring("docker load"))))
 	}, SpecTimeout(time.Minute))
 
@@ -119,7 +120,7 @@ var _ = Describe("kubegrace probe", Label("kind", "probe"), Ordered, func() {
 		img := image(ctx, "kubegrace-test/probe-nocmd:1", "", "/opt/sigapp")
 		res, err := probe.Run(ctx, probe.Options{Image: img, Command: []string{"/opt/no-such-program"}, Grace: 5 * time.Second,
 			ReportsDir: filepath.Join(repoRoot(), "reports"), Log: GinkgoWriter,
-			Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: c.NodeImage.Image}})
+			Cluster: env.Options{Repo: repoRoot(), Name: name, NodeImage: c.NodeImage.Image}})
 		Expect(err).To(MatchError(And(ContainSubstring("the container cannot start"), ContainSubstring("/opt/no-such-program"))))
 		GinkgoWriter.Printf("missing command: %v\n", err)
 		Expect(filepath.Join(res.Dir, "report.html")).To(BeAnExistingFile(), "a report even when the probe fails")

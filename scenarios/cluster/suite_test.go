@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/images"
 )
@@ -43,7 +44,7 @@ func repoRoot() string {
 const name = "kubegrace-it"
 
 var (
-	prepared *job.Prepared
+	prepared *env.Prepared
 	c        *cluster.Cluster
 	img      images.Project
 )
@@ -52,7 +53,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	root := repoRoot()
 	_ = cluster.Delete(name, nil) // a leftover from an interrupted run
 	var err error
-	prepared, err = job.PrepareCluster(ctx, job.ClusterOptions{
+	prepared, err = env.PrepareCluster(ctx, env.Options{
 		Repo:         root,
 		Name:         name,
 		NodeImage:    os.Getenv("KUBEGRACE_NODE_IMAGE"),

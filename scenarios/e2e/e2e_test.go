@@ -21,6 +21,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/run"
 	"github.com/kubegrace/kubegrace/harness/scenario"
@@ -68,7 +69,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	res, err = job.Run(ctx, job.Options{
 		Specs: selected, Log: os.Stdout, ReportsDir: filepath.Join(repoRoot(), "reports"),
-		Cluster: job.ClusterOptions{Repo: repoRoot(), Name: name, NodeImage: os.Getenv("KUBEGRACE_NODE_IMAGE"), Nodes: cluster.NodesFromEnv(), Log: os.Stdout},
+		Env: env.Options{Repo: repoRoot(), Name: name, NodeImage: os.Getenv("KUBEGRACE_NODE_IMAGE"), Nodes: cluster.NodesFromEnv(), Log: os.Stdout},
 	})
 	// Scenario errors are reported per spec below; only a job that could
 	// not start (no cluster, no images) fails here.
@@ -101,7 +102,7 @@ var _ = ReportAfterSuite("report", func(r Report) {
 	if res.Dir == "" {
 		return
 	}
-	if err := reporters.GenerateJUnitReport(r, filepath.Join(res.Dir, "junit.xml")); err != nil {
+	if err := reporters.GenerateJUnitReport(r, filepath.Join(res.Dir, ginkgoJUnit)); err != nil {
 		fmt.Fprintf(os.Stdout, "junit report: %v\n", err)
 	}
 	fmt.Fprintf(os.Stdout, "\n%s\nreport: %s\n        %s\n", reports.Summary(res.Run),

@@ -1,4 +1,4 @@
-package job
+package run
 
 import (
 	"encoding/json"
@@ -7,17 +7,16 @@ import (
 	"time"
 
 	"github.com/kubegrace/kubegrace/harness/cache"
-	"github.com/kubegrace/kubegrace/harness/run"
 )
 
 // durationsFile keeps each scenario's last measured wall time on this
 // machine, outside the clone like the build caches, so the runner can
-// start the longest first (a spec's own estimate cannot know how long an
+// start the longest first (Runner.Durations) (a spec's own estimate cannot know how long an
 // image of the user's takes to stop).
 func durationsFile() string { return filepath.Join(cache.Dir(), "durations.json") }
 
-// loadDurations reads the last measured times; none if there are none yet.
-func loadDurations() map[string]time.Duration {
+// LoadDurations reads the last measured times; none if there are none yet.
+func LoadDurations() map[string]time.Duration {
 	raw, err := os.ReadFile(durationsFile())
 	if err != nil {
 		return nil
@@ -33,19 +32,19 @@ func loadDurations() map[string]time.Duration {
 	return out
 }
 
-// saveDurations records how long the scenarios that ran to the end (not
+// SaveDurations records how long the scenarios that ran to the end (not
 // failed, not inconclusive, not interrupted) held their place, keeping the
 // others'. An error writing is not the run's: ordering is only an
 // optimisation.
-func saveDurations(results []run.Result) {
+func SaveDurations(results []Result) {
 	ms := map[string]int64{}
-	for name, d := range loadDurations() {
+	for name, d := range LoadDurations() {
 		ms[name] = d.Milliseconds()
 	}
 	for _, r := range results {
 		if r.Err == nil && r.Inconclusive == "" && !r.Finished.IsZero() {
 			// Until teardown began: when the scenario gave its place back.
-			ms[r.Spec.Name] = (r.Total() - r.Phase(run.PhaseTeardown)).Milliseconds()
+			ms[r.Spec.Name] = (r.Total() - r.Phase(PhaseTeardown)).Milliseconds()
 		}
 	}
 	raw, err := json.MarshalIndent(ms, "", "  ")
