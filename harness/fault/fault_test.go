@@ -115,6 +115,37 @@ func TestIPReuseTakerFromTheServicesTemplate(t *testing.T) {
 	}
 }
 
+// The fault ends once the reusing pod serves (Ready), not a fixed time
+// after it got the address; one that never serves is inconclusive, naming
+// what did not happen.
+func TestIPReuseWaitsForTheTakerToServe(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "billing-reuse-1", Namespace: "ns"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	cs := fake.NewClientset(pod)
+	r := &reuse{f: IPReuse{By: "billing"}, env: &Env{Clientset: cs, Namespace: "ns", Logf: t.Logf}, taker: pod.Name, ip: "10.244.0.9", got: "10.244.0.9",
+		reused: time.Now(), serveWait: 300 * time.Millisecond}
+	err := r.awaitServing(context.Background())
+	if !errors.Is(err, ErrCannotForce) || !strings.Contains(err.Error(), "never served") {
+		t.Fatalf("a pod never Ready: %v; want inconclusive (ErrCannotForce) saying it never served", err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		ready := pod.DeepCopy()
+		ready.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		_, _ = cs.CoreV1().Pods("ns").UpdateStatus(context.Background(), ready, metav1.UpdateOptions{})
+	}()
+	r.serveWait = 5 * time.Second
+	start := time.Now()
+	if err := r.awaitServing(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond || r.served.IsZero() {
+		t.Errorf("returned after %s (served %v): before the pod was Ready", waited, r.served)
+	}
+	if d := r.detail(); !strings.Contains(d, "serving") {
+		t.Errorf("detail %q does not say when the pod served", d)
+	}
+}
+
 func TestPreviousIP(t *testing.T) {
 	for in, want := range map[string]string{"10.244.0.26": "10.244.0.25", "10.244.1.0": "10.244.0.255", "10.244.0.1": "10.244.0.0"} {
 		if got, err := previousIP(in); err != nil || got != want {

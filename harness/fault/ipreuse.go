@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -114,10 +115,14 @@ type reuse struct {
 	victim   corev1.Pod
 	ip       string
 	node     string
-	holder   string   // the filler holding the victim's address
-	spare    []string // fillers that got no address
-	taker    string   // the pod of By
-	got      string   // the address it got
+	holder   string    // the filler holding the victim's address
+	spare    []string  // fillers that got no address
+	taker    string    // the pod of By
+	got      string    // the address it got
+	reused   time.Time // the taker had the victim's address
+	served   time.Time // the taker's readiness probe passed
+	// serveWait bounds awaitServing (ServeTimeout unless a test says).
+	serveWait time.Duration
 }
 
 func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error) {
@@ -126,13 +131,14 @@ func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, f.Timeout, fmt.Errorf("the ipReuse fault's timeout of %s", f.Timeout))
 	defer cancel()
-	r := &reuse{f: f, env: env}
+	r := &reuse{f: f, env: env, serveWait: ServeTimeout}
 	defer func() {
 		err = errs(err, r.removeFillers())
 		if !r.gone.IsZero() {
-			// Waiting for the victim to end is the scenario's; everything
-			// after it is the harness forcing the reuse.
-			env.Forcing += time.Since(r.gone)
+			// Waiting for the victim to end is the scenario's, and so is
+			// the taker's app starting; between them is the harness
+			// forcing the reuse.
+			env.Forcing += cmp.Or(r.reused, time.Now()).Sub(r.gone)
 		}
 	}()
 	for _, step := range []struct {
@@ -144,23 +150,57 @@ func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error
 		{"delete the victim", r.deleteVictim},
 		{"make the victim's address the next one", r.freeForNext},
 		{"start a pod of " + f.By, r.startTaker},
+		{"the pod of " + f.By + " serves", r.awaitServing},
 	} {
 		if err := step.do(ctx); err != nil {
 			return r.detail(), fmt.Errorf("%s: %w", step.name, err)
 		}
 	}
-	if r.got != r.ip {
-		return r.detail(), fmt.Errorf("address not reused: new pod %s of %s got %s, not the victim's %s", r.taker, f.By, r.got, r.ip)
-	}
 	return r.detail(), nil
+}
+
+// ServeTimeout bounds the wait for the reusing pod to serve: a cold JVM
+// takes seconds, an image that never serves makes the fault inconclusive.
+const ServeTimeout = 2 * time.Minute
+
+// awaitServing waits until the reusing pod is Ready (its readiness probe,
+// the service's health path, passes): only then can a stale registration
+// at its address pass again, so what follows the fault (a wait, callers'
+// calls) counts from a window that can be open. A pod that never serves
+// leaves nothing to measure: inconclusive, saying so.
+func (r *reuse) awaitServing(ctx context.Context) error {
+	err := poll.Until(ctx, "pod "+r.taker+" of "+r.f.By+" Ready (serving)", poll.Quick.For(r.serveWait), func(ctx context.Context) (bool, error) {
+		p, err := r.env.Clientset.CoreV1().Pods(r.env.Namespace).Get(ctx, r.taker, metav1.GetOptions{})
+		if err != nil {
+			return poll.Not("%v", err)
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return poll.Not("phase %s, not Ready", p.Status.Phase)
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%w: the reusing pod %s never served within %s, so no stale registration could pass at %s: %v", ErrCannotForce, r.taker, r.serveWait, r.ip, err)
+	}
+	if err == nil {
+		r.served = time.Now()
+		r.env.Logf("ip-reuse: %s serves at %s %s after it got the address", r.taker, r.ip, r.served.Sub(r.reused).Round(time.Millisecond))
+	}
+	return err
 }
 
 func (r *reuse) detail() string {
 	if r.got == "" {
 		return fmt.Sprintf("victim %s (%s)", r.victim.Name, r.ip)
 	}
-	return fmt.Sprintf("%s of pod %s (%s) taken by pod %s (%s) by %s, %s after the victim was gone (%s after its deletion)", r.ip, r.victim.Name, r.f.Victim, r.taker, r.f.By,
-		r.method, time.Since(r.gone).Round(time.Millisecond), time.Since(r.start).Round(time.Millisecond))
+	d := fmt.Sprintf("%s of pod %s (%s) taken by pod %s (%s) by %s, %s after the victim was gone (%s after its deletion)", r.ip, r.victim.Name, r.f.Victim, r.taker, r.f.By,
+		r.method, cmp.Or(r.reused, time.Now()).Sub(r.gone).Round(time.Millisecond), cmp.Or(r.reused, time.Now()).Sub(r.start).Round(time.Millisecond))
+	if !r.served.IsZero() {
+		d += fmt.Sprintf("; serving %s later", r.served.Sub(r.reused).Round(time.Millisecond))
+	}
+	return d
 }
 
 func (r *reuse) findVictim(ctx context.Context) error {
@@ -458,7 +498,14 @@ func (r *reuse) startTaker(ctx context.Context) error {
 	if _, err := r.env.Clientset.CoreV1().Pods(r.env.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create pod of %s: %w", r.f.By, err)
 	}
-	return poll.Until(ctx, "new pod "+r.taker+" gets an address", poll.Quick, poll.PodAddressed(r.env.Clientset, r.env.Namespace, r.taker, &r.got))
+	if err := poll.Until(ctx, "new pod "+r.taker+" gets an address", poll.Quick, poll.PodAddressed(r.env.Clientset, r.env.Namespace, r.taker, &r.got)); err != nil {
+		return err
+	}
+	if r.got != r.ip {
+		return fmt.Errorf("address not reused: new pod %s of %s got %s, not the victim's %s", r.taker, r.f.By, r.got, r.ip)
+	}
+	r.reused = time.Now()
+	return nil
 }
 
 // takerAnnotations are the new pod's annotations: with Calico, the request

@@ -203,8 +203,8 @@ var descriptions = []struct{ path, text string }{
 	{"FaultSpec.rollingUpdate", "Restart a service's Deployment with this rollout strategy."},
 	{"FaultSpec.podDelete", "Delete a pod the way Kubernetes does (SIGTERM to PID 1, SIGKILL after the grace period)."},
 	{"FaultSpec.podKill", "SIGKILL a pod's container on its node (as the OOM killer or a crash would); the kubelet restarts it."},
-	{"FaultSpec.ipReuse", "Make a pod of another service take the address of a pod of the victim once that pod is gone (deleting it first if it still runs)."},
-	{"FaultSpec.wait", "Do nothing for this long, more than 0 and up to 10m."},
+	{"FaultSpec.ipReuse", "Make a pod of another service take the address of a pod of the victim once that pod is gone (deleting it first if it still runs). The fault ends when that pod serves (Ready); one that never serves within 2 minutes makes the scenario inconclusive."},
+	{"FaultSpec.wait", "Do nothing for this long, more than 0 and up to 10m: only where the time itself is the point (checks running, callers calling into a window that is open). What has a condition is waited for by the fault before it ends: a pod gone, a rollout done, the reusing pod of ipReuse serving."},
 
 	{"RollingUpdateSpec", "A rollout of a service's Deployment."},
 	{"RollingUpdateSpec.service", "The service rolled (one of services[].name)."},
