@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/kubegrace/kubegrace/harness/docker"
 )
 
 // Project is the project's own images.
@@ -104,12 +106,11 @@ func (t *tailWriter) String() string { return strings.Join(t.lines, " | ") }
 func IDs(ctx context.Context, refs ...string) map[string]string {
 	ids := map[string]string{}
 	for _, ref := range refs {
-		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Id}}", ref).Output()
+		id, err := docker.ImageID(ctx, ref)
 		if err != nil {
-			ids[ref] = "unknown: " + strings.TrimSpace(err.Error())
-			continue
+			id = "unknown: " + err.Error()
 		}
-		ids[ref] = strings.TrimSpace(string(out))
+		ids[ref] = id
 	}
 	return ids
 }

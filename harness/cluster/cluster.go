@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/kind/pkg/log"
 
 	"github.com/kubegrace/kubegrace/harness/cache"
+	"github.com/kubegrace/kubegrace/harness/docker"
 	"github.com/kubegrace/kubegrace/harness/poll"
 )
 
@@ -339,14 +340,9 @@ func sameImage(ctx context.Context, a, b string) bool {
 	if a == b {
 		return true
 	}
-	id := func(ref string) string {
-		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Id}}", ref).Output()
-		if err != nil {
-			return "missing:" + ref
-		}
-		return strings.TrimSpace(string(out))
-	}
-	return id(a) == id(b)
+	ida, erra := docker.ImageID(ctx, a)
+	idb, errb := docker.ImageID(ctx, b)
+	return erra == nil && errb == nil && ida == idb
 }
 
 func (c *Cluster) runningImage(ctx context.Context) NodeImageChoice {
@@ -391,11 +387,13 @@ func (c *Cluster) LoadImages(ctx context.Context, refs ...string) error {
 		return fmt.Errorf("list nodes of %q: %w", c.Name, err)
 	}
 	for _, ref := range refs {
-		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Id}}", ref).Output()
-		if err != nil {
+		id, err := docker.ImageID(ctx, ref)
+		if docker.IsNoSuchImage(err) {
 			return fmt.Errorf("image %s is not in the local docker engine (run `make images`): %w", ref, err)
 		}
-		id := strings.TrimSpace(string(out))
+		if err != nil {
+			return err
+		}
 		var missing []nodes.Node
 		for _, n := range ns {
 			if got, err := nodeutils.ImageID(n, ref); err != nil || got != id {

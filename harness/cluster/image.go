@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
+
+	"github.com/kubegrace/kubegrace/harness/docker"
 )
 
 // DefaultKindImage is the node image kind v0.30 uses (Kubernetes v1.34).
@@ -56,8 +58,10 @@ func ChooseNodeImage(ctx context.Context, explicit string, pullTimeout time.Dura
 
 // ensureImage succeeds if docker has ref or can pull it within timeout.
 func ensureImage(ctx context.Context, ref string, timeout time.Duration) error {
-	if err := exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run(); err == nil {
+	if _, err := docker.ImageID(ctx, ref); err == nil {
 		return nil
+	} else if !docker.IsNoSuchImage(err) {
+		return err
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -79,10 +83,10 @@ func firstLineOf(err error) string {
 // LocalImage fails, saying how to get it there, when the local Docker
 // engine lacks ref: images of the user's own are loaded, never pulled.
 func LocalImage(ctx context.Context, ref string) error {
-	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("image %q is not in the local Docker engine (%s): build it (docker build -t %s .) or load it (docker load -i IMAGE.tar); kubegrace never pulls",
-			ref, strings.TrimSpace(string(out)), ref)
+	_, err := docker.ImageID(ctx, ref)
+	if docker.IsNoSuchImage(err) {
+		return fmt.Errorf("image %q is not in the local Docker engine (%w): build it (docker build -t %s .) or load it (docker load -i IMAGE.tar); kubegrace never pulls",
+			ref, err, ref)
 	}
-	return nil
+	return err
 }
