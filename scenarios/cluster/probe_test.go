@@ -15,7 +15,6 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/env"
-	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/harness/probe"
 	"github.com/kubegrace/kubegrace/images"
 )

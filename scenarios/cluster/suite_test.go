@@ -26,7 +26,6 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/env"
-	"github.com/kubegrace/kubegrace/harness/job"
 	"github.com/kubegrace/kubegrace/images"
 )
 
