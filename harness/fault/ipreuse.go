@@ -21,8 +21,8 @@ import (
 // IPReuse makes a pod of service By take the address of a pod of Victim.
 // host-local (kindnetd's IPAM, and the offline node's) hands addresses out
 // round-robin after the last one it reserved, so without help an address
-// comes back only after the whole range has cycled. Three methods, chosen
-// per victim:
+// comes back only after the whole range has cycled. Four methods, chosen
+// per victim in this order (chooseMethod), unless the spec forces one:
 //
 //   - Calico's own (MethodCalico), where Calico networks the victim (it
 //     annotates its pods with cni.projectcalico.org/podIP): the new pod asks
@@ -34,7 +34,7 @@ import (
 //     use, and last_reserved_ip.0) and the harness can run commands on the
 //     node: once the victim's address file is gone, write the address
 //     before it as the last reserved one; the next pod on the node gets the
-//     victim's address. About a second.
+//     victim's address.
 //
 //   - AWS VPC CNI cooldown (MethodAWS), where the cluster's IPAM is
 //     the AWS VPC CNI (Env.IPAM): it hands out no address for a while after
@@ -42,12 +42,12 @@ import (
 //     every other free address meanwhile (and a filler that got the
 //     victim's address gives it back, which cools it down again); once the
 //     cooldown is over, the victim's address is the only free one on the
-//     node: the cooldown and a second.
+//     node once the cooldown and a second have passed.
 //
 //   - pool exhaustion (MethodPoolFill), with any IPAM: fill the node's pod IP
 //     pool with filler pause pods pinned to it until some get no address,
 //     delete the address-less ones and then the one holding the victim's
-//     address, so the victim's is the only free one. About 20 s.
+//     address, so the victim's is the only free one.
 //
 // The steps: find the victim and choose the method; delete the victim (its
 // entrypoint decides how it ends) and wait until it is gone; free the
@@ -61,8 +61,8 @@ type IPReuse struct {
 	By     string // service whose new pod takes the address
 	// Timeout bounds the whole fault (default 3m).
 	Timeout time.Duration
-	// Method, if set, forces MethodHostLocal or MethodPoolFill; by default
-	// it is chosen per node.
+	// Method, if set, forces one of Methods (its Detail name); by default
+	// it is chosen per victim (chooseMethod).
 	Method string
 }
 
@@ -91,8 +91,43 @@ const (
 	MethodAWS       = "AWS VPC CNI cooldown"
 )
 
-// IPAMAWSVPC is Env.IPAM for the AWS VPC CNI.
-const IPAMAWSVPC = "aws-vpc-cni"
+// Methods is the one table of reuse methods: the name a spec forces one
+// by (ipReuse.method) and the name the fault's detail records. Spec
+// validation, the JSON Schema and the fault read it.
+var Methods = []struct{ Spec, Detail string }{
+	{"host-local", MethodHostLocal},
+	{"calico", MethodCalico},
+	{"aws", MethodAWS},
+	{"pool", MethodPoolFill},
+}
+
+// MethodSpecNames are the names a spec may force a method by.
+func MethodSpecNames() []string {
+	out := make([]string, len(Methods))
+	for i, m := range Methods {
+		out[i] = m.Spec
+	}
+	return out
+}
+
+// MethodOfSpec is the method a spec's ipReuse.method names ("" for none
+// or an unknown name).
+func MethodOfSpec(name string) string {
+	for _, m := range Methods {
+		if m.Spec == name {
+			return m.Detail
+		}
+	}
+	return ""
+}
+
+// The IPAM families the IP reuse fault has a way of its own for
+// (Env.IPAM, from the preflight).
+const (
+	IPAMHostLocal = "host-local"
+	IPAMCalico    = "calico"
+	IPAMAWSVPC    = "aws-vpc-cni"
+)
 
 // AWSCooldown is the AWS VPC CNI's default IP cooldown.
 const AWSCooldown = 30 * time.Second
@@ -230,9 +265,11 @@ func (r *reuse) deleteVictim(ctx context.Context) error {
 	return nil
 }
 
-// chooseMethod steers host-local where the node shows its state (a file
-// named by the victim's address in /var/lib/cni/networks/<network>/) and
-// the harness can run commands there; otherwise it fills the pool.
+// chooseMethod takes the method the spec forces, else: Calico's where
+// Calico annotates the victim, the AWS cooldown where the IPAM is the AWS
+// VPC CNI, host-local state where the node shows it (a file named by the
+// victim's address in /var/lib/cni/networks/<network>/) and the harness
+// can run commands there; otherwise it fills the pool.
 func (r *reuse) chooseMethod(ctx context.Context) error {
 	if _, ok := r.victim.Annotations[calicoPodIP]; ok && (r.f.Method == "" || r.f.Method == MethodCalico) {
 		r.method = MethodCalico
@@ -480,8 +517,10 @@ func freeSlots(ctx context.Context, env *Env, node, except string) (int, error) 
 }
 
 // startTaker starts a pod of By from By's Deployment's pod template, pinned
-// to the node, with only the service label: the Deployment's selector must
-// not match, or it would adopt the pod and scale one down.
+// to the node, with only the service label: the Deployment selects by the
+// service label and part-of (workload), so its ReplicaSet does not adopt
+// the pod and scale one of its own down; a selector by the service label
+// alone is refused.
 func (r *reuse) startTaker(ctx context.Context) error {
 	d, err := r.env.Clientset.AppsV1().Deployments(r.env.Namespace).Get(ctx, r.f.By, metav1.GetOptions{})
 	if err != nil {
@@ -489,7 +528,7 @@ func (r *reuse) startTaker(ctx context.Context) error {
 	}
 	spec := *d.Spec.Template.Spec.DeepCopy()
 	spec.NodeName = r.node
-	labels := map[string]string{workload.ServiceLabel: r.f.By, "kubegrace.io/ip-reuse": "true"}
+	labels := map[string]string{workload.ServiceLabel: r.f.By}
 	if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err != nil || sel.Matches(k8slabels.Set(labels)) {
 		return fmt.Errorf("deployment %s selects by the service label alone: its ReplicaSet would adopt the reusing pod", r.f.By)
 	}

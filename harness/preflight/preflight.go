@@ -35,7 +35,7 @@ type Report struct {
 	// objects show it.
 	IPAM string `json:"ipam"`
 	// IPAMFamily is the IPAM where the IP reuse fault has a way of its own
-	// for it: "host-local", "calico", fault.IPAMAWSVPC, or "".
+	// for it: fault.IPAMHostLocal, fault.IPAMCalico, fault.IPAMAWSVPC, or "".
 	IPAMFamily string `json:"ipam_family,omitempty"`
 	// IPCooldownSeconds is the AWS VPC CNI's IP_COOLDOWN_PERIOD, where its
 	// DaemonSet sets one.
@@ -111,9 +111,9 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 			cd = time.Duration(cooldown) * time.Second
 		}
 		r.IPReuse = fmt.Sprintf("AWS VPC CNI cooldown: fillers hold the node's other addresses while the victim's cools down (%s), then it is the only free one", cd)
-	case family == "calico":
+	case family == fault.IPAMCalico:
 		r.IPReuse = "Calico's ipAddrs annotation: the new pod asks Calico IPAM for the victim's address (no node access, no filling)"
-	case family == "host-local" && o.NodeAccess != "":
+	case family == fault.IPAMHostLocal && o.NodeAccess != "":
 		r.IPReuse = "host-local state, steered on the node (about a second)"
 	case fill:
 		r.IPReuse = "pool exhaustion (pause pods fill the node's pool; about 20 s)"
@@ -180,7 +180,7 @@ func ipamOf(ctx context.Context, c *cluster.Cluster) (string, string, int) {
 	res := c.Client.Resources("kube-system")
 	var cm corev1.ConfigMap
 	if err := res.Get(ctx, "kubegrace-cni", "kube-system", &cm); err == nil {
-		return "host-local (kubegrace's offline ptp network, ConfigMap kube-system/kubegrace-cni)", "host-local", 0
+		return "host-local (kubegrace's offline ptp network, ConfigMap kube-system/kubegrace-cni)", fault.IPAMHostLocal, 0
 	} else if !apierrors.IsNotFound(err) {
 		return fmt.Sprintf("unknown (cannot read kube-system: %v)", err), "", 0
 	}
@@ -195,8 +195,8 @@ func ipamOf(ctx context.Context, c *cluster.Cluster) (string, string, int) {
 	known := []struct {
 		daemonSet, ipam, family string
 	}{
-		{"kindnet", "host-local (kindnetd, DaemonSet kube-system/kindnet)", "host-local"},
-		{"calico-node", "Calico IPAM (DaemonSet kube-system/calico-node)", "calico"},
+		{"kindnet", "host-local (kindnetd, DaemonSet kube-system/kindnet)", fault.IPAMHostLocal},
+		{"calico-node", "Calico IPAM (DaemonSet kube-system/calico-node)", fault.IPAMCalico},
 		{"aws-node", "AWS VPC CNI (DaemonSet kube-system/aws-node)", fault.IPAMAWSVPC},
 		{"cilium", "Cilium (DaemonSet kube-system/cilium)", ""},
 	}

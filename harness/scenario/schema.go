@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
 	"github.com/kubegrace/kubegrace/harness/check"
+	"github.com/kubegrace/kubegrace/harness/fault"
 )
 
 // SchemaFile is the name `kubegrace init` gives the schema beside a spec.
@@ -132,7 +133,7 @@ func refine(root *jsonschema.Schema) error {
 	at("ServiceSpec.appProcess").Pattern = "^[^/ ]+$"
 
 	at("ServiceSpec.check.identity").Enum = []any{"off", "header", "path"}
-	at("IPReuseSpec.method").Enum = []any{"host-local", "calico", "aws", "pool"}
+	at("IPReuseSpec.method").Enum = anys(fault.MethodSpecNames())
 	for _, p := range []string{"RollingUpdateSpec.maxSurge", "RollingUpdateSpec.maxUnavailable", "PodRef.index"} {
 		at(p).Minimum = "0"
 	}
@@ -282,3 +283,12 @@ func without(list []string, drop string) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// anys is names as a JSON Schema enum.
+func anys(names []string) []any {
+	out := make([]any, len(names))
+	for i, n := range names {
+		out[i] = n
+	}
+	return out
+}

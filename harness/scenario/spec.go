@@ -284,8 +284,8 @@ func (s Spec) Validate() error {
 			if f.IPReuse.By == f.IPReuse.Victim.Service {
 				bad(field+".ipReuse.by", "must be another service than the victim's")
 			}
-			if m := f.IPReuse.Method; m != "" && m != "host-local" && m != "calico" && m != "aws" && m != "pool" {
-				bad(field+".ipReuse.method", "%q: want host-local, calico, aws or pool (or leave it out to choose per victim)", m)
+			if m := f.IPReuse.Method; m != "" && fault.MethodOfSpec(m) == "" {
+				bad(field+".ipReuse.method", "%q: want one of %s (or leave it out to choose per victim)", m, strings.Join(fault.MethodSpecNames(), ", "))
 			}
 		}
 		if f.Wait != nil {
@@ -356,8 +356,7 @@ func (fs FaultSpec) Fault() fault.Fault {
 	case fs.Wait != nil:
 		return fault.Wait{For: fs.Wait.D()}
 	case fs.IPReuse != nil:
-		method := map[string]string{"host-local": fault.MethodHostLocal, "calico": fault.MethodCalico, "aws": fault.MethodAWS, "pool": fault.MethodPoolFill}[fs.IPReuse.Method]
-		return fault.IPReuse{Victim: fs.IPReuse.Victim.Service, Index: fs.IPReuse.Victim.Index, By: fs.IPReuse.By, Timeout: fs.IPReuse.Timeout.D(), Method: method}
+		return fault.IPReuse{Victim: fs.IPReuse.Victim.Service, Index: fs.IPReuse.Victim.Index, By: fs.IPReuse.By, Timeout: fs.IPReuse.Timeout.D(), Method: fault.MethodOfSpec(fs.IPReuse.Method)}
 	}
 	return nil // Validate rejects a fault with no field set
 }
