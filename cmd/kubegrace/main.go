@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubegrace/kubegrace/harness/fault"
+	"github.com/kubegrace/kubegrace/harness/labels"
 	"github.com/kubegrace/kubegrace/harness/run"
 )
 
@@ -59,12 +60,9 @@ func handleInterrupts(cancel context.CancelCauseFunc, leave chan<- struct{}) {
 	fmt.Fprintln(os.Stderr, "\nkubegrace: leaving at once.")
 	close(leave)
 	time.Sleep(leaveWait)
-	fmt.Fprintf(os.Stderr, "What this command created may be left behind: `kubectl get namespaces -l %s` lists it (a cluster it was creating: `kubegrace cluster delete`).\n", partOfSelector)
+	fmt.Fprintf(os.Stderr, "What this command created may be left behind: `kubectl get namespaces -l %s` lists it (a cluster it was creating: `kubegrace cluster delete`).\n", labels.PartOfSelector)
 	os.Exit(130)
 }
-
-// partOfSelector selects what the harness creates on a cluster.
-const partOfSelector = "app.kubernetes.io/part-of=kubegrace"
 
 // printLeftBehind says what a command that left at once leaves behind.
 func printLeftBehind(left []string) {

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
+
+	"github.com/kubegrace/kubegrace/harness/labels"
 )
 
 // InCluster is a Consul server running in the kind cluster. Apps in pods
@@ -55,7 +57,7 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 		return nil, fmt.Errorf("deploy consul: no image given")
 	}
 	r := kc.Resources()
-	labels := map[string]string{"app.kubernetes.io/name": "consul", "app.kubernetes.io/part-of": "kubegrace"}
+	labels := labels.PartOf("app.kubernetes.io/name", "consul")
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opts.Namespace, Labels: labels}}
 	if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create namespace %s: %w", opts.Namespace, err)

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubegrace/kubegrace/harness/labels"
 )
 
 // AgentDaemonSet is the kernel observer's DaemonSet on nodes that are not
@@ -20,7 +22,7 @@ import (
 const AgentDaemonSet = "kubegrace-kernel-observer"
 
 // AgentLabels mark the kernel agent's DaemonSet and pods.
-var AgentLabels = map[string]string{"app.kubernetes.io/part-of": "kubegrace", "kubegrace.io/role": "kernel-observer"}
+var AgentLabels = labels.PartOf("kubegrace.io/role", "kernel-observer")
 
 // AgentOptions configure the kernel agents.
 type AgentOptions struct {

@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 
+	"github.com/kubegrace/kubegrace/harness/labels"
 	"github.com/kubegrace/kubegrace/harness/poll"
 )
 
@@ -56,7 +57,7 @@ const DaemonSet = "kubegrace-node-access"
 var Mounts = []string{"/var/lib/cni"}
 
 // Labels mark everything the harness creates for node access.
-var Labels = map[string]string{"app.kubernetes.io/part-of": "kubegrace", "kubegrace.io/role": "node-access"}
+var Labels = labels.PartOf("kubegrace.io/role", "node-access")
 
 const container = "node"
 
@@ -93,7 +94,7 @@ func StartPods(ctx context.Context, cfg *rest.Config, image string, pull bool, n
 // pod of each node, and why the others have none.
 func startDaemonSet(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet, nodes []string, wait time.Duration) (running, missing map[string]string, err error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{
-		"app.kubernetes.io/part-of": "kubegrace",
+		labels.PartOfKey: labels.PartOfValue,
 		// Host namespaces and paths: the privileged Pod Security level.
 		"pod-security.kubernetes.io/enforce": "privileged",
 	}}}

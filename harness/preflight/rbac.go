@@ -3,6 +3,8 @@ package preflight
 import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubegrace/kubegrace/harness/labels"
 )
 
 // RunnerRole is the least a run needs of a cluster, as one ClusterRole:
@@ -17,7 +19,7 @@ import (
 func RunnerRole(name string, privileged bool) *rbacv1.ClusterRole {
 	r := &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/part-of": "kubegrace"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels.PartOf()},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list"}},
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "create", "delete"}},

@@ -29,6 +29,7 @@ import (
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/env"
 	"github.com/kubegrace/kubegrace/harness/kernel"
+	"github.com/kubegrace/kubegrace/harness/labels"
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
@@ -323,7 +324,7 @@ func podFor(o Options, ns string) *corev1.Pod {
 	grace := int64(o.Grace / time.Second)
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: PodName, Namespace: ns,
-			Labels: map[string]string{workload.ServiceLabel: Service, "app.kubernetes.io/part-of": "kubegrace"}},
+			Labels: labels.PartOf(workload.ServiceLabel, Service)},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: &grace,
 			RestartPolicy:                 corev1.RestartPolicyNever,
@@ -335,7 +336,7 @@ func podFor(o Options, ns string) *corev1.Pod {
 }
 
 func createNamespace(ctx context.Context, cs kubernetes.Interface, ns string) error {
-	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"app.kubernetes.io/part-of": "kubegrace"}}}
+	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels.PartOf()}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create namespace %s: %w", ns, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/consul"
 	"github.com/kubegrace/kubegrace/harness/fault"
+	"github.com/kubegrace/kubegrace/harness/labels"
 	"github.com/kubegrace/kubegrace/harness/observe"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
@@ -57,7 +58,7 @@ func createNamespace(ctx context.Context, s *State) error {
 		return fmt.Errorf("leftover of an earlier run: %w", err)
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace,
-		Labels: map[string]string{"app.kubernetes.io/part-of": "kubegrace"}}}
+		Labels: labels.PartOf()}}
 	if _, err := s.Clientset.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create namespace %s: %w", s.Namespace, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
+	"github.com/kubegrace/kubegrace/harness/labels"
 )
 
 // ServiceLabel is the pod label naming the fixture service a pod belongs
@@ -88,7 +89,7 @@ const PodIPEnv = "KUBEGRACE_POD_IP"
 
 // Labels are the labels of a service's pods.
 func Labels(service string) map[string]string {
-	return map[string]string{ServiceLabel: service, "app.kubernetes.io/part-of": "kubegrace"}
+	return labels.PartOf(ServiceLabel, service)
 }
 
 // Deployment returns the service's Deployment in namespace ns, running
@@ -221,7 +222,7 @@ func userDeployment(ns string, s Service, consulAddr string) (*appsv1.Deployment
 func Caller(ns, name, service, image, consulAddr string, interval time.Duration) *appsv1.Deployment {
 	one := int32(1)
 	zero := int64(0)
-	labels := map[string]string{"kubegrace.io/caller": name, "app.kubernetes.io/part-of": "kubegrace"}
+	labels := labels.PartOf("kubegrace.io/caller", name)
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
 		Spec: appsv1.DeploymentSpec{

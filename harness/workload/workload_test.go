@@ -5,7 +5,12 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+
 	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
+	"github.com/kubegrace/kubegrace/harness/labels"
 )
 
 func TestDeploymentForEveryVariant(t *testing.T) {
@@ -39,5 +44,33 @@ func TestDeploymentUnknownEntrypoint(t *testing.T) {
 	_, err := Deployment("ns", Service{Name: "orders", Entrypoint: "java-jar"}, "img", "c")
 	if err == nil || !strings.Contains(err.Error(), "java-jar") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// The pod contract the IP reuse fault relies on: a service's Deployment
+// (fixture or an image of the user's own) selects by the service label
+// and part-of, so a pod that carries only the service label (the reusing
+// pod) is never adopted by its ReplicaSet.
+func TestDeploymentsDoNotAdoptAPodWithOnlyTheServiceLabel(t *testing.T) {
+	fixture, err := Deployment("ns", Service{Name: "orders", Entrypoint: entrypoints.All()[0].Name, GraceSeconds: 30}, "img", "consul:8500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := Deployment("ns", Service{Name: "orders", Image: "example/app:1", GraceSeconds: 30, Port: 8080, HealthPath: "/health"}, "", "consul:8500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taker := k8slabels.Set{ServiceLabel: "orders"}
+	for _, d := range []*appsv1.Deployment{fixture, own} {
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sel.Matches(taker) {
+			t.Errorf("deployment %s (image %q) selects a pod with only the service label: its ReplicaSet would adopt the reusing pod", d.Name, d.Spec.Template.Spec.Containers[0].Image)
+		}
+		if !sel.Matches(k8slabels.Set(d.Spec.Template.Labels)) || d.Spec.Template.Labels[labels.PartOfKey] != labels.PartOfValue {
+			t.Errorf("deployment %s: template labels %v", d.Name, d.Spec.Template.Labels)
+		}
 	}
 }
