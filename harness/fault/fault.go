@@ -43,9 +43,15 @@ type Env struct {
 	// DeleteRequested records that the fault is about to ask the API to
 	// delete pod (kubelet_lag counts from it); nil records nothing.
 	DeleteRequested func(pod string)
-	// Forcing accumulates the time faults spend forcing what they need
-	// (making an address come back) rather than waiting for what the
-	// scenario asks for (a grace period, a rollout): harness overhead.
+}
+
+// Outcome is what a fault did.
+type Outcome struct {
+	// Detail describes it (which pod, which IP, which method).
+	Detail string
+	// Forcing is the part of its time spent forcing what it needs (making
+	// an address come back) rather than waiting for what the scenario
+	// asks for (a grace period, a rollout): harness overhead.
 	Forcing time.Duration
 }
 
@@ -71,9 +77,9 @@ type Fault interface {
 	// and availability checks need not know the fault.
 	Needs() Needs
 	// Inject applies the fault and returns once it is done (a rollout
-	// complete, a pod gone), or an error saying why it could not be.
-	// detail describes what was done (which pod, which IP).
-	Inject(ctx context.Context, env *Env) (detail string, err error)
+	// complete, a pod gone) with what it did, or an error saying why it
+	// could not be (with what it did until then).
+	Inject(ctx context.Context, env *Env) (Outcome, error)
 }
 
 // Inject runs f on env, recording fault_start and fault_end for scenario on
@@ -82,23 +88,24 @@ type Fault interface {
 // timeline.FaultOutcomeSep and f's detail when it gives one, and its Reason is f's error.
 // The report's picture (check.Lanes) closes a fault's bar with the first
 // later end of its scenario that begins with its name, so the end must keep
-// the name first. The returned string is what the report lists for the
-// fault.
-func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scenario string) (string, error) {
+// the name first. The returned Outcome's Detail is the end's: what the
+// report lists for the fault.
+func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scenario string) (Outcome, error) {
 	if f.Needs().NodeAccess && env.NodeExec == nil {
-		return f.Name(), fmt.Errorf("%s needs access to the cluster's nodes, which this cluster does not give: %w", f.Name(), ErrCannotForce)
+		return Outcome{Detail: f.Name()}, fmt.Errorf("%s needs access to the cluster's nodes, which this cluster does not give: %w", f.Name(), ErrCannotForce)
 	}
 	rec.Record(time.Now(), timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultStart, Scenario: scenario, Detail: f.Name()})
-	detail, err := f.Inject(ctx, env)
+	out, err := f.Inject(ctx, env)
 	end := timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: scenario, Detail: f.Name()}
-	if detail != "" {
-		end.Detail += timeline.FaultOutcomeSep + detail
+	if out.Detail != "" {
+		end.Detail += timeline.FaultOutcomeSep + out.Detail
 	}
 	if err != nil {
 		end.Reason = err.Error()
 	}
 	rec.Record(time.Now(), end)
-	return end.Detail, err
+	out.Detail = end.Detail
+	return out, err
 }
 
 func (env *Env) deleteRequested(pod string) {
@@ -165,17 +172,16 @@ func (f PodDelete) Name() string { return fmt.Sprintf("delete pod %d of %s", f.I
 
 func (f PodDelete) Needs() Needs { return Needs{} }
 
-func (f PodDelete) Inject(ctx context.Context, env *Env) (string, error) {
+func (f PodDelete) Inject(ctx context.Context, env *Env) (Outcome, error) {
 	p, err := podAt(ctx, env, f.Service, f.Index)
 	if err != nil {
-		return "", err
+		return Outcome{}, err
 	}
 	env.deleteRequested(p.Name)
 	if err := env.Clientset.CoreV1().Pods(env.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
-		return "", fmt.Errorf("delete pod %s: %w", p.Name, err)
+		return Outcome{}, fmt.Errorf("delete pod %s: %w", p.Name, err)
 	}
-	detail := fmt.Sprintf("pod %s (%s)", p.Name, p.Status.PodIP)
-	return detail, waitGone(ctx, env, p)
+	return Outcome{Detail: fmt.Sprintf("pod %s (%s)", p.Name, p.Status.PodIP)}, waitGone(ctx, env, p)
 }
 
 // PodKill SIGKILLs a pod's app container on its node (crictl stop
@@ -190,10 +196,10 @@ func (f PodKill) Name() string { return fmt.Sprintf("SIGKILL pod %d of %s", f.In
 
 func (f PodKill) Needs() Needs { return Needs{NodeAccess: true} }
 
-func (f PodKill) Inject(ctx context.Context, env *Env) (string, error) {
+func (f PodKill) Inject(ctx context.Context, env *Env) (Outcome, error) {
 	p, err := podAt(ctx, env, f.Service, f.Index)
 	if err != nil {
-		return "", err
+		return Outcome{}, err
 	}
 	var id string
 	for _, cs := range p.Status.ContainerStatuses {
@@ -202,15 +208,15 @@ func (f PodKill) Inject(ctx context.Context, env *Env) (string, error) {
 		}
 	}
 	if id == "" {
-		return "", fmt.Errorf("pod %s has no running app container", p.Name)
+		return Outcome{}, fmt.Errorf("pod %s has no running app container", p.Name)
 	}
 	// crictl gives the runtime 2 s to answer by default; a node busy
 	// starting the pods of several scenarios took longer (DeadlineExceeded
 	// while the kill went ahead).
 	if _, err := env.NodeExec(ctx, p.Spec.NodeName, "crictl", "--timeout", "30s", "stop", "--timeout", "0", id); err != nil {
-		return "", fmt.Errorf("SIGKILL container of pod %s on %s: %w", p.Name, p.Spec.NodeName, err)
+		return Outcome{}, fmt.Errorf("SIGKILL container of pod %s on %s: %w", p.Name, p.Spec.NodeName, err)
 	}
-	return fmt.Sprintf("pod %s (%s), container %.12s", p.Name, p.Status.PodIP, id), nil
+	return Outcome{Detail: fmt.Sprintf("pod %s (%s), container %.12s", p.Name, p.Status.PodIP, id)}, nil
 }
 
 // Wait does nothing for a while: time for checks to run, windows to open.
@@ -220,8 +226,8 @@ func (f Wait) Name() string { return "wait " + f.For.String() }
 
 func (f Wait) Needs() Needs { return Needs{} }
 
-func (f Wait) Inject(ctx context.Context, _ *Env) (string, error) {
-	return "", poll.Sleep(ctx, f.For)
+func (f Wait) Inject(ctx context.Context, _ *Env) (Outcome, error) {
+	return Outcome{}, poll.Sleep(ctx, f.For)
 }
 
 // Interfaces proven at compile time.
@@ -232,6 +238,3 @@ var (
 	_ Fault = RollingUpdate{}
 	_ Fault = IPReuse{}
 )
-
-// errs joins non-nil errors; a helper for faults that clean up.
-func errs(list ...error) error { return errors.Join(list...) }

@@ -30,18 +30,18 @@ type fakeFault struct {
 
 func (f *fakeFault) Name() string { return "fake" }
 func (f *fakeFault) Needs() Needs { return f.needs }
-func (f *fakeFault) Inject(context.Context, *Env) (string, error) {
+func (f *fakeFault) Inject(context.Context, *Env) (Outcome, error) {
 	f.ran = true
 	time.Sleep(5 * time.Millisecond)
-	return f.detail, f.err
+	return Outcome{Detail: f.detail, Forcing: time.Millisecond}, f.err
 }
 
 func TestInjectRecordsStartAndEnd(t *testing.T) {
 	rec := timeline.NewRecorder(time.Now())
 	f := &fakeFault{detail: "pod a (10.0.0.1)", err: errors.New("pod a still there")}
 	got, err := Inject(context.Background(), f, &Env{}, rec, "s")
-	if !errors.Is(err, f.err) || got != "fake: pod a (10.0.0.1)" {
-		t.Fatalf("Inject = %q, %v", got, err)
+	if !errors.Is(err, f.err) || got.Detail != "fake: pod a (10.0.0.1)" || got.Forcing != time.Millisecond {
+		t.Fatalf("Inject = %+v, %v; want the end's detail and the fault's own forcing time", got, err)
 	}
 	ev := rec.Snapshot().Events
 	if len(ev) != 2 {

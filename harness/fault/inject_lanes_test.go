@@ -23,12 +23,12 @@ type scriptedFault struct {
 
 func (f scriptedFault) Name() string { return f.name }
 func (f scriptedFault) Needs() Needs { return Needs{} }
-func (f scriptedFault) Inject(context.Context, *Env) (string, error) {
+func (f scriptedFault) Inject(context.Context, *Env) (Outcome, error) {
 	time.Sleep(2 * time.Millisecond) // an end strictly after the start
 	if f.during != nil {
 		f.during()
 	}
-	return f.detail, f.err
+	return Outcome{Detail: f.detail}, f.err
 }
 
 // Faults recorded by the real Inject, saved and read back as a report is,

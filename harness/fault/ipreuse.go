@@ -3,6 +3,7 @@ package fault
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -160,7 +161,7 @@ type reuse struct {
 	serveWait time.Duration
 }
 
-func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error) {
+func (f IPReuse) Inject(ctx context.Context, env *Env) (out Outcome, err error) {
 	if f.Timeout == 0 {
 		f.Timeout = 3 * time.Minute
 	}
@@ -168,12 +169,13 @@ func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error
 	defer cancel()
 	r := &reuse{f: f, env: env, serveWait: ServeTimeout}
 	defer func() {
-		err = errs(err, r.removeFillers())
+		err = errors.Join(err, r.removeFillers())
+		out.Detail = r.detail()
 		if !r.gone.IsZero() {
 			// Waiting for the victim to end is the scenario's, and so is
 			// the taker's app starting; between them is the harness
 			// forcing the reuse.
-			env.Forcing += cmp.Or(r.reused, time.Now()).Sub(r.gone)
+			out.Forcing = cmp.Or(r.reused, time.Now()).Sub(r.gone)
 		}
 	}()
 	for _, step := range []struct {
@@ -188,10 +190,10 @@ func (f IPReuse) Inject(ctx context.Context, env *Env) (detail string, err error
 		{"the pod of " + f.By + " serves", r.awaitServing},
 	} {
 		if err := step.do(ctx); err != nil {
-			return r.detail(), fmt.Errorf("%s: %w", step.name, err)
+			return out, fmt.Errorf("%s: %w", step.name, err)
 		}
 	}
-	return r.detail(), nil
+	return out, nil
 }
 
 // ServeTimeout bounds the wait for the reusing pod to serve: a cold JVM

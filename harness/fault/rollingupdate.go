@@ -20,15 +20,13 @@ import (
 type RollingUpdate struct {
 	Service                  string
 	MaxSurge, MaxUnavailable *int32
-	// Timeout bounds the rollout (default poll.Steady's).
-	Timeout time.Duration
 }
 
 func (f RollingUpdate) Name() string { return "rolling update of " + f.Service }
 
 func (f RollingUpdate) Needs() Needs { return Needs{} }
 
-func (f RollingUpdate) Inject(ctx context.Context, env *Env) (string, error) {
+func (f RollingUpdate) Inject(ctx context.Context, env *Env) (Outcome, error) {
 	deps := env.Clientset.AppsV1().Deployments(env.Namespace)
 	ru := &appsv1.RollingUpdateDeployment{}
 	if f.MaxSurge != nil {
@@ -57,14 +55,10 @@ func (f RollingUpdate) Inject(ctx context.Context, env *Env) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("restart deployment %s: %w", f.Service, err)
+		return Outcome{}, fmt.Errorf("restart deployment %s: %w", f.Service, err)
 	}
-	timing := poll.Steady
-	if f.Timeout > 0 {
-		timing = timing.For(f.Timeout)
-	}
-	err = poll.Until(ctx, "rollout of "+f.Service+" complete", timing, poll.RolloutComplete(env.Clientset, env.Namespace, f.Service, d.Generation))
-	return fmt.Sprintf("maxSurge %s, maxUnavailable %s", intOr(f.MaxSurge, "25%"), intOr(f.MaxUnavailable, "25%")), err
+	err = poll.Until(ctx, "rollout of "+f.Service+" complete", poll.Steady, poll.RolloutComplete(env.Clientset, env.Namespace, f.Service, d.Generation))
+	return Outcome{Detail: fmt.Sprintf("maxSurge %s, maxUnavailable %s", intOr(f.MaxSurge, "25%"), intOr(f.MaxUnavailable, "25%"))}, err
 }
 
 func intOr(p *int32, def string) string {

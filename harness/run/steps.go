@@ -226,12 +226,12 @@ func injectFaults(ctx context.Context, s *State) error {
 		DeleteRequested: func(pod string) {
 			s.Rec.Record(time.Now(), timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessDeleteRequested, Scenario: s.Spec.Name, Pod: pod})
 		}}
-	defer func() { s.Result.Forcing = env.Forcing }()
 	for i, fs := range s.Spec.Faults {
 		f := fs.Fault()
 		s.Logf("fault %d: %s", i+1, f.Name())
-		detail, err := fault.Inject(ctx, f, env, s.Rec, s.Spec.Name)
-		s.Result.Faults = append(s.Result.Faults, detail)
+		out, err := fault.Inject(ctx, f, env, s.Rec, s.Spec.Name)
+		s.Result.Faults = append(s.Result.Faults, out.Detail)
+		s.Result.Forcing += out.Forcing
 		if err != nil {
 			return fmt.Errorf("fault %d (%s): %w", i+1, f.Name(), err)
 		}

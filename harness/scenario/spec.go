@@ -372,17 +372,6 @@ func (s Spec) NeedsNodeToItself() bool {
 	return s.Exclusive
 }
 
-// Images lists the images of the user's own the spec's services run.
-func (s Spec) Images() []string {
-	var out []string
-	for _, svc := range s.Services {
-		if svc.Image != "" && !slices.Contains(out, svc.Image) {
-			out = append(out, svc.Image)
-		}
-	}
-	return out
-}
-
 // Namespace is the namespace the scenario runs in: the run creates and
 // deletes it, and the preflight names it.
 func (s Spec) Namespace() string { return "kg-" + s.Name }
