@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,6 +50,51 @@ type StepTime struct {
 	Phase string  `json:"phase"`
 	MS    float64 `json:"ms"`
 	Error string  `json:"error,omitempty"`
+}
+
+// Timing is one scenario's phase wall times. It separates the waits a
+// scenario asks for (faults, drain, settle: inherent) from what the harness
+// spends around them (setup, teardown, and anything between phases), so a
+// slow run shows whether the scenario or the harness is slow. Build it with
+// NewTiming so that InherentMS and Overhead agree with the phases.
+type Timing struct {
+	SetupMS  float64 `json:"setup_ms"`
+	FaultsMS float64 `json:"faults_ms"`
+	// ForcingMS is the part of FaultsMS the harness spent forcing a fault
+	// (making an address come back), not waiting for what the spec asks.
+	ForcingMS  float64 `json:"forcing_ms"`
+	DrainMS    float64 `json:"drain_ms"`
+	SettleMS   float64 `json:"settle_ms"`
+	TeardownMS float64 `json:"teardown_ms"`
+	// TotalMS is the scenario's whole wall time, which may exceed the sum
+	// of the phases.
+	TotalMS float64 `json:"total_ms"`
+	// InherentMS is faults-forcing+drain+settle: the waits the scenario
+	// asks for (grace periods, rollouts, waits, drain and settle), its floor.
+	InherentMS float64 `json:"inherent_ms"`
+	// Overhead is TotalMS / InherentMS, to three decimals (0 if InherentMS
+	// is 0): how many times its inherent waits the scenario took.
+	Overhead float64 `json:"overhead"`
+}
+
+// NewTiming returns the Timing of the given phase wall times, in
+// milliseconds rounded to the microsecond like verdicts, with InherentMS
+// and Overhead derived from them.
+func NewTiming(setup, faults, forcing, drain, settle, teardown, total time.Duration) Timing {
+	t := Timing{
+		SetupMS:    check.Milliseconds(setup),
+		FaultsMS:   check.Milliseconds(faults),
+		ForcingMS:  check.Milliseconds(forcing),
+		DrainMS:    check.Milliseconds(drain),
+		SettleMS:   check.Milliseconds(settle),
+		TeardownMS: check.Milliseconds(teardown),
+		TotalMS:    check.Milliseconds(total),
+		InherentMS: check.Milliseconds(faults - forcing + drain + settle),
+	}
+	if t.InherentMS != 0 {
+		t.Overhead = math.Round(t.TotalMS/t.InherentMS*1000) / 1000
+	}
+	return t
 }
 
 // Assemble builds a report's Run and verdicts: verdicts computed from the
@@ -186,13 +232,9 @@ func Summary(run Run) string {
 		line, _, _ := strings.Cut(run.Error, "\n")
 		fmt.Fprintf(&b, "run error: %s\n", line)
 	}
-	var total, floor, forcing float64
-	for _, t := range run.Timings {
-		total, floor, forcing = total+t.TotalMS, floor+t.InherentMS, forcing+t.ForcingMS
-	}
-	if floor > 0 {
+	if sum, ok := sumTimings(run.Timings); ok {
 		fmt.Fprintf(&b, "scenarios: %.1f s in all, of which %.1f s inherent (the spec's waits) and %.1f s forcing faults; overhead %.2f\n",
-			total/1000, floor/1000, forcing/1000, total/floor)
+			sum.totalMS/1000, sum.inherentMS/1000, sum.forcingMS/1000, sum.overhead())
 	}
 	if !run.Finished.IsZero() && !run.Started.IsZero() {
 		fmt.Fprintf(&b, "wall time: %s\n", run.Finished.Sub(run.Started).Round(time.Second))

@@ -66,6 +66,22 @@ func TestJudgeOps(t *testing.T) {
 	}
 }
 
+// The operators are listed in the order an unknown operator's message
+// names them; saved reports hold that message, and a recheck compares it.
+func TestOperators(t *testing.T) {
+	if got := strings.Join(OperatorSymbols(), " "); got != "> >= < <= == !=" {
+		t.Errorf("operators %q, want > >= < <= == !=", got)
+	}
+	for _, o := range Operators {
+		if o.Meaning == "" || o.Holds == nil {
+			t.Errorf("operator %q has no meaning or comparison", o.Symbol)
+		}
+	}
+	if e := Judge(judgeVerdicts(), "s", check.NameStaleWindow, "", "=>", 0, ""); e.Message != `stale_window => 0: not met, "=>" is not an operator (want > >= < <= == !=)` {
+		t.Errorf("unknown op message %q", e.Message)
+	}
+}
+
 func TestJudgeSubjects(t *testing.T) {
 	vs := judgeVerdicts()
 	e := Judge(vs, "s", check.NameSignalDelivered, "pod-a", "==", 1, "")
@@ -194,6 +210,9 @@ func TestWriteExpectationsAndTimings(t *testing.T) {
 		`title="failed_calls 2 == 0: not met"`,
 		`<tr class="unmet"`,
 		`<td class="num">2.30</td>`,
+		// The same header and total row as report.md's.
+		`<th>of it on another service's pod (ms)</th>`,
+		`<tr><td><strong>all</strong></td><td></td><td></td><td></td><td></td><td></td><td></td><td class="num">50s</td><td class="num">22s</td><td class="num">2.27</td></tr>`,
 		"completed; expectations 4/5 met",
 	} {
 		if !strings.Contains(page, want) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"maps"
 	"slices"
 	"strings"
 
@@ -63,7 +64,7 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 {{with .Glance}}
 <h2>Scenarios at a glance</h2>
 <table>
-<tr><th>scenario</th><th>SIGTERM delivered</th><th>deregistered</th><th>SIGKILLed</th><th>stale window (ms)</th><th>of it on another service's pod (ms)</th><th>wrong-target calls</th><th>failed calls</th><th>expectations</th></tr>
+<tr>{{range $.GlanceHeader}}<th>{{.}}</th>{{end}}</tr>
 {{range .}}<tr{{if and .HasExpectations (not .AllMet)}} class="unmet"{{end}}><td>{{if .Linked}}<a href="#scenario-{{.Anchor}}">{{.Scenario}}</a>{{else}}{{.Scenario}}{{end}}</td><td class="num">{{.Signalled}}</td><td class="num">{{.Deregistered}}</td><td class="num">{{.Killed}}</td><td class="num">{{.Stale}}</td><td class="num">{{.Reused}}</td><td class="num">{{.WrongTarget}}</td><td class="num">{{.Failed}}</td><td class="num">{{if .HasExpectations}}<span class="status status-{{if .AllMet}}pass{{else}}fail{{end}}">{{.Expectations}}</span>{{else}}{{.Expectations}}{{end}}</td></tr>
 {{end}}</table>
 {{end}}
@@ -77,8 +78,9 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 {{with .Timings}}
 <h2>Timings</h2>
 <table>
-<tr><th>scenario</th><th>setup</th><th>faults</th><th>of it forcing</th><th>drain</th><th>settle</th><th>teardown</th><th>total</th><th>inherent</th><th>overhead</th></tr>
+<tr>{{range $.TimingHeader}}<th>{{.}}</th>{{end}}</tr>
 {{range .}}<tr><td>{{.Scenario}}</td><td class="num">{{.Setup}}</td><td class="num">{{.Faults}}</td><td class="num">{{.Forcing}}</td><td class="num">{{.Drain}}</td><td class="num">{{.Settle}}</td><td class="num">{{.Teardown}}</td><td class="num">{{.Total}}</td><td class="num">{{.Inherent}}</td><td class="num">{{.Overhead}}</td></tr>
+{{end}}{{with $.TimingTotal}}<tr><td><strong>{{.Scenario}}</strong></td><td></td><td></td><td></td><td></td><td></td><td></td><td class="num">{{.Total}}</td><td class="num">{{.Inherent}}</td><td class="num">{{.Overhead}}</td></tr>
 {{end}}</table>
 {{end}}
 
@@ -144,13 +146,28 @@ type htmlExpectation struct {
 type htmlPage struct {
 	Facts        [][2]string
 	Error        string
+	GlanceHeader []template.HTML
 	Glance       []glance
 	Expectations []htmlExpectation
+	TimingHeader []template.HTML
 	Timings      []timingRow
-	Summary      []htmlRow
-	Scenarios    []htmlScenario
-	Images       [][2]string
-	KindConfig   string
+	// TimingTotal is the "all" row under Timings, if there is one.
+	TimingTotal *timingRow
+	Summary     []htmlRow
+	Scenarios   []htmlScenario
+	Images      [][2]string
+	KindConfig  string
+}
+
+// headerCells are a table's header cells as written: they are this
+// package's constants, with no markup, and escaping would change their
+// apostrophes.
+func headerCells(cells []string) []template.HTML {
+	out := make([]template.HTML, len(cells))
+	for i, c := range cells {
+		out[i] = template.HTML(c)
+	}
+	return out
 }
 
 func htmlRowOf(v check.Verdict) htmlRow {
@@ -175,7 +192,8 @@ func renderHTML(run Run, tl timeline.Timeline, verdicts []check.Verdict) ([]byte
 	sortVerdicts(verdicts)
 	names := reportScenarios(run, tl, verdicts)
 	groups := byScenario(verdicts)
-	page := htmlPage{Facts: runFacts(run), Error: run.Error, KindConfig: run.KindConfig}
+	page := htmlPage{Facts: runFacts(run), Error: run.Error, KindConfig: run.KindConfig,
+		GlanceHeader: headerCells(glanceHeader), TimingHeader: headerCells(timingHeader)}
 	overview := overviewScenarios(run, names)
 	if len(verdicts) > 0 || len(run.Expectations) > 0 {
 		page.Glance = glances(run, overview, groups)
@@ -189,6 +207,9 @@ func renderHTML(run Run, tl timeline.Timeline, verdicts []check.Verdict) ([]byte
 		})
 	}
 	page.Timings = timingRows(run, overview)
+	if t, ok := timingTotalRow(run); ok {
+		page.TimingTotal = &t
+	}
 	for _, name := range names {
 		for _, v := range groups[name] {
 			page.Summary = append(page.Summary, htmlRowOf(v))
@@ -207,7 +228,7 @@ func renderHTML(run Run, tl timeline.Timeline, verdicts []check.Verdict) ([]byte
 		}
 		page.Scenarios = append(page.Scenarios, s)
 	}
-	for _, ref := range sortedKeys(run.Images) {
+	for _, ref := range slices.Sorted(maps.Keys(run.Images)) {
 		page.Images = append(page.Images, [2]string{ref, run.Images[ref]})
 	}
 	t, err := template.New("report").Parse(pageTemplate)

@@ -26,6 +26,9 @@ func TestJudgeAllGlobSubjects(t *testing.T) {
 	}
 	got := JudgeAll("s", wants, verdicts)
 	want := []bool{true, false, true, false}
+	if len(got) != len(want) {
+		t.Fatalf("JudgeAll judged %d expectations, want one per Want (%d): %+v", len(got), len(want), got)
+	}
 	for i, e := range got {
 		if e.Met != want[i] {
 			t.Errorf("expectation %d (%s %s): met %v, want %v: %s", i, e.Verdict, e.Subject, e.Met, want[i], e.Message)

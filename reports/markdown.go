@@ -3,7 +3,10 @@ package reports
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +52,11 @@ func scenarioTitle(name string) string {
 // fmtDuration renders a run length for people, to the millisecond.
 func fmtDuration(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
+// fmtDurationMS is fmtDuration of a number of milliseconds: "1.2s".
+func fmtDurationMS(ms float64) string {
+	return fmtDuration(time.Duration(math.Round(ms * float64(time.Millisecond))))
+}
+
 // renderMarkdown renders report.md: run facts, the at-a-glance,
 // expectations and timings tables, a summary table of every verdict, then one section per scenario with its verdicts' sentences and
 // stale windows.
@@ -71,8 +79,7 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 	overview := overviewScenarios(run, names)
 	if len(verdicts) > 0 || len(run.Expectations) > 0 {
 		p("\n## Scenarios at a glance\n\n")
-		p("| scenario | SIGTERM delivered | deregistered | SIGKILLed | stale window (ms) | of it on another service's pod (ms) | wrong-target calls | failed calls | expectations |\n")
-		p("|---|---|---|---|---|---|---|---|---|\n")
+		p("%s", mdHeader(glanceHeader))
 		for _, g := range glances(run, overview, groups) {
 			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(g.Scenario), g.Signalled, g.Deregistered, g.Killed, g.Stale, g.Reused, g.WrongTarget, g.Failed, g.Expectations)
 		}
@@ -85,16 +92,12 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 	}
 	if rows := timingRows(run, overview); len(rows) > 0 {
 		p("\n## Timings\n\nInherent is what the spec asks for (grace periods, rollouts, waits, drain, settle): the floor. Forcing (making an address come back) is part of the faults' time but harness overhead; overhead = total / inherent.\n\n")
-		p("| scenario | setup | faults | of it forcing | drain | settle | teardown | total | inherent | overhead |\n|---|---|---|---|---|---|---|---|---|---|\n")
-		var total, floor float64
+		p("%s", mdHeader(timingHeader))
 		for _, t := range rows {
 			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(t.Scenario), t.Setup, t.Faults, t.Forcing, t.Drain, t.Settle, t.Teardown, t.Total, t.Inherent, t.Overhead)
 		}
-		for _, tm := range run.Timings {
-			total, floor = total+tm.TotalMS, floor+tm.InherentMS
-		}
-		if floor > 0 {
-			p("| **all** | | | | | | | %s | %s | %.2f |\n", fmtMS(total), fmtMS(floor), total/floor)
+		if t, ok := timingTotalRow(run); ok {
+			p("| **%s** | | | | | | | %s | %s | %s |\n", t.Scenario, t.Total, t.Inherent, t.Overhead)
 		}
 	}
 
@@ -127,14 +130,14 @@ func renderMarkdown(run Run, tl timeline.Timeline, verdicts []check.Verdict) []b
 					cause = fmt.Sprintf("IP held by %s (%s)", w.OtherPod, w.OtherService)
 				}
 				p("| %s | %s | %s | %s | %s | %s | %s |\n", mdCell(w.Instance), mdCell(w.Service), w.IP,
-					msString(w.Start), msString(w.End), msString(w.End-w.Start), mdCell(cause))
+					fmtMS(w.Start), fmtMS(w.End), fmtMS(w.End-w.Start), mdCell(cause))
 			}
 		}
 	}
 
 	if len(run.Images) > 0 {
 		p("\n## Images\n\n| image | image ID |\n|---|---|\n")
-		for _, ref := range sortedKeys(run.Images) {
+		for _, ref := range slices.Sorted(maps.Keys(run.Images)) {
 			p("| %s | %s |\n", mdCell(ref), mdCell(run.Images[ref]))
 		}
 	}
@@ -191,22 +194,19 @@ func runFacts(run Run) [][2]string {
 		outcome += fmt.Sprintf("; %d scenario(s) inconclusive", n)
 	}
 	add("outcome", outcome)
-	for _, name := range sortedKeys(run.Inconclusive) {
+	for _, name := range slices.Sorted(maps.Keys(run.Inconclusive)) {
 		add("inconclusive", name+": "+run.Inconclusive[name])
 	}
 	add("summary", strings.TrimSpace(run.Summary))
 	return f
 }
 
-func msString(d time.Duration) string {
-	return fmtValue(check.Verdict{Value: float64(d.Round(time.Microsecond)) / 1e6}) + " ms"
+// fmtMS formats d in milliseconds as verdicts give them: "1690 ms".
+func fmtMS(d time.Duration) string {
+	return strconv.FormatFloat(check.Milliseconds(d), 'f', -1, 64) + " ms"
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+// mdHeader is a Markdown table's header row and delimiter row.
+func mdHeader(cells []string) string {
+	return "| " + strings.Join(cells, " | ") + " |\n|" + strings.Repeat("---|", len(cells)) + "\n"
 }

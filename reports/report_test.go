@@ -81,8 +81,11 @@ func TestWriteAndRecheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{RunFile, TimelineFile, VerdictsFile, MarkdownFile, HTMLFile} {
-		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
-			t.Errorf("%s: %v (size %d)", f, err, st.Size())
+		switch st, err := os.Stat(filepath.Join(dir, f)); {
+		case err != nil:
+			t.Errorf("%s: %v", f, err)
+		case st.Size() == 0:
+			t.Errorf("%s is empty", f)
 		}
 	}
 

@@ -274,7 +274,7 @@ func (p *picture) windowTitle(w check.Window) string {
 		why = w.IP + " is held by pod " + w.OtherPod + " of service " + w.OtherService
 	}
 	return fmt.Sprintf("stale: %s (%s) listed passing from %s to %s (%s): %s",
-		w.Instance, w.Service, p.at(w.Start), p.at(w.End), msString(w.End-w.Start), why)
+		w.Instance, w.Service, p.at(w.Start), p.at(w.End), fmtMS(w.End-w.Start), why)
 }
 
 func (p *picture) gapTitle(g timeline.Event) string {

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -40,21 +45,9 @@ func marshal(t *testing.T, v []Verdict) []byte {
 	return append(b, '\n')
 }
 
-// find returns the verdict name/subject or fails.
-func find(t *testing.T, vs []Verdict, name, subject string) Verdict {
-	t.Helper()
-	for _, v := range vs {
-		if v.Name == name && v.Subject == subject {
-			return v
-		}
-	}
-	t.Fatalf("no verdict %s/%q in %+v", name, subject, vs)
-	return Verdict{}
-}
-
 func expect(t *testing.T, vs []Verdict, name, subject string, value float64, msgParts ...string) {
 	t.Helper()
-	v := find(t, vs, name, subject)
+	v := verdictOf(t, vs, name, subject)
 	if v.Value != value {
 		t.Errorf("%s/%s = %v, want %v (%s)", name, subject, v.Value, value, v.Message)
 	}
@@ -253,6 +246,7 @@ func TestDeterministicAndGolden(t *testing.T) {
 		"early-passing": {Scenario: "early-passing"},
 		"reregister":    {Scenario: "reregister", ServiceGrace: map[string]time.Duration{"orders": 5 * time.Second}},
 		"empty":         {Scenario: "empty"},
+		"every-verdict": everyVerdict,
 	}
 	for name, ctx := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -289,24 +283,112 @@ func TestDeterministicAndGolden(t *testing.T) {
 	}
 }
 
-// Names covers exactly the verdicts All produces (a timeline with a pod of
-// a watched service produces every kind).
-func TestNamesMatchAll(t *testing.T) {
-	seen := map[string]bool{}
-	for _, f := range []string{"incident", "exec-fix"} {
-		for _, v := range All(load(t, f), Context{}) {
-			seen[v.Name] = true
+// everyVerdict is the context of testdata/every-verdict: the incident with
+// the kernel observed, an observer gap, and calls that say who answered, so
+// that it makes every verdict in the table.
+var everyVerdict = Context{Scenario: "every-verdict", WatchedServices: watched, Kernel: true}
+
+// Each function of the verdict table makes only the verdicts the table
+// gives it, in its unit, and nothing without the kernel where the table
+// says it needs it; together they make every name, and All makes exactly
+// what they make.
+func TestVerdictTable(t *testing.T) {
+	tl := load(t, "every-verdict")
+	noKernel := everyVerdict
+	noKernel.Kernel = false
+	var made []string
+	var n int
+	for _, m := range verdicts {
+		vs := m.fn(tl, everyVerdict)
+		for _, v := range vs {
+			if !slices.Contains(m.names, v.Name) || v.Unit != m.unit {
+				t.Errorf("%s made %s in %q; the table says %v in %q", funcName(m.fn), v.Name, v.Unit, m.names, m.unit)
+			}
+			if !slices.Contains(made, v.Name) {
+				made = append(made, v.Name)
+			}
+		}
+		n += len(vs)
+		if vs := m.fn(tl, noKernel); m.kernel && len(vs) > 0 {
+			t.Errorf("%s made %d verdicts without the kernel; the table says it needs it", funcName(m.fn), len(vs))
 		}
 	}
-	for _, n := range Names() {
-		delete(seen, n)
+	slices.Sort(made)
+	if !slices.Equal(made, Names()) {
+		t.Errorf("every-verdict makes %v, want every name %v", made, Names())
 	}
-	if len(seen) > 0 {
-		t.Errorf("All produces verdicts missing from Names: %v", seen)
+	all := All(tl, everyVerdict)
+	if len(all) != n {
+		t.Errorf("All made %d verdicts, the table's functions %d", len(all), n)
+	}
+	for _, v := range All(tl, noKernel) {
+		for _, m := range verdicts {
+			if m.kernel && slices.Contains(m.names, v.Name) {
+				t.Errorf("All made kernel verdict %s without the kernel", v.Name)
+			}
+		}
 	}
 	if !slices.IsSorted(Names()) {
 		t.Error("Names is not sorted")
 	}
+}
+
+// Every verdict name constant and every verdict function of the package is
+// in the table: a verdict written but not added to it would be neither
+// computed nor accepted by scenario specs.
+func TestVerdictTableCoversThePackage(t *testing.T) {
+	fset := token.NewFileSet()
+	var consts, funcs []string
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					if vs, ok := spec.(*ast.ValueSpec); ok && d.Tok == token.CONST {
+						for i, id := range vs.Names {
+							if lit, ok := vs.Values[i].(*ast.BasicLit); ok && strings.HasPrefix(id.Name, "Name") && lit.Kind == token.STRING {
+								consts = append(consts, strings.Trim(lit.Value, `"`))
+							}
+						}
+					}
+				}
+			case *ast.FuncDecl:
+				if d.Recv == nil && d.Name.IsExported() && d.Name.Name != "All" && types.ExprString(d.Type) == "func(tl timeline.Timeline, ctx Context) []Verdict" {
+					funcs = append(funcs, d.Name.Name)
+				}
+			}
+		}
+	}
+	slices.Sort(consts)
+	if !slices.Equal(consts, Names()) {
+		t.Errorf("Name constants %v, the table's names %v", consts, Names())
+	}
+	var table []string
+	for _, m := range verdicts {
+		table = append(table, funcName(m.fn))
+	}
+	slices.Sort(funcs)
+	slices.Sort(table)
+	if !slices.Equal(funcs, table) {
+		t.Errorf("verdict functions %v, the table's %v", funcs, table)
+	}
+}
+
+// funcName is the name of a function of this package.
+func funcName(f any) string {
+	name := runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+	return name[strings.LastIndexByte(name, '.')+1:]
 }
 
 // Recorded on kind (npm-start): the app registered 266 ms before the pod
@@ -325,7 +407,7 @@ func TestRegisteredBeforeThePodAPIReportedTheAddress(t *testing.T) {
 func TestDeregistrationWhenThePodWatchLags(t *testing.T) {
 	ctx := Context{Scenario: "one-pod-deleted", WatchedServices: []string{"orders"}}
 	vs := All(load(t, "watch-lag"), ctx)
-	v := find(t, vs, NameDeregistrationLatency, "orders-74cd44d565-z2ckg")
+	v := verdictOf(t, vs, NameDeregistrationLatency, "orders-74cd44d565-z2ckg")
 	if v.Value <= 0 || v.Value > 100 {
 		t.Errorf("deregistration_latency %+v: want the 17 ms from SIGTERM to Consul's deregistration", v)
 	}

@@ -452,7 +452,7 @@ func ShutdownWindow(tl timeline.Timeline, ctx Context) []Verdict {
 		if !ok {
 			return -1, fmt.Sprintf("kernel: %s got %s at %s and had not ended when the timeline ends", v.app, v.stop, fmtAt(start.At))
 		}
-		return ms(end - start.At), fmt.Sprintf("kernel: %s had %s from %s (queued at %s, %s) to its end (%s)", v.app, fmtMS(end-start.At), v.stop, fmtAt(start.At), dequeue, how)
+		return Milliseconds(end - start.At), fmt.Sprintf("kernel: %s had %s from %s (queued at %s, %s) to its end (%s)", v.app, fmtMS(end-start.At), v.stop, fmtAt(start.At), dequeue, how)
 	})
 }
 
@@ -469,7 +469,7 @@ func KubeletLag(tl timeline.Timeline, ctx Context) []Verdict {
 		}
 		if v.requested >= 0 {
 			lag := v.sent.At - v.requested
-			return ms(lag), fmt.Sprintf("kernel: %s sent %s to %s %s after the harness requested the deletion (the pod watch reported it %s after the request)",
+			return Milliseconds(lag), fmt.Sprintf("kernel: %s sent %s to %s %s after the harness requested the deletion (the pod watch reported it %s after the request)",
 				v.sent.Sender, v.stop, v.sentTo, fmtMS(lag), fmtMS(v.deleted-v.requested))
 		}
 		lag := v.sent.At - v.deleted
@@ -477,7 +477,7 @@ func KubeletLag(tl timeline.Timeline, ctx Context) []Verdict {
 		if lag < 0 {
 			msg = fmt.Sprintf("kernel: %s sent %s to %s %s before the pod watch reported the deletion (the watch's own delay is longer than the kubelet's)", v.sent.Sender, v.stop, v.sentTo, fmtMS(-lag))
 		}
-		return ms(lag), msg
+		return Milliseconds(lag), msg
 	})
 }
 
@@ -497,32 +497,6 @@ func perKernelPod(tl timeline.Timeline, ctx Context, name, unit string, f func(k
 		}
 	}
 	return out
-}
-
-// deleted is a service pod whose deletion was requested, with the kernel's
-// view of it where the kernel saw its app (kernel).
-type deleted struct {
-	name   string
-	pod    *pod
-	kv     kernelView
-	kernel bool
-}
-
-// deletedPods lists the scenario's service pods whose deletion was
-// requested, in name order, and returns the scenario's events.
-func deletedPods(tl timeline.Timeline, ctx Context) ([]deleted, []timeline.Event) {
-	events := scope(tl, ctx)
-	ps, names := servicePods(events, ctx)
-	ks := kernelPods(events)
-	_, end := tl.Span()
-	var out []deleted
-	for _, n := range names {
-		if p := ps[n]; p.deletion != nil {
-			kv, ok := kernelOf(p, ks, ctx, end)
-			out = append(out, deleted{name: n, pod: p, kv: kv, kernel: ok})
-		}
-	}
-	return out, events
 }
 
 // ObserverDisagreement counts the pods whose app logged its own signals
@@ -583,17 +557,12 @@ func appLoggedSignal(events []timeline.Event, p *pod, sig string) (float64, time
 // ("java (PID 7)") and the PID 1 of its container, as the kernel saw them;
 // ok is false without the kernel or without an app process.
 func KernelApp(tl timeline.Timeline, ctx Context, podName string) (app, init string, ok bool) {
-	events := scope(tl, ctx)
-	ps, _ := servicePods(events, ctx)
-	p := ps[podName]
-	if p == nil {
+	ps, _ := subjectPods(tl, ctx)
+	i := slices.IndexFunc(ps, func(p subjectPod) bool { return p.name == podName })
+	if i < 0 || !ps[i].kernel {
 		return "", "", false
 	}
-	_, end := tl.Span()
-	v, ok := kernelOf(p, kernelPods(events), ctx, end)
-	if !ok {
-		return "", "", false
-	}
+	v := ps[i].kv
 	if v.init != nil {
 		init = v.init.String()
 	}

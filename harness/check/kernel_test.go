@@ -60,6 +60,7 @@ func (b *kt) podLife(del, term float64, code int) *kt {
 	return b.add(term, timeline.Event{Source: timeline.SourcePod, Kind: timeline.PodContainerTerminated, Service: "orders", ExitCode: &code})
 }
 
+// verdictOf returns the verdict name of subject, or fails.
 func verdictOf(t *testing.T, vs []Verdict, name, subject string) Verdict {
 	t.Helper()
 	for _, v := range vs {

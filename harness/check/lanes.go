@@ -2,6 +2,7 @@ package check
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -46,8 +47,8 @@ type LaneModel struct {
 	// FaultEnds are fault_end events that no fault_start matched.
 	FaultEnds []timeline.Event
 	// Gaps are the observer gap events (At to Until; Reason names the
-	// observer), the same ObserverGaps counts; a zero-length gap is a loss
-	// at one moment.
+	// observer), the same ObserverGaps counts, including gaps of no length
+	// (saved timelines hold lost app logs so).
 	Gaps []timeline.Event
 	// Pods are ordered by From, then pod name. The scenario's IP-pool
 	// fillers (pods whose events carry Role timeline.RoleIPFiller) share
@@ -169,7 +170,7 @@ func Lanes(tl timeline.Timeline, ctx Context) LaneModel {
 			calls[e.Service] = append(calls[e.Service], e)
 		}
 	}
-	for _, s := range sortedKeys(calls) {
+	for _, s := range slices.Sorted(maps.Keys(calls)) {
 		m.Callers = append(m.Callers, CallerLane{Service: s, Calls: calls[s]})
 	}
 	return m
@@ -298,14 +299,4 @@ func podLanes(events []timeline.Event, end time.Duration) []PodLane {
 		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.Pod, b.Pod))
 	})
 	return lanes
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

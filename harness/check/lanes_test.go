@@ -14,7 +14,7 @@ import (
 // its instance goes passing, critical, passing again once the pod is gone
 // (a stale window) and is then deregistered; two IP-pool fillers, one not
 // named ipfill-*, come and go; a consul watch gap and a lost app log (a
-// zero-length gap); calls. One event of another scenario at t=0 must not
+// zero-length gap, as older timelines have it); calls. One event of another scenario at t=0 must not
 // move the scenario's start.
 func lanesTimeline() (timeline.Timeline, map[string]timeline.Event) {
 	at := func(ms int) time.Duration { return 10*time.Second + time.Duration(ms)*time.Millisecond }
@@ -121,7 +121,7 @@ func TestLanes(t *testing.T) {
 	}
 	vs := All(tl, ctx)
 	terminating := got.Pods[0].Segments[1]
-	expect(t, vs, NameGraceUsed, "orders-a", ms(terminating.To-terminating.From), "of the 2s grace period")
+	expect(t, vs, NameGraceUsed, "orders-a", Milliseconds(terminating.To-terminating.From), "of the 2s grace period")
 	expect(t, vs, NameSignalDelivered, "orders-a", 1)
 	expect(t, vs, NameKilledBySIGKILL, "orders-a", 1)
 	expect(t, vs, NameObserverGaps, "", float64(len(got.Gaps)), "2 observer gaps (app log of orders-a, consul watch) covering 200 ms in all")
@@ -258,8 +258,8 @@ func TestFaultBarsPairing(t *testing.T) {
 	}
 }
 
-// A lost app log is a gap of no length: it must still count, or
-// observer_gaps == 0 would pass after a loss.
+// A gap of no length (saved timelines hold lost app logs so) must still
+// count, or observer_gaps == 0 would pass after a loss.
 func TestObserverGapsCountsZeroLengthGaps(t *testing.T) {
 	tl := timeline.Timeline{Events: []timeline.Event{
 		{At: time.Second, Until: time.Second, Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Reason: "app log of orders-a"},

@@ -302,12 +302,12 @@ func StaleWindow(tl timeline.Timeline, ctx Context) []Verdict {
 		}
 		sum += total
 		out = append(out, Verdict{
-			Name: NameStaleWindow, Scenario: ctx.Scenario, Subject: id, Unit: UnitMS, Value: ms(total),
+			Name: NameStaleWindow, Scenario: ctx.Scenario, Subject: id, Unit: UnitMS, Value: Milliseconds(total),
 			Message: fmt.Sprintf("%s (%s) was listed passing while stale for %s: %s", id, ws[i-1].Service, fmtMS(total), strings.Join(parts, "; ")),
 		})
 	}
 	union := unionLength(all)
-	v := Verdict{Name: NameStaleWindow, Scenario: ctx.Scenario, Unit: UnitMS, Value: ms(union)}
+	v := Verdict{Name: NameStaleWindow, Scenario: ctx.Scenario, Unit: UnitMS, Value: Milliseconds(union)}
 	switch n := len(out); {
 	case n == 0:
 		v.Message = "Consul never listed a stale instance as passing"
@@ -339,8 +339,5 @@ func ReusedAddressWindow(tl timeline.Timeline, ctx Context) []Verdict {
 	if total > 0 {
 		msg = fmt.Sprintf("for %s Consul listed a passing instance whose address a pod of another service held", fmtMS(total))
 	}
-	return []Verdict{{Name: NameReusedAddressWindow, Scenario: ctx.Scenario, Unit: UnitMS, Value: ms(total), Message: msg}}
+	return []Verdict{{Name: NameReusedAddressWindow, Scenario: ctx.Scenario, Unit: UnitMS, Value: Milliseconds(total), Message: msg}}
 }
-
-// trimMS formats d in milliseconds without the unit, for "[a, b] ms".
-func trimMS(d time.Duration) string { return strings.TrimSuffix(fmtMS(d), " ms") }

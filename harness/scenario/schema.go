@@ -11,13 +11,11 @@ import (
 	"github.com/kubegrace/kubegrace/fixtures/entrypoints"
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/fault"
+	"github.com/kubegrace/kubegrace/reports"
 )
 
 // SchemaFile is the name `kubegrace init` gives the schema beside a spec.
 const SchemaFile = "kubegrace-spec.schema.json"
-
-// Ops are the comparison operators an expectation may use.
-var Ops = []string{">", ">=", "<", "<=", "==", "!="}
 
 // durationPattern is what time.ParseDuration reads, without a sign: "0", or
 // numbers each with a unit ("1m30s", "1.5s", "100ms"). Validate rejects
@@ -146,9 +144,7 @@ func refine(root *jsonschema.Schema) error {
 		verdict.Enum = append(verdict.Enum, n)
 	}
 	op := at("Expectation.op")
-	for _, o := range Ops {
-		op.Enum = append(op.Enum, o)
-	}
+	op.Enum = anys(reports.OperatorSymbols())
 	// Validate does not require a value (a missing one is 0), so neither
 	// does the schema.
 	exp := at("Expectation")

@@ -21,6 +21,7 @@ import (
 	"github.com/kubegrace/kubegrace/harness/check"
 	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/workload"
+	"github.com/kubegrace/kubegrace/reports"
 )
 
 // Spec is one scenario. The built-in ones live in scenarios/specs/*.yaml.
@@ -306,8 +307,8 @@ func (s Spec) Validate() error {
 		if !slices.Contains(check.Names(), e.Verdict) {
 			bad(field+".verdict", "%q: want one of %s", e.Verdict, strings.Join(check.Names(), ", "))
 		}
-		if !slices.Contains([]string{">", ">=", "<", "<=", "==", "!="}, e.Op) {
-			bad(field+".op", "%q: want > >= < <= == !=", e.Op)
+		if !slices.Contains(reports.OperatorSymbols(), e.Op) {
+			bad(field+".op", "%q: want %s", e.Op, strings.Join(reports.OperatorSymbols(), " "))
 		}
 	}
 	return errors.Join(errs...)
