@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,7 +13,6 @@ import (
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubegrace/kubegrace/harness/poll"
-	"github.com/kubegrace/kubegrace/harness/timeline"
 	"github.com/kubegrace/kubegrace/harness/workload"
 )
 
@@ -74,15 +71,6 @@ func (f IPReuse) Name() string {
 // Needs: the node's IP pool to itself, since pods of any other scenario on
 // that node would take the freed addresses.
 func (f IPReuse) Needs() Needs { return Needs{NodeToItself: true} }
-
-// fillerLabel selects the filler pods of a namespace.
-const fillerLabel = timeline.RoleLabel + "=" + timeline.RoleIPFiller
-
-// gentle deletes with a 1 s grace, not forced: a forced delete drops the
-// API object at once while the kubelet may still be setting up or tearing
-// down the pod's network, so its address would be taken or freed later,
-// behind our back. A graceful delete ends only when the kubelet is done.
-var gentle = metav1.DeleteOptions{GracePeriodSeconds: new(int64(1))}
 
 // The reuse methods (in the fault's detail, so run.json records which).
 const (
@@ -299,34 +287,6 @@ func (r *reuse) chooseMethod(ctx context.Context) error {
 	return nil
 }
 
-// steerable sets MethodHostLocal where the node shows host-local state for
-// the victim's address and the harness can run commands there.
-func (r *reuse) steerable(ctx context.Context) error {
-	if r.f.Method == MethodPoolFill {
-		return nil
-	}
-	if r.env.NodeExec == nil {
-		if r.f.Method == MethodHostLocal {
-			return fmt.Errorf("method host-local needs access to the node's files, which this cluster does not give: %w", ErrCannotForce)
-		}
-		return nil
-	}
-	out, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `for d in /var/lib/cni/networks/*/; do [ -e "$d$1" ] && echo "$d"; done; true`, "_", r.ip)
-	if err != nil {
-		r.env.Logf("ip-reuse: cannot look for host-local state on %s (%v): filling the pool", r.node, err)
-		return nil
-	}
-	dirs := strings.Fields(out)
-	if len(dirs) == 1 {
-		r.method, r.stateDir = MethodHostLocal, dirs[0]
-	} else if r.f.Method == MethodHostLocal {
-		return fmt.Errorf("method host-local: node %s shows no host-local state for %s under /var/lib/cni/networks/: %w", r.node, r.ip, ErrCannotForce)
-	} else {
-		r.env.Logf("ip-reuse: node %s shows no single host-local state for %s under /var/lib/cni/networks/ (found %q): filling the pool", r.node, r.ip, out)
-	}
-	return nil
-}
-
 // freeForNext makes the victim's address the one the node hands out next
 // (with Calico, the new pod asks for it by name: nothing to do).
 func (r *reuse) freeForNext(ctx context.Context) error {
@@ -346,176 +306,6 @@ func (r *reuse) freeForNext(ctx context.Context) error {
 		return r.freeAddress(ctx)
 	}
 	return r.steer(ctx)
-}
-
-// steer waits until host-local has released the victim's address (its
-// address file is gone: the kubelet releases it when it tears the sandbox
-// down), then records the address before it as the last one reserved:
-// host-local hands out the next free address after it. For the first
-// address of the range the one before is outside the range, and host-local
-// then starts at the range's start: the victim's address again.
-func (r *reuse) steer(ctx context.Context) error {
-	addr := r.stateDir + r.ip
-	err := poll.Until(ctx, "host-local released "+r.ip+" on "+r.node, poll.Quick, func(ctx context.Context) (bool, error) {
-		out, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `[ -e "$1" ] && echo held || echo free`, "_", addr)
-		if err != nil {
-			return false, err
-		}
-		if strings.TrimSpace(out) != "free" {
-			return poll.Not("%s still held", r.ip)
-		}
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	prev, err := previousIP(r.ip)
-	if err != nil {
-		return err
-	}
-	if _, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `printf %s "$1" > "$2"`, "_", prev, r.stateDir+"last_reserved_ip.0"); err != nil {
-		return fmt.Errorf("steer host-local on %s: %w", r.node, err)
-	}
-	return nil
-}
-
-// previousIP is the IPv4 address before ip.
-func previousIP(ip string) (string, error) {
-	a := net.ParseIP(ip).To4()
-	if a == nil {
-		return "", fmt.Errorf("%q is not an IPv4 address (host-local steering is IPv4 only)", ip)
-	}
-	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	n--
-	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n)).String(), nil
-}
-
-// fillPool creates size fillers on the node and waits until every filler
-// either has an address or has been refused one while the rest settled,
-// with the victim's address among those held if needHolder.
-func (r *reuse) fillPool(ctx context.Context, size int, needHolder bool) error {
-	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
-	for i := range size {
-		p := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ipfill-%02d", i), Namespace: r.env.Namespace,
-				Labels: map[string]string{timeline.RoleLabel: timeline.RoleIPFiller}},
-			Spec: corev1.PodSpec{
-				NodeName:                      r.node, // no scheduler round trip
-				TerminationGracePeriodSeconds: new(int64(0)),
-				Containers:                    []corev1.Container{{Name: "pause", Image: r.env.PauseImage, ImagePullPolicy: corev1.PullIfNotPresent}},
-			},
-		}
-		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("create filler pod: %w", err)
-		}
-	}
-	stable, last := 0, -1
-	return poll.Until(ctx, "node "+r.node+" pod IP pool full", poll.Steady, func(ctx context.Context) (bool, error) {
-		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: fillerLabel})
-		if err != nil {
-			return poll.Not("%v", err)
-		}
-		r.holder, r.spare = "", nil
-		with := 0
-		for _, p := range list.Items {
-			switch {
-			case p.Status.PodIP == r.ip:
-				r.holder = p.Name
-				with++
-			case p.Status.PodIP != "":
-				with++
-			default:
-				r.spare = append(r.spare, p.Name)
-			}
-		}
-		if with != last {
-			last, stable = with, 0
-		} else {
-			stable++
-		}
-		// Done when the victim's address is held (if it must be) and the
-		// count of pods with an address has not moved for 3 s (12 polls).
-		if (r.holder != "" || !needHolder) && (len(r.spare) == 0 || stable >= 12) {
-			return true, nil
-		}
-		return poll.Not("%d fillers with an address, %d without; victim address %s held by %q", with, len(r.spare), r.ip, r.holder)
-	})
-}
-
-// freeAddress deletes the fillers left without an address and the one
-// holding the victim's (if one does), and waits until they are gone.
-func (r *reuse) freeAddress(ctx context.Context) error {
-	give := r.spare
-	if r.holder != "" {
-		give = append(give, r.holder)
-	}
-	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
-	for _, name := range give {
-		if err := pods.Delete(ctx, name, gentle); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete filler %s: %w", name, err)
-		}
-	}
-	for _, name := range give {
-		if err := poll.Until(ctx, "filler "+name+" gone", poll.Quick, poll.PodGone(r.env.Clientset, r.env.Namespace, name)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// coolDown is the AWS VPC CNI method: fillers take every free address of
-// the node but the victim's, still cooling down; fillers left without one
-// are deleted (they would take it the moment it is free), and a filler
-// that got it anyway gives it back, which starts its cooldown again. Then
-// it waits out the cooldown: the victim's address is the one left.
-func (r *reuse) coolDown(ctx context.Context) error {
-	slots, err := freeSlots(ctx, r.env, r.node, r.victim.Name)
-	if err != nil {
-		return err
-	}
-	if err := r.fillPool(ctx, slots, false); err != nil {
-		return err
-	}
-	cooled := r.gone
-	if err := r.freeAddress(ctx); err != nil {
-		return err
-	}
-	if r.holder != "" {
-		cooled = time.Now()
-	}
-	cooldown := r.env.IPCooldown
-	if cooldown == 0 {
-		cooldown = AWSCooldown
-	}
-	wait := time.Until(cooled.Add(cooldown + time.Second))
-	r.env.Logf("ip-reuse: %d filler(s) hold the node's other addresses; waiting %s for %s to cool down", slots-len(r.spare), wait.Round(time.Second), r.ip)
-	return poll.Sleep(ctx, wait)
-}
-
-// freeSlots is how many more pods node can run (its allocatable pods less
-// those on it, not counting the pod named except): how many fillers take
-// every address a node of the AWS VPC CNI has (its pod limit follows from
-// its addresses).
-func freeSlots(ctx context.Context, env *Env, node, except string) (int, error) {
-	n, err := env.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-	if err != nil {
-		return 0, fmt.Errorf("get node %s: %w", node, err)
-	}
-	limit, ok := n.Status.Allocatable[corev1.ResourcePods]
-	if !ok {
-		return 0, fmt.Errorf("node %s does not say how many pods it runs (allocatable pods)", node)
-	}
-	list, err := env.Clientset.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
-	if err != nil {
-		return 0, fmt.Errorf("pods on node %s: %w", node, err)
-	}
-	used := 0
-	for _, p := range list.Items {
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && p.Name != except && !p.Spec.HostNetwork {
-			used++
-		}
-	}
-	return max(int(limit.Value())-used, 0), nil
 }
 
 // startTaker starts a pod of By from By's Deployment's pod template, pinned
@@ -556,58 +346,4 @@ func (r *reuse) takerAnnotations() map[string]string {
 		return nil
 	}
 	return map[string]string{calicoIPAddrs: fmt.Sprintf("[%q]", r.ip)}
-}
-
-// FillerRemovalTimeout bounds removing an IP reuse's filler pods, which
-// happens even after an interrupt, before the scenario's teardown.
-const FillerRemovalTimeout = 2 * time.Minute
-
-// removeFillers deletes every filler and waits until they are gone, so the
-// next scenario finds the pool free. It runs whatever happened before, on
-// its own deadline, and its error is the fault's too.
-func (r *reuse) removeFillers() error {
-	ctx, cancel := context.WithTimeout(context.Background(), FillerRemovalTimeout)
-	defer cancel()
-	pods := r.env.Clientset.CoreV1().Pods(r.env.Namespace)
-	if err := pods.DeleteCollection(ctx, gentle, metav1.ListOptions{LabelSelector: fillerLabel}); err != nil {
-		return fmt.Errorf("remove filler pods: %w", err)
-	}
-	if err := poll.Until(ctx, "filler pods gone", poll.Steady.For(FillerRemovalTimeout), poll.PodsGone(r.env.Clientset, r.env.Namespace, fillerLabel)); err != nil {
-		return fmt.Errorf("remove filler pods: %w", err)
-	}
-	return nil
-}
-
-// poolSize is the number of pod addresses the node's pod CIDR offers at
-// most (a filler per address is enough to fill it).
-func poolSize(ctx context.Context, env *Env, node string) (int, error) {
-	n, err := env.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-	if err != nil {
-		return 0, fmt.Errorf("get node %s: %w", node, err)
-	}
-	return FillablePool(*n)
-}
-
-// FillablePool is the number of pod addresses of node n's pool, or why
-// filler pods cannot fill it (no per-node pod CIDR, one too large).
-func FillablePool(n corev1.Node) (int, error) {
-	node := n.Name
-	if n.Spec.PodCIDR == "" {
-		return 0, fmt.Errorf("node %s has no pod CIDR (its IPAM hands out addresses some other way): its pool cannot be filled", node)
-	}
-	_, cidr, err := net.ParseCIDR(n.Spec.PodCIDR)
-	if err != nil {
-		return 0, fmt.Errorf("node %s pod CIDR %q: %w", node, n.Spec.PodCIDR, err)
-	}
-	ones, bits := cidr.Mask.Size()
-	if bits-ones > 8 {
-		return 0, fmt.Errorf("node %s pod CIDR %s is larger than /24: filling it would take too many pods; use a smaller node-cidr-mask-size (kind-config.yaml uses /27)", node, cidr)
-	}
-	size := 1<<(bits-ones) - 2
-	// The kubelet runs at most its pod capacity (110 by default): a
-	// larger pool cannot be filled.
-	if capacity, ok := n.Status.Capacity[corev1.ResourcePods]; ok && int64(size) >= capacity.Value() {
-		return 0, fmt.Errorf("node %s pod CIDR %s has %d addresses, and the node runs at most %d pods: its pool cannot be filled; use a smaller node-cidr-mask-size (kind-config.yaml uses /27)", node, cidr, size, capacity.Value())
-	}
-	return size, nil
 }
