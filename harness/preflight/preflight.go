@@ -17,6 +17,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
 	"github.com/kubegrace/kubegrace/harness/fault"
@@ -78,7 +80,11 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	}
 	r.Nodes = fmt.Sprintf("%d, %d of them run pods (%s)", len(nodes.Items), len(schedulable), strings.Join(schedulable, ", "))
 	r.PodCIDR = podCIDRs(nodes.Items)
-	ipam, family, cooldown := ipamOf(ctx, c)
+	cs, err := kubernetes.NewForConfig(c.Client.RESTConfig())
+	if err != nil {
+		return r, fmt.Errorf("preflight: client: %w", err)
+	}
+	ipam, family, cooldown := ipamOf(ctx, cs)
 	r.IPAM, r.IPAMFamily, r.IPCooldownSeconds = ipam, family, cooldown
 	switch o.NodeAccess {
 	case nodeaccess.ModeDocker:
@@ -176,16 +182,14 @@ func fillable(nodes []corev1.Node) (bool, string) {
 // it: "host-local" (a state file per address on the node, which it can
 // steer), "calico" (the ipAddrs annotation) or fault.IPAMAWSVPC (with its
 // IP cooldown in seconds, where its DaemonSet sets IP_COOLDOWN_PERIOD).
-func ipamOf(ctx context.Context, c *cluster.Cluster) (string, string, int) {
-	res := c.Client.Resources("kube-system")
-	var cm corev1.ConfigMap
-	if err := res.Get(ctx, "kubegrace-cni", "kube-system", &cm); err == nil {
+func ipamOf(ctx context.Context, cs kubernetes.Interface) (string, string, int) {
+	if _, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubegrace-cni", metav1.GetOptions{}); err == nil {
 		return "host-local (kubegrace's offline ptp network, ConfigMap kube-system/kubegrace-cni)", fault.IPAMHostLocal, 0
 	} else if !apierrors.IsNotFound(err) {
 		return fmt.Sprintf("unknown (cannot read kube-system: %v)", err), "", 0
 	}
-	var ds appsv1.DaemonSetList
-	if err := res.List(ctx, &ds); err != nil {
+	ds, err := cs.AppsV1().DaemonSets("kube-system").List(ctx, metav1.ListOptions{})
+	if err != nil {
 		return fmt.Sprintf("unknown (cannot list DaemonSets in kube-system: %v)", err), "", 0
 	}
 	var names []string

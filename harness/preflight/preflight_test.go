@@ -1,12 +1,20 @@
 package preflight
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 )
 
@@ -39,5 +47,42 @@ func TestCreates(t *testing.T) {
 	priv := creates(specs, true)
 	if len(priv) != 4 || !strings.HasPrefix(priv[1], "namespace kubegrace-system: DaemonSet kubegrace-kernel-observer, a pod per node, privileged (host PID namespace and network") || priv[0] != "namespace kubegrace-system: DaemonSet kubegrace-node-access, a pod per node, privileged (host network; the nodes' /var/lib/cni mounted, as root), labelled app.kubernetes.io/part-of=kubegrace,kubegrace.io/role=node-access" {
 		t.Errorf("with node access pods: %q", priv)
+	}
+}
+
+// The IPAM, and the family that picks the IP reuse method, from what the
+// network's installer leaves in kube-system; anything else is unknown,
+// saying what was seen, and an unreadable kube-system says why.
+func TestIPAMOf(t *testing.T) {
+	daemonSet := func(name string, env ...corev1.EnvVar) *appsv1.DaemonSet {
+		d := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system"}}
+		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: name, Env: env}}
+		return d
+	}
+	for _, tc := range []struct {
+		name     string
+		objects  []runtime.Object
+		family   string
+		ipam     string
+		cooldown int
+	}{
+		{"offline node network", []runtime.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubegrace-cni", Namespace: "kube-system"}}, daemonSet("kube-proxy")}, fault.IPAMHostLocal, "kubegrace's offline ptp network", 0},
+		{"kindnet", []runtime.Object{daemonSet("kube-proxy"), daemonSet("kindnet")}, fault.IPAMHostLocal, "kindnetd", 0},
+		{"calico", []runtime.Object{daemonSet("calico-node")}, fault.IPAMCalico, "Calico IPAM", 0},
+		{"aws", []runtime.Object{daemonSet("aws-node", corev1.EnvVar{Name: "IP_COOLDOWN_PERIOD", Value: "45"})}, fault.IPAMAWSVPC, "AWS VPC CNI", 45},
+		{"cilium", []runtime.Object{daemonSet("cilium")}, "", "Cilium", 0},
+		{"unknown", []runtime.Object{daemonSet("kube-proxy"), daemonSet("weave-net")}, "", "unknown (kube-system DaemonSets: kube-proxy, weave-net)", 0},
+	} {
+		ipam, family, cooldown := ipamOf(context.Background(), fake.NewClientset(tc.objects...))
+		if family != tc.family || !strings.Contains(ipam, tc.ipam) || cooldown != tc.cooldown {
+			t.Errorf("%s: %q, family %q, cooldown %d; want %q, %q, %d", tc.name, ipam, family, cooldown, tc.ipam, tc.family, tc.cooldown)
+		}
+	}
+	denied := fake.NewClientset()
+	denied.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(corev1.Resource("configmaps"), "kubegrace-cni", errors.New("no rights"))
+	})
+	if ipam, family, _ := ipamOf(context.Background(), denied); family != "" || !strings.Contains(ipam, "cannot read kube-system") {
+		t.Errorf("forbidden: %q, family %q", ipam, family)
 	}
 }
