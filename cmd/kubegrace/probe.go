@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubegrace/kubegrace/harness/assets"
 	"github.com/kubegrace/kubegrace/harness/probe"
+	"github.com/kubegrace/kubegrace/harness/workload"
 	"github.com/kubegrace/kubegrace/reports"
 )
 
@@ -74,7 +75,7 @@ CI can gate on it. Needs root on the Docker host for the kernel's view
 	}
 	cmd.Flags().StringSliceVar(&f.command, "command", nil, "the pod's command, replacing the image's entrypoint (comma-separated argv)")
 	cmd.Flags().StringVar(&f.app, "app", "", "the app process's program name (or its script's file name), when it is a shell or an init the probe would pass over")
-	cmd.Flags().DurationVar(&f.grace, "grace", 30*time.Second, "terminationGracePeriodSeconds of the probe pod")
+	cmd.Flags().DurationVar(&f.grace, "grace", workload.DefaultGrace, "terminationGracePeriodSeconds of the probe pod")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	f.register(cmd.Flags(), "probe")
 	return cmd

@@ -158,7 +158,7 @@ func graceOf(p corev1.Pod) time.Duration {
 	if p.Spec.TerminationGracePeriodSeconds != nil {
 		return time.Duration(*p.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
-	return 30 * time.Second
+	return workload.DefaultGrace
 }
 
 // PodDelete deletes one pod with its own grace period (the kubelet sends

@@ -135,7 +135,7 @@ func (o Options) withDefaults() Options {
 		o.Log = io.Discard
 	}
 	if o.Grace == 0 {
-		o.Grace = 30 * time.Second
+		o.Grace = workload.DefaultGrace
 	}
 	if o.ProcRoot == "" {
 		o.ProcRoot = "/proc"

@@ -156,7 +156,7 @@ func servicesReady(ctx context.Context, s *State) error {
 			if svc.Image != "" {
 				port := svc.Port
 				if port == 0 {
-					port = 8080
+					port = workload.DefaultPort
 				}
 				hint = fmt.Sprintf(" (service %s: image %s; its readiness probe checks port %d%s: is that the port the app opens?)", svc.Name, svc.Image, port, map[bool]string{true: " path " + svc.HealthPath}[svc.HealthPath != ""])
 			}
@@ -195,7 +195,7 @@ func createCallers(ctx context.Context, s *State) error {
 	for i, c := range s.Spec.Callers {
 		iv := c.Interval.D()
 		if iv == 0 {
-			iv = 100 * time.Millisecond
+			iv = workload.DefaultCallInterval
 		}
 		d := workload.Caller(s.Namespace, callerName(i, c.Service), c.Service, s.Runner.Images.Fixture, s.Consul.ServiceAddr, iv)
 		d.Spec.Template.Spec.NodeSelector = s.nodeSelector()

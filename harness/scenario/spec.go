@@ -415,7 +415,7 @@ func (s ServiceSpec) Grace() time.Duration {
 	if s.GraceSeconds != nil {
 		return time.Duration(*s.GraceSeconds) * time.Second
 	}
-	return 30 * time.Second
+	return workload.DefaultGrace
 }
 
 // Workload converts the spec's service to the workload package's form.

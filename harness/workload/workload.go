@@ -24,6 +24,17 @@ import (
 	"github.com/kubegrace/kubegrace/harness/labels"
 )
 
+// The defaults a service gets where its spec says nothing: Kubernetes'
+// own grace period, and the port and health path every Spring Boot
+// service shared in the incident (the fixture's own defaults, in
+// fixtures/app, are the same).
+const (
+	DefaultGrace        = 30 * time.Second
+	DefaultPort         = 8080
+	DefaultHealthPath   = "/actuator/health"
+	DefaultCallInterval = 100 * time.Millisecond
+)
+
 // ServiceLabel is the pod label naming the fixture service a pod belongs
 // to; the pod observer attributes IP ownership by it, faults find their
 // pods by it.
@@ -133,9 +144,9 @@ func Deployment(ns string, s Service, image, consulAddr string) (*appsv1.Deploym
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         v.Argv(entrypoints.DefaultLayout),
 		Env:             env,
-		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: DefaultPort}},
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/actuator/health", Port: intstr.FromInt32(8080)}},
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: DefaultHealthPath, Port: intstr.FromInt32(DefaultPort)}},
 			PeriodSeconds: 1,
 		},
 	}
@@ -184,7 +195,7 @@ func userDeployment(ns string, s Service, consulAddr string) (*appsv1.Deployment
 	}
 	port := s.Port
 	if port == 0 {
-		port = 8080
+		port = DefaultPort
 	}
 	host, cport, err := net.SplitHostPort(consulAddr)
 	if err != nil {
