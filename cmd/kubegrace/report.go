@@ -33,7 +33,7 @@ again against the recomputed verdicts. Exits non-zero, listing what differs
 verdict by verdict and expectation by expectation, when anything differs:
 the saved files or the timeline were edited, or the checks changed since the
 report was written.`,
-		Example: "  kubegrace report check reports/e2e-20261124-101500",
+		Example: "  kubegrace report check reports/20261124-101500",
 		// The difference is the message; usage text would bury it.
 		SilenceUsage: true,
 		Args:         cobra.ExactArgs(1),
@@ -65,8 +65,52 @@ checks compare like new ones.`,
 	}
 	compare.Flags().StringSliceVar(&names, "verdicts", reports.KernelSignalVerdicts, "the per-pod verdicts to compare")
 	compare.Flags().BoolVar(&recompute, "recompute", false, "recompute both runs' verdicts with the current checks first")
-	cmd.AddCommand(check, compare)
+	var markdown bool
+	spread := &cobra.Command{
+		Use:   "spread DIR...",
+		Short: "Each expectation's values over several runs: min, median, max, how often met",
+		Long: `Reads the run.json of every report folder given and prints, per
+expectation (scenario, verdict, subject, operator, value), every value the
+runs compared: how many runs judged it, how many met it, and the values'
+minimum, median and maximum. A threshold is right when what the mechanism
+guarantees is on one side and the measured maximum (or minimum) on the other.`,
+		Example:      "  kubegrace report spread reports/2026*",
+		SilenceUsage: true,
+		Args:         cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReportSpread(cmd.OutOrStdout(), args, markdown)
+		},
+	}
+	spread.Flags().BoolVar(&markdown, "markdown", false, "print a Markdown table")
+	cmd.AddCommand(check, compare, spread)
 	return cmd
+}
+
+func runReportSpread(out io.Writer, dirs []string, markdown bool) error {
+	rows, err := reports.Spread(dirs...)
+	if err != nil {
+		return err
+	}
+	head := []string{"SCENARIO", "EXPECTATION", "RUNS", "MET", "MIN", "MEDIAN", "MAX", "UNIT"}
+	line := func(cells []string) string { return strings.Join(cells, "\t") }
+	if markdown {
+		line = func(cells []string) string { return "| " + strings.Join(cells, " | ") + " |" }
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, line(head))
+	if markdown {
+		fmt.Fprintln(tw, "|"+strings.Repeat("---|", len(head)))
+	}
+	for _, r := range rows {
+		what := strings.TrimSpace(fmt.Sprintf("%s(%s) %s %g", r.Verdict, r.Subject, r.Op, r.Want))
+		met := fmt.Sprintf("%d", r.Met)
+		if r.Inconclusive > 0 {
+			met += fmt.Sprintf(" (%d inconclusive)", r.Inconclusive)
+		}
+		fmt.Fprintln(tw, line([]string{r.Scenario, what, fmt.Sprint(r.Runs), met,
+			fmt.Sprintf("%g", r.Min()), fmt.Sprintf("%g", r.Median()), fmt.Sprintf("%g", r.Max()), r.Unit}))
+	}
+	return tw.Flush()
 }
 
 func runReportCompare(out io.Writer, a, b string, names []string, recompute bool) error {

@@ -76,3 +76,16 @@ func TestReportCompareCommand(t *testing.T) {
 		t.Error("comparing with a folder that holds no report must fail")
 	}
 }
+
+// `report spread` over two runs of the same report: each expectation
+// judged twice, its values' min, median and max.
+func TestReportSpreadCommand(t *testing.T) {
+	a, b := publishIncident(t, t.TempDir()), publishIncident(t, t.TempDir())
+	var out bytes.Buffer
+	if err := runReportSpread(&out, []string{a, b}, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "| incident | stale_window() > 0 | 2 | 2 |") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
