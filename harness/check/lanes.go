@@ -176,16 +176,17 @@ func Lanes(tl timeline.Timeline, ctx Context) LaneModel {
 	return m
 }
 
-// faultBars pairs each fault_end with the earliest still open fault_start
-// of its scenario that it continues (continuesFault). fault.Inject runs a
-// scenario's faults one after another, so order alone would do for its
-// timelines; the Detail check keeps an end whose start was never recorded
+// faultBars pairs each fault_end with the still open fault_start of its
+// scenario that has the same place (Event.Index); in timelines written
+// before faults carried it, with the earliest one it continues
+// (continuesFault), which keeps an end whose start was never recorded
 // from closing another fault's bar. A start left open runs to end; an end
 // that closes no bar is returned apart.
 func faultBars(events []timeline.Event, end time.Duration) ([]Fault, []timeline.Event) {
 	var bars []Fault
 	var orphans []timeline.Event
 	open := map[string][]int{} // by scenario: indexes into bars of faults not yet ended, oldest first
+	place := map[int]uint64{}  // by index into bars: the fault's place (Event.Index)
 	for _, e := range events {
 		if e.Source != timeline.SourceFault {
 			continue
@@ -193,10 +194,16 @@ func faultBars(events []timeline.Event, end time.Duration) ([]Fault, []timeline.
 		switch e.Kind {
 		case timeline.FaultStart:
 			open[e.Scenario] = append(open[e.Scenario], len(bars))
+			place[len(bars)] = e.Index
 			bars = append(bars, Fault{Detail: e.Detail, From: e.At, To: end})
 		case timeline.FaultEnd:
 			waiting := open[e.Scenario]
-			i := slices.IndexFunc(waiting, func(b int) bool { return continuesFault(e.Detail, bars[b].Detail) })
+			i := slices.IndexFunc(waiting, func(b int) bool {
+				if e.Index != 0 || place[b] != 0 {
+					return e.Index == place[b]
+				}
+				return continuesFault(e.Detail, bars[b].Detail)
+			})
 			if i < 0 {
 				orphans = append(orphans, e)
 				continue

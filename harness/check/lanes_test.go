@@ -297,3 +297,25 @@ func TestServiceGrace(t *testing.T) {
 	// A service without a grace of its own: not known.
 	expect(t, vs, NameGraceUsed, "payments-c", 1000, "(grace period not known)")
 }
+
+// Faults that carry their place (Event.Index) pair start and end by it,
+// whatever the end's wording; those without it, by the name prefix.
+func TestFaultBarsPairByPlace(t *testing.T) {
+	ev := func(at time.Duration, kind, detail string, place uint64) timeline.Event {
+		return timeline.Event{At: at, Source: timeline.SourceFault, Kind: kind, Scenario: "s", Detail: detail, Index: place}
+	}
+	bars, orphans := faultBars([]timeline.Event{
+		ev(1*time.Second, timeline.FaultStart, "wait 4s", 1),
+		ev(2*time.Second, timeline.FaultEnd, "waited: a wording of another day", 1),
+		ev(3*time.Second, timeline.FaultStart, "wait 4s", 2),
+		ev(4*time.Second, timeline.FaultEnd, "wait 4s", 3), // no start of place 3
+		ev(5*time.Second, timeline.FaultStart, "delete pod 0 of orders", 0),
+		ev(6*time.Second, timeline.FaultEnd, "delete pod 0 of orders: pod orders-a", 0),
+	}, 10*time.Second)
+	if len(bars) != 3 || !bars[0].Ended || bars[0].To != 2*time.Second || bars[1].Ended || !bars[2].Ended || bars[2].To != 6*time.Second {
+		t.Errorf("bars %+v", bars)
+	}
+	if len(orphans) != 1 || orphans[0].Index != 3 {
+		t.Errorf("orphans %+v", orphans)
+	}
+}

@@ -90,13 +90,16 @@ type Fault interface {
 // later end of its scenario that begins with its name, so the end must keep
 // the name first. The returned Outcome's Detail is the end's: what the
 // report lists for the fault.
-func Inject(ctx context.Context, f Fault, env *Env, rec *timeline.Recorder, scenario string) (Outcome, error) {
+//
+// place is the fault's 1-based place among its scenario's faults: both
+// events carry it (Event.Index), which is what pairs them.
+func Inject(ctx context.Context, f Fault, place int, env *Env, rec *timeline.Recorder, scenario string) (Outcome, error) {
 	if f.Needs().NodeAccess && env.NodeExec == nil {
 		return Outcome{Detail: f.Name()}, fmt.Errorf("%s needs access to the cluster's nodes, which this cluster does not give: %w", f.Name(), ErrCannotForce)
 	}
-	rec.Record(time.Now(), timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultStart, Scenario: scenario, Detail: f.Name()})
+	rec.Record(time.Now(), timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultStart, Scenario: scenario, Detail: f.Name(), Index: uint64(place)})
 	out, err := f.Inject(ctx, env)
-	end := timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: scenario, Detail: f.Name()}
+	end := timeline.Event{Source: timeline.SourceFault, Kind: timeline.FaultEnd, Scenario: scenario, Detail: f.Name(), Index: uint64(place)}
 	if out.Detail != "" {
 		end.Detail += timeline.FaultOutcomeSep + out.Detail
 	}

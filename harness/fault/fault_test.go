@@ -39,7 +39,7 @@ func (f *fakeFault) Inject(context.Context, *Env) (Outcome, error) {
 func TestInjectRecordsStartAndEnd(t *testing.T) {
 	rec := timeline.NewRecorder(time.Now())
 	f := &fakeFault{detail: "pod a (10.0.0.1)", err: errors.New("pod a still there")}
-	got, err := Inject(context.Background(), f, &Env{}, rec, "s")
+	got, err := Inject(context.Background(), f, 3, &Env{}, rec, "s")
 	if !errors.Is(err, f.err) || got.Detail != "fake: pod a (10.0.0.1)" || got.Forcing != time.Millisecond {
 		t.Fatalf("Inject = %+v, %v; want the end's detail and the fault's own forcing time", got, err)
 	}
@@ -54,12 +54,15 @@ func TestInjectRecordsStartAndEnd(t *testing.T) {
 	if end.Kind != timeline.FaultEnd || end.Detail != "fake: pod a (10.0.0.1)" || end.Reason != "pod a still there" || end.At < start.At+5*time.Millisecond {
 		t.Errorf("end %+v (start at %v)", end, start.At)
 	}
+	if start.Index != 3 || end.Index != 3 {
+		t.Errorf("start and end carry the fault's place: %d, %d; want 3", start.Index, end.Index)
+	}
 }
 
 func TestInjectRefusesAFaultWhoseNeedsAreNotMet(t *testing.T) {
 	rec := timeline.NewRecorder(time.Now())
 	f := &fakeFault{needs: Needs{NodeAccess: true}}
-	_, err := Inject(context.Background(), f, &Env{}, rec, "s")
+	_, err := Inject(context.Background(), f, 1, &Env{}, rec, "s")
 	if err == nil || !strings.Contains(err.Error(), "needs access to the cluster's nodes") || f.ran {
 		t.Fatalf("err %v, ran %v", err, f.ran)
 	}

@@ -42,15 +42,15 @@ func TestInjectedFaultsDrawAsClosedBars(t *testing.T) {
 	other := scriptedFault{name: reuse, detail: "10.0.0.9 of pod orders-b taken by pod payments-reuse-2"}
 	faults := []scriptedFault{
 		{name: reuse, detail: "10.0.0.7 of pod orders-a taken by pod payments-reuse-1", during: func() {
-			if _, err := Inject(ctx, other, &Env{}, rec, "other"); err != nil {
+			if _, err := Inject(ctx, other, 1, &Env{}, rec, "other"); err != nil {
 				t.Errorf("inject in other: %v", err)
 			}
 		}},
 		{name: "wait 4s"},
 		{name: "delete pod 0 of orders", err: errors.New("pod orders-c still there")},
 	}
-	for _, f := range faults {
-		if _, err := Inject(ctx, f, &Env{}, rec, "s"); !errors.Is(err, f.err) {
+	for i, f := range faults {
+		if _, err := Inject(ctx, f, i+1, &Env{}, rec, "s"); !errors.Is(err, f.err) {
 			t.Fatalf("inject %s: %v", f.name, err)
 		}
 	}

@@ -229,7 +229,7 @@ func injectFaults(ctx context.Context, s *State) error {
 	for i, fs := range s.Spec.Faults {
 		f := fs.Fault()
 		s.Logf("fault %d: %s", i+1, f.Name())
-		out, err := fault.Inject(ctx, f, env, s.Rec, s.Spec.Name)
+		out, err := fault.Inject(ctx, f, i+1, env, s.Rec, s.Spec.Name)
 		s.Result.Faults = append(s.Result.Faults, out.Detail)
 		s.Result.Forcing += out.Forcing
 		if err != nil {

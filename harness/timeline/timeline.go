@@ -205,7 +205,9 @@ type Event struct {
 	// service that answered a call.
 	Reason string `json:"reason,omitempty"`
 	// Index is Consul's raft index for consul events, so that the order
-	// Consul saw things in is kept even when wall times tie.
+	// Consul saw things in is kept even when wall times tie; for fault
+	// events, the fault's 1-based place in its scenario, which pairs its
+	// start and end (0 in timelines written before it did).
 	Index uint64 `json:"index,omitempty"`
 	// Until ends a gap: the observer was blind from At until Until (same
 	// clock as At).
