@@ -18,27 +18,11 @@ func (c *Cluster) MakeCold(ctx context.Context, refs ...string) error {
 	if err != nil {
 		return err
 	}
-	run := func(node fmt.Stringer, argv ...string) (string, error) {
-		for _, n := range ns {
-			if n.String() != node.String() {
-				continue
-			}
-			var out bytes.Buffer
-			cmd := n.CommandContext(ctx, argv[0], argv[1:]...)
-			cmd.SetStdout(&out)
-			cmd.SetStderr(&out)
-			if err := cmd.Run(); err != nil {
-				return out.String(), fmt.Errorf("%s on node %s: %w: %s", strings.Join(argv, " "), node, err, strings.TrimSpace(out.String()))
-			}
-			return out.String(), nil
-		}
-		return "", fmt.Errorf("no node %s", node)
-	}
 	for _, n := range ns {
 		for _, ref := range refs {
 			// crictl rmi fails for an image the node does not hold: that
 			// node is cold for it already.
-			if out, err := run(n, "crictl", "rmi", ref); err != nil && !strings.Contains(out, "not found") && !strings.Contains(out, "no such image") {
+			if out, err := c.Exec(ctx, n.String(), "crictl", "rmi", ref); err != nil && !strings.Contains(out, "not found") && !strings.Contains(out, "no such image") {
 				return err
 			}
 		}
@@ -46,6 +30,29 @@ func (c *Cluster) MakeCold(ctx context.Context, refs ...string) error {
 	if len(ns) == 0 {
 		return nil
 	}
-	_, err = run(ns[0], "sh", "-c", "sync && echo 3 > /proc/sys/vm/drop_caches")
+	_, err = c.Exec(ctx, ns[0].String(), "sh", "-c", "sync && echo 3 > /proc/sys/vm/drop_caches")
 	return err
+}
+
+// Exec runs argv in the kind node container named node and returns its
+// output (stdout and stderr); the error keeps the command and the output.
+func (c *Cluster) Exec(ctx context.Context, node string, argv ...string) (string, error) {
+	ns, err := c.Nodes()
+	if err != nil {
+		return "", err
+	}
+	for _, n := range ns {
+		if n.String() != node {
+			continue
+		}
+		var out bytes.Buffer
+		cmd := n.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.SetStdout(&out)
+		cmd.SetStderr(&out)
+		if err := cmd.Run(); err != nil {
+			return out.String(), fmt.Errorf("%s on node %s: %w: %s", strings.Join(argv, " "), node, err, strings.TrimSpace(out.String()))
+		}
+		return out.String(), nil
+	}
+	return "", fmt.Errorf("no node %s in cluster %s", node, c.Name)
 }

@@ -1,7 +1,6 @@
 package env
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -177,7 +176,7 @@ func (e *Env) startNodeAccess(ctx context.Context, o Options) error {
 	case "":
 		return nil
 	case nodeaccess.ModeDocker:
-		e.NodeExec = e.dockerExec
+		e.NodeExec = e.Cluster.Exec
 		return nil
 	}
 	fmt.Fprintf(o.Log, "node access: DaemonSet %s/%s (privileged: host network, the nodes' %s), removed at the end\n",
@@ -202,27 +201,4 @@ func (e *Env) startNodeAccess(ctx context.Context, o Options) error {
 	}
 	e.NodeExec = pods.Exec
 	return nil
-}
-
-// dockerExec runs argv in the kind node container named node; the error
-// keeps the command and its output.
-func (e *Env) dockerExec(ctx context.Context, node string, argv ...string) (string, error) {
-	ns, err := e.Cluster.Nodes()
-	if err != nil {
-		return "", err
-	}
-	for _, n := range ns {
-		if n.String() != node {
-			continue
-		}
-		var out bytes.Buffer
-		cmd := n.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.SetStdout(&out)
-		cmd.SetStderr(&out)
-		if err := cmd.Run(); err != nil {
-			return out.String(), fmt.Errorf("%s on node %s: %w: %s", strings.Join(argv, " "), node, err, strings.TrimSpace(out.String()))
-		}
-		return out.String(), nil
-	}
-	return "", fmt.Errorf("no node %s in cluster %s", node, e.Cluster.Name)
 }
