@@ -59,7 +59,7 @@ cluster-delete: ## delete the kind cluster
 
 .PHONY: test-kind
 test-kind: host deps ## kind tier: creates its own cluster (kubegrace-it), checks it, deletes it
-	go test -tags kind -count=1 -timeout 60m -v ./scenarios/cluster/
+	go test -tags kind -count=1 -timeout 100m -v ./scenarios/cluster/ -ginkgo.timeout=95m
 
 .PHONY: vet
 vet: ## go vet
@@ -73,5 +73,5 @@ check-install: host tools ## go install the command, then run --list and a spec 
 .PHONY: e2e
 e2e: host deps ## main job: every built-in scenario on the kind cluster, report in reports/latest
 	@start=$$SECONDS; status=0; \
-	go test -tags kind -count=1 -timeout 80m -v ./scenarios/e2e/ $(E2E_FLAGS) || status=$$?; \
+	go test -tags kind -count=1 -timeout 100m -v ./scenarios/e2e/ -ginkgo.timeout=95m $(E2E_FLAGS) || status=$$?; \
 	echo "make e2e: $$((SECONDS - start)) s"; exit $$status

@@ -66,7 +66,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	Expect(err).NotTo(HaveOccurred())
 	c, img = prepared.Cluster, prepared.Images
-}, NodeTimeout(30*time.Minute))
+}, NodeTimeout(80*time.Minute))
 
 var _ = Describe("kind substrate", Label("kind", "cluster"), Ordered, func() {
 

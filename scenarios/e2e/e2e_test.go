@@ -76,7 +76,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	if len(res.Results) == 0 {
 		Expect(err).NotTo(HaveOccurred())
 	}
-}, NodeTimeout(75*time.Minute))
+}, NodeTimeout(90*time.Minute))
 
 var _ = Describe("built-in scenarios", func() {
 	for _, s := range specs {
