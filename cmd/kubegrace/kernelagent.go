@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -11,7 +13,8 @@ import (
 // newKernelAgentCommand is what the kernel observer DaemonSet runs on each
 // node of a cluster whose nodes are not on this host (run
 // --allow-privileged): signals and processes of that node's pods, as JSON
-// lines on stdout, which the harness follows.
+// lines on stdout, which the harness follows. It stops on SIGTERM (the
+// pod's deletion) or SIGINT; the library only sees a context.
 func newKernelAgentCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:    "kernel-agent",
@@ -23,7 +26,11 @@ func newKernelAgentCommand() *cobra.Command {
 			if root == "" {
 				root = "/proc"
 			}
-			return observe.RunAgent(root, os.Stdout)
+			// main's interrupt handler cancels cmd.Context() too; this one
+			// does not depend on it.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return observe.RunAgent(ctx, root, os.Stdout)
 		},
 	}
 }

@@ -22,7 +22,11 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	leave := make(chan struct{})
-	go handleInterrupts(cancel, leave)
+	// The kernel agent handles its own signals (kernelagent.go); the
+	// CLI's Ctrl-C text would land in its log stream.
+	if len(os.Args) < 2 || os.Args[1] != "kernel-agent" {
+		go handleInterrupts(cancel, leave)
+	}
 	root := &cobra.Command{
 		Use:           "kubegrace",
 		Short:         "Chaos / end-to-end harness for Kubernetes graceful shutdown and Consul registry staleness",

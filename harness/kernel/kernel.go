@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
 // ErrUnavailable wraps every reason the tracer cannot run here (not root, no
@@ -62,13 +64,54 @@ const (
 	KindProcessExit Kind = "process_exit"
 )
 
-// Results of signal_generate (res=, include/trace/events/signal.h).
+// SignalResult is what signal_generate did with a signal (res=,
+// include/trace/events/signal.h).
+type SignalResult int
+
+// The results of signal_generate.
 const (
-	ResDelivered     = 0 // TRACE_SIGNAL_DELIVERED: queued (or acted on) for the target
-	ResIgnored       = 1 // TRACE_SIGNAL_IGNORED: dropped, e.g. PID 1 of a namespace without a handler
-	ResAlreadyPended = 2 // TRACE_SIGNAL_ALREADY_PENDING: a non-realtime signal already pending
-	ResOverflowFail  = 3 // TRACE_SIGNAL_OVERFLOW_FAIL: the realtime queue was full
-	ResLoseInfo      = 4 // TRACE_SIGNAL_LOSE_INFO: queued without its siginfo
+	ResDelivered     SignalResult = 0 // TRACE_SIGNAL_DELIVERED: queued (or acted on) for the target
+	ResIgnored       SignalResult = 1 // TRACE_SIGNAL_IGNORED: dropped, e.g. PID 1 of a namespace without a handler
+	ResAlreadyPended SignalResult = 2 // TRACE_SIGNAL_ALREADY_PENDING: a non-realtime signal already pending
+	ResOverflowFail  SignalResult = 3 // TRACE_SIGNAL_OVERFLOW_FAIL: the realtime queue was full
+	ResLoseInfo      SignalResult = 4 // TRACE_SIGNAL_LOSE_INFO: queued without its siginfo
+)
+
+// signalResults is the one mapping of the kernel's results to the
+// timeline's words (timeline.Event.Result).
+var signalResults = map[SignalResult]string{
+	ResDelivered:     timeline.ResultDelivered,
+	ResIgnored:       timeline.ResultIgnored,
+	ResAlreadyPended: timeline.ResultPending,
+	ResOverflowFail:  timeline.ResultOverflow,
+	ResLoseInfo:      timeline.ResultLoseInfo,
+}
+
+// String is r as the timeline records it; "result N" for a result this
+// kernel version added.
+func (r SignalResult) String() string {
+	if s, ok := signalResults[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("result %d", int(r))
+}
+
+// HandlerName is a signal_deliver's sa_handler (Event.SAHandler) as the
+// timeline records it: SIG_DFL (0), SIG_IGN (1), or a handler's address.
+func HandlerName(saHandler uint64) string {
+	switch saHandler {
+	case sigDfl:
+		return timeline.HandlerDefault
+	case sigIgn:
+		return timeline.HandlerIgnore
+	}
+	return timeline.HandlerCaught
+}
+
+// The dispositions sa_handler can hold besides a handler's address.
+const (
+	sigDfl = 0 // SIG_DFL
+	sigIgn = 1 // SIG_IGN
 )
 
 // Signal codes (si_code) worth naming when reading Event.Code.
@@ -110,7 +153,7 @@ type Event struct {
 	Sig, Errno, Code int
 	// Res is what signal_generate did: ResDelivered, ResIgnored, ...; -1 for
 	// every other kind.
-	Res int
+	Res SignalResult
 	// Group is grp=1 on signal_generate: sent to the whole thread group.
 	Group bool
 

@@ -94,7 +94,7 @@ func ParseLine(line string, clock func(float64) time.Time) (Event, error) {
 		ev.Sig, ev.Errno, ev.Code = atoi(m[1]), atoi(m[2]), atoi(m[3])
 		ev.TargetComm, ev.TargetPID = m[4], atoi(m[5])
 		ev.Group = m[6] != "0"
-		ev.Res = atoi(m[7])
+		ev.Res = SignalResult(atoi(m[7]))
 	case "signal_deliver":
 		m := deliverRE.FindStringSubmatch(body)
 		if m == nil {

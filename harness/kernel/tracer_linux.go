@@ -186,12 +186,12 @@ func (t *Tracer) Dir() string { return t.dir }
 // fn with it, on Run's goroutine, in trace_pipe's order: per-CPU buffers
 // merged by timestamp among what is committed at each read. An event still
 // being committed on another CPU could in principle come after a
-// later-stamped one (never seen in the tests: 0 of thousands); sort by
-// Stamp where the exact order across CPUs matters. Lines it cannot
-// parse are counted (Unparsed), never fatal. When ctx ends, Run still hands
-// over what the kernel had already buffered (for up to a second on a busy
-// host), so events that happened before the cancel are not lost; then it
-// returns nil. It returns ErrClosed if the Tracer is or gets closed.
+// later-stamped one (the tests have not seen it); sort by Stamp where the
+// exact order across CPUs matters. Lines it cannot parse are counted
+// (Unparsed), never fatal. When ctx ends, Run still hands over what the
+// kernel had already buffered (for up to a second on a busy host), so
+// events that happened before the cancel are not lost; then it returns
+// nil. It returns ErrClosed if the Tracer is or gets closed.
 //
 // Cancellation: trace_pipe is opened non-blocking and Run waits in poll(2)
 // on it and on an eventfd that ctx's end and Close write to, so neither

@@ -1,6 +1,8 @@
 // Package observe holds the watchers that feed a run's timeline: Consul's
 // view of the watched services, the pods' lifecycle from the Kubernetes API,
-// and the fixture's own lifecycle and caller lines from the pods' logs. Each
+// the fixture's own lifecycle and caller lines from the pods' logs, and the
+// kernel's signals and processes of the pods (Kernel, on this host or fed
+// by kernel agents on the nodes: RunAgent and its stream, AgentLine). Each
 // records onto one timeline.Recorder, so every observation shares a clock.
 package observe
 
@@ -38,21 +40,40 @@ type instanceState struct {
 	port   int
 }
 
-// Run watches until ctx ends; it returns nil then.
+// Run watches until ctx ends; it returns nil then, or the panics of
+// watches that ended early (each recorded as a gap of its service).
 func (c *Consul) Run(ctx context.Context) error {
 	if c.WaitTime == 0 {
 		c.WaitTime = 10 * time.Second
 	}
 	var wg sync.WaitGroup
+	var ps panics
 	for _, s := range c.Services {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if v := recover(); v != nil {
+					err := recovered("consul watch of "+s, v)
+					ps.add(err)
+					at := time.Now()
+					<-ctx.Done() // the service is not watched until the observer stops
+					c.Rec.Record(at, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: c.Scenario, Service: s,
+						Until: max(c.Rec.Offset(time.Now()), c.Rec.Offset(at)+1), Reason: "consul watch of " + s, Detail: "watch panicked: " + firstLine(err.Error())})
+				}
+			}()
 			c.watch(ctx, s)
 		}()
 	}
 	wg.Wait()
-	return nil
+	return ps.err()
+}
+
+// gap records that the observer did not watch from from until until
+// (Set: its Run panicked).
+func (c *Consul) gap(from, until time.Time, detail string) {
+	c.Rec.Record(from, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: c.Scenario,
+		Until: max(c.Rec.Offset(until), c.Rec.Offset(from)+1), Reason: "consul watch", Detail: detail})
 }
 
 func (c *Consul) watch(ctx context.Context, service string) {

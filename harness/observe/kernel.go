@@ -2,10 +2,9 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"path"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -15,90 +14,36 @@ import (
 	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
-// PodRef is what the kernel observer needs to know of a pod to attribute
-// its processes: the scenario and pod they belong to.
-type PodRef struct {
-	Scenario, Pod, Service, Role string
-}
-
-// PodIndex maps pod UIDs to the pods the scenarios watch. Pod observers
-// register every pod they see (Pods.Index); the kernel observer, which
-// sees processes of every pod on the host, records only those of
-// registered service pods.
-type PodIndex struct {
-	mu sync.RWMutex
-	m  map[string]PodRef
-}
-
-// NewPodIndex returns an empty index.
-func NewPodIndex() *PodIndex { return &PodIndex{m: map[string]PodRef{}} }
-
-// Put registers a pod by UID.
-func (x *PodIndex) Put(uid string, r PodRef) {
-	x.mu.Lock()
-	x.m[uid] = r
-	x.mu.Unlock()
-}
-
-// Get looks a pod up by UID.
-func (x *PodIndex) Get(uid string) (PodRef, bool) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	r, ok := x.m[uid]
-	return r, ok
-}
-
-// Scenarios lists the scenarios with registered pods.
-func (x *PodIndex) Scenarios() []string {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	var out []string
-	for _, r := range x.m {
-		if r.Scenario != "" && !slices.Contains(out, r.Scenario) {
-			out = append(out, r.Scenario)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Kernel records, with source kernel, what the kernel did to the
 // processes of the watched service pods: signals sent (with sender and
 // result), signals dequeued (with the handler that ran), processes started,
-// exec'd and exited. It reads a harness/kernel tracer (one per job, on the
-// host where the kind nodes run) and maps host PIDs to pods through /proc
-// while the processes live: at fork and exec, and by a scan at start for
-// processes that were already running. The pod sandbox (pause) is left out.
-// Events the trace buffer lost are recorded as observer gaps of every
-// scenario running then.
+// exec'd and exited. Its events come one of two ways:
 //
-// On a node that is not this host's, the same observer runs in the kernel
-// agent (kubegrace kernel-agent) with Out set: it attributes processes to
-// pod UIDs there and hands the events out; the harness's Kernel, with no
-// Tracer, takes them in with Deliver and Gap.
+//   - Run reads Tracer, a harness/kernel tracer on this host (one per job,
+//     where the kind nodes run), and maps host PIDs to pods through /proc;
+//   - Feed reads the streams of kernel agents (RunAgent), which do that on
+//     nodes that are not this host's; such a Kernel has no Tracer and is
+//     not Run.
+//
+// Either way, events reach the timeline through Index (Deliver), and
+// events the trace buffer lost are recorded as observer gaps of the
+// scenarios running then (Gap).
 type Kernel struct {
 	Tracer *kernel.Tracer
 	Index  *PodIndex
 	Rec    *timeline.Recorder
-	// ProcRoot is /proc unless a test says otherwise (or a kernel agent
-	// whose /proc is not the kernel's first PID namespace's).
+	// ProcRoot is /proc unless a test says otherwise.
 	ProcRoot string
-	// Out, if set, gets every event of a pod's process with the pod's UID
-	// instead of the index and recorder, and OutLost the trace buffer's
-	// overrun count when it grows: the kernel agent's stream.
-	Out     func(uid string, at time.Time, e timeline.Event)
-	OutLost func(lost uint64)
 
-	mu      sync.Mutex          // pending and retried: Deliver comes from several agents' streams
-	procs   map[int]kernel.Proc // by host PID (the process's TGID), while they live
-	threads map[int]int         // thread ID → its process's PID, for threads of known processes
-	sandbox map[string]bool     // container IDs of pod sandboxes
-	pending []pendingEvent      // events of pods not (yet) in the index
-	retried time.Time           // the last retryPending pass
+	mu      sync.Mutex     // pending and retried: Deliver comes from several agents' streams
+	pending []pendingEvent // events of pods not (yet) in the index
+	retried time.Time      // the last retryPending pass
 
 	statsMu sync.Mutex
 	stats   KernelStats
 	lags    []time.Duration
+
+	panics panics // recovered while handling events
 }
 
 // KernelStats is what the kernel observer measured of itself.
@@ -131,33 +76,78 @@ const pendingFor = 10 * time.Second
 // retryEvery spaces retryPending's passes.
 const retryEvery = 25 * time.Millisecond
 
-// Run reads the tracer until ctx ends.
+// Run reads the tracer until ctx ends. A panic in handling one event
+// loses that event (a gap of the scenarios running then) and is returned
+// when Run ends; the observer goes on.
 func (k *Kernel) Run(ctx context.Context) error {
-	if k.ProcRoot == "" {
-		k.ProcRoot = "/proc"
+	if k.Tracer == nil {
+		return errors.New("kernel observer: no tracer to read (agents' streams are read with Feed)")
 	}
-	k.procs = map[int]kernel.Proc{}
-	k.threads = map[int]int{}
-	k.sandbox = map[string]bool{}
-	if ps, err := kernel.ScanPods(k.ProcRoot); err == nil {
-		now := time.Now()
-		for _, p := range ps {
-			k.procs[p.HostPID] = p
-			k.emit(p, now, timeline.Event{Kind: timeline.KernelStart, Detail: "running when the kernel observer started", Args: p.Args})
-		}
-	}
+	a := newAttributor(k.ProcRoot, k.Deliver)
+	a.scan()
+	handle := k.handler(a)
 	lostCtx, stopLost := context.WithCancel(ctx)
 	defer stopLost()
-	go k.watchLost(lostCtx)
-	err := k.Tracer.Run(ctx, k.handle)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		defer func() {
+			if v := recover(); v != nil {
+				err := recovered("kernel observer: the watch of lost events", v)
+				k.panics.add(err)
+				at := time.Now()
+				<-lostCtx.Done() // losses are not watched until Run ends
+				k.gapOf("kernel observer", at, time.Now(), "lost events not watched: "+firstLine(err.Error()))
+			}
+		}()
+		watchLost(lostCtx, k.Tracer, func(total, lost uint64, since, now time.Time) {
+			k.Gap(since, now, fmt.Sprintf("%d kernel events lost", lost))
+			k.statsMu.Lock()
+			k.stats.Lost = total
+			k.statsMu.Unlock()
+		})
+	}()
+	err := k.Tracer.Run(ctx, handle)
+	stopLost()
+	<-watched
 	k.flushPending()
 	k.statsMu.Lock()
 	k.stats.Unparsed = k.Tracer.Unparsed()
 	k.statsMu.Unlock()
 	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("kernel observer: %w", err)
+		err = fmt.Errorf("kernel observer: %w", err)
+	} else {
+		err = nil
 	}
-	return nil
+	return errors.Join(err, k.panics.err())
+}
+
+// handler is what Run hands the tracer: it counts each event and has a map
+// it to its pod.
+func (k *Kernel) handler(a *attributor) func(kernel.Event) {
+	return func(ev kernel.Event) {
+		defer func() {
+			if v := recover(); v != nil {
+				err := recovered(fmt.Sprintf("kernel observer: %s event", ev.Kind), v)
+				k.panics.add(err)
+				now := time.Now()
+				at := ev.Time
+				if at.IsZero() || at.After(now) {
+					at = now
+				}
+				k.gapOf("kernel observer", at, now, "an event could not be handled: "+firstLine(err.Error()))
+			}
+		}()
+		k.count()
+		k.retryPending()
+		a.handle(ev)
+	}
+}
+
+// gap records that the observer did not watch from from until until
+// (Set: its Run panicked).
+func (k *Kernel) gap(from, until time.Time, detail string) {
+	k.gapOf("kernel observer", from, until, detail)
 }
 
 // Stats returns what the observer measured so far.
@@ -174,168 +164,11 @@ func (k *Kernel) Stats() KernelStats {
 	return s
 }
 
-// watchLost polls the trace buffer's overrun count; events lost between
-// two polls are a gap of every scenario with pods then.
-func (k *Kernel) watchLost(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	last, since := uint64(0), time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		lost, err := k.Tracer.Lost()
-		if err != nil || lost == last {
-			since = time.Now()
-			continue
-		}
-		now := time.Now()
-		if k.OutLost != nil {
-			k.OutLost(lost)
-		} else {
-			k.Gap(since, now, fmt.Sprintf("%d kernel events lost", lost-last))
-		}
-		k.statsMu.Lock()
-		k.stats.Lost = lost
-		k.statsMu.Unlock()
-		last, since = lost, now
-	}
-}
-
-// handle maps one kernel event to the timeline. It runs on the tracer's
-// goroutine, in the kernel's order.
-func (k *Kernel) handle(ev kernel.Event) {
-	k.count()
-	k.retryPending()
-	switch ev.Kind {
-	case kernel.KindProcessFork:
-		// Every fork and thread on the host: read no more of /proc than
-		// it takes to tell it is not a pod's process (the observer's main
-		// cost: 7.8 of the job's 17.8 s of CPU in a full suite).
-		p, err := kernel.ReadPodProc(k.ProcRoot, ev.TargetPID)
-		if err != nil {
-			return // gone already: a process that lived under a millisecond
-		}
-		if p.TGID != 0 && p.TGID != p.HostPID {
-			// A thread (fork fires for threads too): attribute it to its
-			// process, never record it as one.
-			if _, ok := k.procs[p.TGID]; ok {
-				k.threads[p.HostPID] = p.TGID
-			}
-			return
-		}
-		if p.PodUID == "" {
-			return
-		}
-		k.procs[p.HostPID] = p
-		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelStart})
-	case kernel.KindProcessExec:
-		p, err := kernel.ReadPodProc(k.ProcRoot, ev.TaskPID)
-		if err != nil || p.PodUID == "" {
-			old, ok := k.procs[ev.TaskPID]
-			if !ok {
-				return
-			}
-			p = old
-			p.Comm = ev.TaskComm
-		}
-		if p.Comm == "pause" && p.InnerPID() == 1 {
-			k.sandbox[p.ContainerID] = true
-		}
-		k.procs[p.HostPID] = p
-		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelExec, Detail: ev.Filename, Args: p.Args})
-	case kernel.KindProcessExit:
-		// The process ends with its leader thread's exit (the others are
-		// killed with it by exit_group, within microseconds) or with its
-		// last thread's (group_dead), whichever is seen first: the trace
-		// does not always know a late thread's process.
-		pid := ev.TaskPID
-		if _, leader := k.procs[pid]; !leader {
-			if !ev.GroupDead {
-				delete(k.threads, ev.TaskPID) // a thread, not the process
-				return
-			}
-			pid = k.process(ev.TaskPID, ev.TaskTGID)
-			delete(k.threads, ev.TaskPID)
-		}
-		p, ok := k.procs[pid]
-		if !ok {
-			return
-		}
-		delete(k.procs, pid)
-		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelExit})
-	case kernel.KindSignalGenerate:
-		pid := k.process(ev.TargetPID, 0)
-		p, ok := k.procs[pid]
-		if !ok {
-			rp, err := kernel.ReadProc(k.ProcRoot, ev.TargetPID)
-			if err != nil || rp.PodUID == "" {
-				return
-			}
-			if rp.TGID != 0 {
-				if own, ok := k.procs[rp.TGID]; ok {
-					rp = own
-				}
-			}
-			p = rp
-			k.procs[p.HostPID] = p
-		}
-		sender := ev.TaskComm
-		if ev.Code == kernel.CodeKernel {
-			sender = timeline.SenderKernel
-		}
-		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelSignal, Signal: signalName(ev.Sig), Sender: sender, Result: result(ev.Res),
-			Detail: fmt.Sprintf("from %s (host PID %d), code %d", ev.TaskComm, ev.TaskPID, ev.Code)})
-	case kernel.KindSignalDeliver:
-		p, ok := k.procs[k.process(ev.TaskPID, ev.TaskTGID)]
-		if !ok {
-			return
-		}
-		// A stop signal whose default action kills (TERM, INT) is turned
-		// into SIGKILL when sent: its dequeue shows signal 9. The sent
-		// event says which signal it was.
-		k.emit(p, ev.Time, timeline.Event{Kind: timeline.KernelDequeued, Signal: signalName(ev.Sig), Handler: handler(ev.SAHandler)})
-	}
-}
-
 // count counts an event the kernel saw.
 func (k *Kernel) count() {
 	k.statsMu.Lock()
 	defer k.statsMu.Unlock()
 	k.stats.Events++
-}
-
-// process maps a task ID to its process's PID: tgid when the trace
-// recorded it, else the thread map, else the ID itself.
-func (k *Kernel) process(tid, tgid int) int {
-	if tgid > 0 {
-		return tgid
-	}
-	if pid, ok := k.threads[tid]; ok {
-		return pid
-	}
-	return tid
-}
-
-// emit records e for process p if p is in a watched service pod and not
-// in its sandbox; events of pods the index does not know yet wait a while.
-func (k *Kernel) emit(p kernel.Proc, at time.Time, e timeline.Event) {
-	if p.PodUID == "" || k.sandbox[p.ContainerID] {
-		return
-	}
-	e.Source = timeline.SourceKernel
-	e.Comm, e.Exe, e.PID, e.HostPID = p.Comm, p.Exe, p.InnerPID(), p.HostPID
-	if e.Comm == "" {
-		e.Comm = path.Base(e.Detail)
-	}
-	e.Container = short(p.ContainerID)
-	if k.Out != nil {
-		k.Out(p.PodUID, at, e)
-		return
-	}
-	k.Deliver(p.PodUID, at, e)
 }
 
 // Deliver records e, an event of a process of pod uid, if the pod is a
@@ -350,11 +183,18 @@ func (k *Kernel) Deliver(uid string, at time.Time, e timeline.Event) {
 }
 
 // Gap records that kernel events were lost from since to now (detail says
-// how many, and where) for every scenario with pods then.
+// how many, and where) for every scenario running then (PodIndex.Running):
+// not for those that ended before, nor those that started after.
 func (k *Kernel) Gap(since, now time.Time, detail string) {
-	for _, sc := range k.Index.Scenarios() {
+	k.gapOf("kernel trace buffer", since, now, detail)
+}
+
+// gapOf records a gap of observer reason from since to now, at least a
+// nanosecond long, for every scenario running then.
+func (k *Kernel) gapOf(reason string, since, now time.Time, detail string) {
+	for _, sc := range k.Index.Running(since, now) {
 		k.Rec.Record(since, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: sc,
-			Until: k.Rec.Offset(now), Reason: "kernel trace buffer", Detail: detail})
+			Until: max(k.Rec.Offset(now), k.Rec.Offset(since)+1), Reason: reason, Detail: detail})
 	}
 }
 
@@ -380,8 +220,7 @@ func (k *Kernel) record(uid string, at time.Time, e timeline.Event) bool {
 	k.statsMu.Lock()
 	k.stats.Recorded++
 	// From the kernel's timestamp to the timeline, waits for late pods
-	// included; a full suite records some thousands, the cap only guards
-	// memory.
+	// included; the cap only guards memory.
 	if lag := time.Since(at); lag >= 0 && len(k.lags) < 1<<20 {
 		k.lags = append(k.lags, lag)
 	}
@@ -391,7 +230,7 @@ func (k *Kernel) record(uid string, at time.Time, e timeline.Event) bool {
 
 // retryPending records the waiting events whose pods the index now knows,
 // at most every retryEvery: events keep their own times, and rescanning on
-// every kernel event cost 1.7 s of CPU in a full suite.
+// every kernel event costs CPU the host's pods need.
 func (k *Kernel) retryPending() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -425,30 +264,4 @@ func signalName(sig int) string {
 		return n
 	}
 	return fmt.Sprintf("signal %d", sig)
-}
-
-func result(res int) string {
-	switch res {
-	case 0:
-		return timeline.ResultDelivered
-	case 1:
-		return timeline.ResultIgnored
-	case 2:
-		return timeline.ResultPending
-	case 3:
-		return timeline.ResultOverflow
-	case 4:
-		return timeline.ResultLoseInfo
-	}
-	return fmt.Sprintf("result %d", res)
-}
-
-func handler(h uint64) string {
-	switch h {
-	case 0:
-		return timeline.HandlerDefault
-	case 1:
-		return timeline.HandlerIgnore
-	}
-	return timeline.HandlerCaught
 }

@@ -51,7 +51,8 @@ func TestKernelObserverMapsProcessesToPods(t *testing.T) {
 	rec := timeline.NewRecorder(time.Now().Add(-time.Minute))
 	idx := NewPodIndex()
 	idx.Put(podUID, PodRef{Scenario: "s", Pod: "orders-1", Service: "orders"})
-	k := &Kernel{Index: idx, Rec: rec, ProcRoot: root, procs: map[int]kernel.Proc{}, threads: map[int]int{}, sandbox: map[string]bool{}}
+	k := &Kernel{Index: idx, Rec: rec}
+	handle := k.handler(newAttributor(root, k.Deliver))
 	now := time.Now()
 	at := func(ms int) time.Time { return now.Add(time.Duration(ms) * time.Millisecond) }
 	for _, ev := range []kernel.Event{
@@ -67,7 +68,7 @@ func TestKernelObserverMapsProcessesToPods(t *testing.T) {
 		{Kind: kernel.KindProcessExit, TaskPID: 102, GroupDead: false, Time: at(22)},
 		{Kind: kernel.KindProcessExit, TaskPID: 101, GroupDead: true, Time: at(23)},
 	} {
-		k.handle(ev)
+		handle(ev)
 	}
 	var got []string
 	for _, e := range rec.Snapshot().Events {
@@ -112,13 +113,14 @@ func TestKernelObserverWaitsForLatePods(t *testing.T) {
 	proc(t, root, 200, 200, "200\t1", "java", "/usr/bin/java", strings.Repeat("ef", 32))
 	rec := timeline.NewRecorder(time.Now().Add(-time.Minute))
 	idx := NewPodIndex()
-	k := &Kernel{Index: idx, Rec: rec, ProcRoot: root, procs: map[int]kernel.Proc{}, threads: map[int]int{}, sandbox: map[string]bool{}}
-	k.handle(kernel.Event{Kind: kernel.KindProcessExec, TaskPID: 200, Filename: "/usr/bin/java", Time: time.Now()})
+	k := &Kernel{Index: idx, Rec: rec}
+	handle := k.handler(newAttributor(root, k.Deliver))
+	handle(kernel.Event{Kind: kernel.KindProcessExec, TaskPID: 200, Filename: "/usr/bin/java", Time: time.Now()})
 	if n := len(rec.Snapshot().Events); n != 0 {
 		t.Fatalf("recorded %d events of an unknown pod", n)
 	}
 	idx.Put(podUID, PodRef{Scenario: "s", Pod: "orders-2", Service: "orders"})
-	k.handle(kernel.Event{Kind: kernel.KindProcessExit, TaskPID: 200, GroupDead: true, Time: time.Now()})
+	handle(kernel.Event{Kind: kernel.KindProcessExit, TaskPID: 200, GroupDead: true, Time: time.Now()})
 	ev := rec.Snapshot().Events
 	if len(ev) != 2 || ev[0].Kind != timeline.KernelExec || ev[1].Kind != timeline.KernelExit || ev[0].Pod != "orders-2" {
 		t.Fatalf("events %+v", ev)
@@ -127,7 +129,7 @@ func TestKernelObserverWaitsForLatePods(t *testing.T) {
 
 // An agent's stream, as the harness reads it: ready first, events of
 // watched service pods recorded with their own times, events of other pods
-// dropped, a grown lost count recorded as a gap of every scenario.
+// dropped, a grown lost count recorded as a gap of the scenarios running.
 func TestFeedReadsAnAgentsStream(t *testing.T) {
 	idx := NewPodIndex()
 	idx.Put("uid-orders", PodRef{Scenario: "s", Pod: "orders-1", Service: "orders"})
@@ -173,4 +175,79 @@ func TestFeedReadsAnAgentsStream(t *testing.T) {
 	if err := <-bad; err == nil || !strings.Contains(err.Error(), "kernel agent on node node-b: tracefs: permission denied") {
 		t.Errorf("error line: %v", err)
 	}
+}
+
+// Lost kernel events are a gap of the scenarios running when they were
+// lost: not of one that had ended (its teardown over), nor of one whose
+// pods came later; whether the loss is read from this host's tracer (Gap)
+// or from an agent's stream, which says when (Since, At).
+func TestLostEventsChargeOnlyScenariosRunningThen(t *testing.T) {
+	idx := NewPodIndex()
+	idx.Put("uid-a", PodRef{Scenario: "finished", Pod: "a-1", Service: "a"})
+	idx.End("finished", time.Now())
+	idx.Put("uid-b", PodRef{Scenario: "running", Pod: "b-1", Service: "b"})
+	time.Sleep(time.Millisecond)
+	since := time.Now()
+	time.Sleep(time.Millisecond)
+	until := time.Now()
+	time.Sleep(time.Millisecond)
+	idx.Put("uid-c", PodRef{Scenario: "later", Pod: "c-1", Service: "c"})
+
+	rec := timeline.NewRecorder(time.Now().Add(-time.Minute))
+	k := &Kernel{Index: idx, Rec: rec}
+	k.Gap(since, until, "3 kernel events lost")
+	var b strings.Builder
+	for _, l := range []AgentLine{{Ready: true}, {Lost: 5, Since: since, At: until}} {
+		raw, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(raw)
+		b.WriteString("\n")
+	}
+	first := make(chan error, 1)
+	k.Feed(strings.NewReader(b.String()), "node-a", first)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	var charged []string
+	for _, e := range rec.Snapshot().Events {
+		if e.Kind != timeline.HarnessGap {
+			continue
+		}
+		charged = append(charged, e.Scenario)
+		if e.At != rec.Offset(since) || e.Until != rec.Offset(until) {
+			t.Errorf("gap %+v: want from %s to %s", e, rec.Offset(since), rec.Offset(until))
+		}
+	}
+	if strings.Join(charged, " ") != "running running" {
+		t.Errorf("gaps charged to %v, want the running scenario's, once per loss", charged)
+	}
+}
+
+func TestPodIndexRunning(t *testing.T) {
+	idx := NewPodIndex()
+	t0 := time.Now()
+	idx.Put("u1", PodRef{Scenario: "s"})
+	t1 := time.Now()
+	idx.End("s", t1.Add(time.Second))
+	for _, c := range []struct {
+		since, until time.Time
+		want         string
+	}{
+		{t0.Add(-time.Hour), t0.Add(-time.Minute), ""},   // before its first pod
+		{t0.Add(-time.Minute), t1, "s"},                  // overlaps its start
+		{t1.Add(time.Second), t1.Add(time.Minute), "s"},  // at its end
+		{t1.Add(2 * time.Second), t1.Add(time.Hour), ""}, // after its end
+	} {
+		if got := strings.Join(idx.Running(c.since, c.until), " "); got != c.want {
+			t.Errorf("Running(%s, %s) = %q, want %q", c.since.Sub(t0), c.until.Sub(t0), got, c.want)
+		}
+	}
+	idx.Put("u2", PodRef{Scenario: "s"}) // it runs again
+	if got := idx.Running(t1.Add(time.Hour), t1.Add(time.Hour)); len(got) != 1 {
+		t.Errorf("a scenario with a pod after its end runs again: %v", got)
+	}
+	var none *PodIndex
+	none.End("s", time.Now()) // a runner without a kernel observer
 }

@@ -30,7 +30,8 @@ import (
 // is read until the container exits, so the lines of a pod being deleted are
 // not lost. A log that cannot be followed (or breaks off) is recorded as a
 // gap lasting until the pod is gone or the observer stops: the app's lines
-// of that whole time may be missing.
+// of that whole time may be missing. So is a panic while handling a pod or
+// following its log, which Run also returns as its error.
 type Pods struct {
 	Clientset kubernetes.Interface
 	Namespace string
@@ -44,6 +45,7 @@ type Pods struct {
 	state  map[string]*podState // by UID
 	gaps   *logGaps
 	logsWG sync.WaitGroup
+	panics panics
 }
 
 type podState struct {
@@ -64,9 +66,9 @@ func (p *Pods) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(p.Clientset, 0, informers.WithNamespace(p.Namespace))
 	inf := factory.Core().V1().Pods().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { p.update(ctx, obj) },
-		UpdateFunc: func(_, obj any) { p.update(ctx, obj) },
-		DeleteFunc: func(obj any) { p.deleted(ctx, obj) },
+		AddFunc:    func(obj any) { p.guard(obj, func() { p.update(ctx, obj) }) },
+		UpdateFunc: func(_, obj any) { p.guard(obj, func() { p.update(ctx, obj) }) },
+		DeleteFunc: func(obj any) { p.guard(obj, func() { p.deleted(ctx, obj) }) },
 	})
 	if err != nil {
 		return fmt.Errorf("pod informer: %w", err)
@@ -80,7 +82,39 @@ func (p *Pods) Run(ctx context.Context) error {
 	factory.Shutdown()
 	p.logsWG.Wait()
 	p.gaps.stop(stopped) // logs lost of pods still there were lost until now
-	return nil
+	return p.panics.err()
+}
+
+// guard runs a notification's handling of obj (the informer's goroutine):
+// a panic there is the observer's error, and the pod's later steps and
+// app lines may be missing: a gap of the pod until it is gone.
+func (p *Pods) guard(obj any, handle func()) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		pod, _ := obj.(*corev1.Pod)
+		if pod == nil {
+			pod = &corev1.Pod{}
+		}
+		err := recovered("pod observer: pod "+pod.Name, v)
+		p.panics.add(err)
+		now := time.Now()
+		p.gaps.lost(string(pod.UID), now, now, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: p.Scenario,
+			Pod: pod.Name, Role: pod.Labels[timeline.RoleLabel], Reason: "pod observer", Detail: "handling the pod panicked: " + firstLine(err.Error())})
+	}()
+	handle()
+}
+
+// gap records that the observer did not watch from from until until
+// (Set: its Run panicked).
+func (p *Pods) gap(from, until time.Time, detail string) {
+	p.Rec.Record(from, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: p.Scenario,
+		Until: max(p.Rec.Offset(until), p.Rec.Offset(from)+1), Reason: "pod observer", Detail: detail})
 }
 
 func (p *Pods) init() {
@@ -177,6 +211,15 @@ func (p *Pods) update(ctx context.Context, obj any) {
 			p.logsWG.Add(1)
 			go func() {
 				defer p.logsWG.Done()
+				defer func() {
+					if v := recover(); v != nil {
+						err := recovered("pod observer: app log of "+lf.pod, v)
+						p.panics.add(err)
+						now := time.Now()
+						p.gaps.lost(lf.uid, now, now, timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessGap, Scenario: p.Scenario,
+							Pod: lf.pod, Role: lf.role, Reason: "app log of " + lf.pod, Detail: "log follower panicked: " + firstLine(err.Error())})
+					}
+				}()
 				p.follow(ctx, lf)
 			}()
 		}

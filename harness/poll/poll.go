@@ -77,19 +77,23 @@ func Until(ctx context.Context, what string, t Timing, cond Condition) error {
 	}
 	if ctx.Err() != nil {
 		// An outer deadline or an interrupt, not this wait's own timeout.
-		return &Stopped{What: what, After: time.Since(start).Round(time.Millisecond), Cause: context.Cause(ctx), Last: last}
+		return &Stopped{What: what, After: time.Since(start).Round(time.Millisecond), Cause: context.Cause(ctx), Last: last, ctxErr: ctx.Err()}
 	}
 	return fmt.Errorf("timed out after %s waiting for %s%s", t.Timeout, what, seen)
 }
 
 // Stopped is a wait ended by its caller's context: an interrupt (Ctrl-C)
-// or an outer deadline. Cause says which; errors.Is(err, context.Canceled)
-// and the like see through it.
+// or an outer deadline. Cause says which (context.Cause). It unwraps to both
+// the cause and the context's own error, so errors.Is(err, cause) and
+// errors.Is(err, context.Canceled) (or DeadlineExceeded) both hold: a cause
+// given to WithCancelCause hides the context's error from context.Cause.
 type Stopped struct {
 	What  string
 	After time.Duration
 	Cause error
 	Last  string
+
+	ctxErr error // ctx.Err() when the wait ended
 }
 
 func (s *Stopped) Error() string {
@@ -100,7 +104,16 @@ func (s *Stopped) Error() string {
 	return msg
 }
 
-func (s *Stopped) Unwrap() error { return s.Cause }
+// Unwrap returns the cause and, when it is another error, the context's.
+func (s *Stopped) Unwrap() []error {
+	errs := []error{s.Cause}
+	// ctxErr is context.Canceled or DeadlineExceeded, whose types are
+	// comparable, so == cannot panic.
+	if s.ctxErr != nil && s.ctxErr != s.Cause {
+		errs = append(errs, s.ctxErr)
+	}
+	return errs
+}
 
 // Sleep waits for d, or less if ctx ends first (then it returns the cause).
 func Sleep(ctx context.Context, d time.Duration) error {

@@ -148,3 +148,30 @@ func TestNamespaceGoneOnceDeleted(t *testing.T) {
 		t.Error("a deleted namespace is gone")
 	}
 }
+
+// The CLI cancels with a cause: the error names it, and still says that
+// the context was cancelled (or timed out).
+func TestStoppedUnwrapsToCauseAndContextError(t *testing.T) {
+	interrupted := errors.New("interrupted (Ctrl-C)")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() { time.Sleep(10 * time.Millisecond); cancel(interrupted) }()
+	err := Until(ctx, "x", fast.For(time.Minute), func(context.Context) (bool, error) { return Not("no") })
+	if !errors.Is(err, interrupted) || !errors.Is(err, context.Canceled) {
+		t.Errorf("errors.Is: cause %v, Canceled %v; err %v", errors.Is(err, interrupted), errors.Is(err, context.Canceled), err)
+	}
+
+	tctx, tcancel := context.WithTimeoutCause(context.Background(), 10*time.Millisecond, errors.New("the fault's timeout"))
+	defer tcancel()
+	err = Until(tctx, "y", fast.For(time.Minute), func(context.Context) (bool, error) { return Not("no") })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("errors.Is(err, DeadlineExceeded) false: %v", err)
+	}
+
+	plain, pcancel := context.WithCancel(context.Background())
+	pcancel()
+	err = Until(plain, "z", fast.For(time.Minute), func(context.Context) (bool, error) { return Not("no") })
+	var st *Stopped
+	if !errors.As(err, &st) || !errors.Is(err, context.Canceled) || strings.Count(err.Error(), "canceled") != 1 {
+		t.Errorf("without a cause: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -37,7 +38,9 @@ type Runner struct {
 	// Log receives progress lines.
 	Log io.Writer
 	// PodIndex, if set, gets every pod the scenarios' pod observers see,
-	// for the kernel observer (one per job) to attribute processes.
+	// for the kernel observer (one per job) to attribute processes; a
+	// scenario ends in it when its teardown is over, so that events lost
+	// later are not charged to it.
 	PodIndex *observe.PodIndex
 	// Kernel says the kernel signal observer runs: the scenarios' signal
 	// verdicts rest on it (Result.Kernel).
@@ -57,6 +60,8 @@ type Runner struct {
 
 	mu   sync.Mutex
 	live []string // namespaces created and not yet torn down
+
+	steps []Step // the run's steps; nil: Steps() (tests set others)
 }
 
 // Images are the images the cluster holds for a run.
@@ -179,16 +184,21 @@ func (r *Runner) RunOn(ctx context.Context, spec scenario.Spec, node string, rec
 }
 
 // runOn is RunOn, calling stepsDone when the steps have ended, before
-// teardown.
+// teardown. A panic in a step or a cleanup is that step's (or cleanup's)
+// error, so the scenario fails with it and the others go on.
 func (r *Runner) runOn(ctx context.Context, spec scenario.Spec, node string, rec *timeline.Recorder, stepsDone func()) Result {
 	res := Result{Spec: spec, Started: time.Now(), Kernel: r.Kernel, Node: node}
 	st := &State{Runner: r, Spec: spec, Namespace: spec.Namespace(), Node: node, Rec: rec, Result: &res}
-	cs, err := r.clientset()
-	if err != nil {
-		res.Err = err
-	} else {
-		st.Clientset = cs
-		res.Err = Execute(ctx, Steps(), st, func(t StepTiming) { res.Steps = append(res.Steps, t) })
+	steps := r.steps
+	if steps == nil {
+		steps = Steps()
+	}
+	res.Err = guard(func() (err error) {
+		st.Clientset, err = r.clientset()
+		return err
+	})
+	if res.Err == nil {
+		res.Err = Execute(ctx, steps, st, func(t StepTiming) { res.Steps = append(res.Steps, t) })
 		if errors.Is(res.Err, fault.ErrCannotForce) {
 			res.Inconclusive, res.Err = res.Err.Error(), nil
 		}
@@ -202,6 +212,8 @@ func (r *Runner) runOn(ctx context.Context, spec scenario.Spec, node string, rec
 	res.Steps = append(res.Steps, StepTiming{Name: "teardown", Phase: PhaseTeardown, Duration: time.Since(t), Error: errText(terr)})
 	res.Err = errors.Join(res.Err, terr)
 	res.Finished = time.Now()
+	// Kernel events lost from now on are no longer this scenario's.
+	r.PodIndex.End(spec.Name, res.Finished)
 	switch {
 	case res.Err != nil:
 		st.Logf("FAILED after %s: %v", res.Total().Round(time.Millisecond), res.Err)
@@ -214,14 +226,15 @@ func (r *Runner) runOn(ctx context.Context, spec scenario.Spec, node string, rec
 }
 
 // Execute runs steps in order on st until one fails, passing each step's
-// timing to record. The error names the step.
+// timing to record. The error names the step; a step that panics fails
+// with a *PanicError.
 func Execute(ctx context.Context, steps []Step, st *State, record func(StepTiming)) error {
 	for _, step := range steps {
 		if err := context.Cause(ctx); ctx.Err() != nil {
 			return fmt.Errorf("%s: not started: %w", step.Name, err)
 		}
 		t := time.Now()
-		err := step.Do(ctx, st)
+		err := guard(func() error { return step.Do(ctx, st) })
 		record(StepTiming{Name: step.Name, Phase: step.Phase, Duration: time.Since(t), Error: errText(err)})
 		if err != nil {
 			return fmt.Errorf("%s: %w", step.Name, err)
@@ -238,7 +251,7 @@ func (s *State) teardown() error {
 	defer cancel()
 	var errs []error
 	for _, c := range slices.Backward(s.cleanups) {
-		if err := c.do(ctx); err != nil {
+		if err := guard(func() error { return c.do(ctx) }); err != nil {
 			errs = append(errs, fmt.Errorf("teardown: %s: %w", c.what, err))
 		}
 	}
@@ -273,9 +286,9 @@ func (r *Runner) logf(spec, format string, args ...any) {
 	}
 }
 
-// clientset talks to the cluster without client-go's default 5 QPS limit:
-// the IP reuse fault creates tens of pods at once, and at 5 QPS that alone
-// took 6 s.
+// clientset talks to the cluster without client-go's default QPS limit:
+// the IP reuse fault creates tens of pods at once, which that limit would
+// spread over seconds.
 func (r *Runner) clientset() (kubernetes.Interface, error) {
 	cfg := rest.CopyConfig(r.Client.RESTConfig())
 	cfg.QPS, cfg.Burst = 100, 200
@@ -324,6 +337,13 @@ func (r *Runner) RunAll(ctx context.Context, specs []scenario.Spec, parallel int
 		all.Go(func() {
 			release := sync.OnceFunc(func() { pl.release(node, alone) })
 			defer release()
+			// runOn recovers the steps' and cleanups' panics; this is for
+			// its own code, so that no panic here ends the process.
+			defer func() {
+				if v := recover(); v != nil {
+					results[i] = Result{Spec: specs[i], Node: node, Kernel: r.Kernel, Err: newPanicError(v, debug.Stack())}
+				}
+			}()
 			results[i] = r.runOn(ctx, specs[i], node, rec, release)
 		})
 	}

@@ -5,8 +5,16 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/e2e-framework/klient"
+
+	"github.com/kubegrace/kubegrace/harness/observe"
+	"github.com/kubegrace/kubegrace/harness/scenario"
+	"github.com/kubegrace/kubegrace/harness/timeline"
 )
 
 // The run is the list the issue describes, in this order.
@@ -137,5 +145,72 @@ func TestPlaces(t *testing.T) {
 	one.hold("", true)
 	if _, _, ok := one.fit([]int{2}, alone); ok {
 		t.Error("a shared one started beside one that needs the node alone")
+	}
+}
+
+// fakeClient is a cluster client that is never called: the steps of these
+// tests do not touch the cluster.
+type fakeClient struct{ klient.Client }
+
+func (fakeClient) RESTConfig() *rest.Config { return &rest.Config{Host: "http://127.0.0.1:1"} }
+
+// A step that panics fails its scenario with the panic and where it
+// happened, as its error; the scenario's teardown still runs, and the other
+// scenarios go on. The scenario ends in the pod index either way.
+func TestRunAllRecoversAPanickingStep(t *testing.T) {
+	idx := observe.NewPodIndex()
+	var mu sync.Mutex
+	tornDown := map[string]bool{}
+	r := &Runner{Client: fakeClient{}, PodIndex: idx, steps: []Step{
+		{"create", PhaseSetup, func(_ context.Context, s *State) error {
+			idx.Put("uid-"+s.Spec.Name, observe.PodRef{Scenario: s.Spec.Name, Pod: s.Spec.Name + "-0"})
+			s.OnTeardown("delete", func(context.Context) error {
+				mu.Lock()
+				defer mu.Unlock()
+				tornDown[s.Spec.Name] = true
+				return nil
+			})
+			return nil
+		}},
+		{"faults", PhaseFaults, func(_ context.Context, s *State) error {
+			if s.Spec.Name == "broken" {
+				var m map[string]int
+				m["x"]++ // a harness bug
+			}
+			return nil
+		}},
+		{"settle", PhaseSettle, func(context.Context, *State) error { return nil }},
+	}}
+	specs := []scenario.Spec{{Name: "broken"}, {Name: "fine"}}
+	res := r.RunAll(context.Background(), specs, 2, timeline.NewRecorder(time.Now()))
+	t.Logf("broken: %v", res[0].Err)
+	var pe *PanicError
+	if err := res[0].Err; !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), "faults: panic: assignment to entry in nil map") ||
+		!strings.Contains(pe.Stack, "run_test.go") {
+		t.Errorf("broken: error %v; want the step, the panic and where it happened", err)
+	}
+	if n := len(res[0].Steps); n != 3 || res[0].Steps[1].Error == "" || res[0].Steps[2].Name != "teardown" {
+		t.Errorf("broken: steps %+v; want create, faults (failed), teardown", res[0].Steps)
+	}
+	if res[1].Err != nil || len(res[1].Steps) != 4 {
+		t.Errorf("fine: %v, steps %+v", res[1].Err, res[1].Steps)
+	}
+	if !tornDown["broken"] || !tornDown["fine"] {
+		t.Errorf("torn down: %v", tornDown)
+	}
+	if got := idx.Running(time.Now(), time.Now()); len(got) != 0 {
+		t.Errorf("scenarios still running in the pod index after RunAll: %v", got)
+	}
+}
+
+// A cleanup that panics is a teardown error; the older cleanups still run.
+func TestTeardownRecoversAPanickingCleanup(t *testing.T) {
+	ran := false
+	s := &State{}
+	s.OnTeardown("older", func(context.Context) error { ran = true; return nil })
+	s.OnTeardown("newer", func(context.Context) error { panic("cleanup broke") })
+	err := s.teardown()
+	if !ran || err == nil || !strings.Contains(err.Error(), "teardown: newer: panic: cleanup broke") {
+		t.Errorf("ran %v, err %v", ran, err)
 	}
 }
