@@ -60,8 +60,10 @@ type Result struct {
 }
 
 // Run builds the environment, runs the specs on it and writes the report:
-// always, even when a scenario fails or panics or the job is interrupted,
-// with what was recorded. The error is the job's and every scenario's.
+// always, even when a scenario fails or the job is interrupted, with what
+// was recorded. A panic in the job, a step or an observer is recovered
+// and said in the report; one in a goroutine a fault starts itself is not.
+// The error is the job's and every scenario's.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
