@@ -126,7 +126,7 @@ const stackFrames = 8
 // that deferred function: the stack is taken there.
 func recovered(what string, v any) error {
 	err, _ := v.(error)
-	return &panicError{what: what, value: v, err: err, stack: stackExcerpt(debug.Stack(), stackFrames)}
+	return &panicError{what: what, value: v, err: err, stack: StackExcerpt(debug.Stack(), stackFrames)}
 }
 
 type panicError struct {
@@ -142,10 +142,10 @@ func (p *panicError) Error() string {
 
 func (p *panicError) Unwrap() error { return p.err }
 
-// stackExcerpt is up to frames frames of a debug.Stack taken while a
+// StackExcerpt is up to frames frames of a debug.Stack taken while a
 // panic unwinds, from the frame that panicked on: the frames above it are
-// the recovering code's and the runtime's.
-func stackExcerpt(stack []byte, frames int) string {
+// the recovering code's and the runtime's. The runner's steps use it too.
+func StackExcerpt(stack []byte, frames int) string {
 	lines := strings.Split(strings.TrimSpace(string(stack)), "\n")
 	start := 1 // after the goroutine's header line
 	for i, l := range lines {

@@ -3,7 +3,8 @@ package run
 import (
 	"fmt"
 	"runtime/debug"
-	"strings"
+
+	"github.com/kubegrace/kubegrace/harness/observe"
 )
 
 // PanicError is a panic recovered where a step or a cleanup ran (the
@@ -27,7 +28,7 @@ func (p *PanicError) Unwrap() error {
 const stackFrames = 8
 
 func newPanicError(v any, stack []byte) *PanicError {
-	return &PanicError{Value: v, Stack: stackExcerpt(stack, stackFrames)}
+	return &PanicError{Value: v, Stack: observe.StackExcerpt(stack, stackFrames)}
 }
 
 // guard calls f, turning a panic into its error.
@@ -38,20 +39,4 @@ func guard(f func() error) (err error) {
 		}
 	}()
 	return f()
-}
-
-// stackExcerpt is up to frames frames of a debug.Stack taken in a deferred
-// recover, from the frame that panicked on: the frames above it are the
-// recover's own and the runtime's panic.
-func stackExcerpt(stack []byte, frames int) string {
-	lines := strings.Split(strings.TrimSpace(string(stack)), "\n")
-	start := 1 // after the goroutine's header line
-	for i, l := range lines {
-		if strings.HasPrefix(l, "panic(") {
-			start = i + 2 // the panic frame is a function line and a file line
-			break
-		}
-	}
-	start = min(start, len(lines))
-	return strings.Join(lines[start:min(len(lines), start+2*frames)], "\n")
 }
