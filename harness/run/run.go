@@ -267,10 +267,6 @@ func (r *Runner) Live() []string {
 	return slices.Clone(r.live)
 }
 
-// Track records a namespace the run created outside the scenarios' (node
-// access), or its removal, for Live.
-func (r *Runner) Track(ns string, alive bool) { r.track(ns, alive) }
-
 func (r *Runner) track(ns string, alive bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
