@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/preflight"
 	"github.com/kubegrace/kubegrace/harness/run"
@@ -44,6 +44,10 @@ type Env struct {
 	NodeExec nodeaccess.Exec
 	// Preflight is what the cluster allows (IPAM, IP-reuse method).
 	Preflight preflight.Report
+	// Networks are the pod networks the nodes' runtimes use, read through
+	// node access (nil without it; a node that could not be read is
+	// missing).
+	Networks map[string]cni.Network
 	// Kernel is the kernel signal observer: its pod index (nil when it
 	// does not run) and what the report says of it (final after Stop).
 	Kernel *Kernel
@@ -164,6 +168,7 @@ func (e *Env) Runner(log io.Writer, durations map[string]time.Duration) *run.Run
 		Nodes:      e.Nodes,
 		IPAM:       e.Preflight.IPAMFamily,
 		IPCooldown: time.Duration(e.Preflight.IPCooldownSeconds) * time.Second,
+		Networks:   e.Networks,
 		Durations:  durations,
 	}
 }
@@ -177,10 +182,10 @@ func (e *Env) startNodeAccess(ctx context.Context, o Options) error {
 		return nil
 	case nodeaccess.ModeDocker:
 		e.NodeExec = e.Cluster.Exec
-		return nil
+		return e.readNetworks(ctx, o.Log, nil)
 	}
 	fmt.Fprintf(o.Log, "node access: DaemonSet %s/%s (privileged: host network, the nodes' %s), removed at the end\n",
-		nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "))
+		nodeaccess.Namespace, nodeaccess.DaemonSet, nodeaccess.MountsText())
 	cfg := e.Cluster.Client.RESTConfig()
 	e.track(nodeaccess.Namespace, true)
 	e.onStop(func() error {
@@ -200,5 +205,5 @@ func (e *Env) startNodeAccess(ctx context.Context, o Options) error {
 		}
 	}
 	e.NodeExec = pods.Exec
-	return nil
+	return e.readNetworks(ctx, o.Log, mountStateFor(pods, o.Log))
 }

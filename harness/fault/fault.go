@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/timeline"
 	"github.com/kubegrace/kubegrace/harness/workload"
@@ -33,8 +34,12 @@ type Env struct {
 	NodeExec func(ctx context.Context, node string, argv ...string) (string, error)
 	// PauseImage is an image every node holds, for the pods that fill an IP pool.
 	PauseImage string
-	// IPAM is the cluster's IPAM where a fault has a way of its own for it
-	// (IPAMAWSVPC), as the preflight found it; "" otherwise.
+	// Networks are the pod networks the nodes' runtimes use (their CNI
+	// configs, read through node access); a node missing here was not read.
+	Networks map[string]cni.Network
+	// IPAM is the cluster's IPAM family as the preflight guessed it from
+	// kube-system's objects (IPAMAWSVPC, ...; "" for none): the hint for
+	// nodes missing from Networks.
 	IPAM string
 	// IPCooldown is the AWS VPC CNI's IP cooldown (0: its default).
 	IPCooldown time.Duration

@@ -3,6 +3,8 @@ package fault
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/timeline"
 	"github.com/kubegrace/kubegrace/harness/workload"
 )
@@ -149,20 +152,42 @@ func TestIPReuseWaitsForTheTakerToServe(t *testing.T) {
 	}
 }
 
-func TestPreviousIP(t *testing.T) {
-	for in, want := range map[string]string{"10.244.0.26": "10.244.0.25", "10.244.1.0": "10.244.0.255", "10.244.0.1": "10.244.0.0"} {
-		if got, err := previousIP(in); err != nil || got != want {
-			t.Errorf("previousIP(%s) = %s, %v; want %s", in, got, err, want)
-		}
+// kindnetdNetwork is the pod network kind's kindnetd writes (ptp +
+// host-local, state in /run/cni-ipam-state/kindnet) for 10.244.0.0/27.
+func kindnetdNetwork(t *testing.T) cni.Network {
+	t.Helper()
+	n, err := cni.Parse("/etc/cni/net.d/10-kindnet.conflist", []byte(`{"cniVersion": "0.4.0", "name": "kindnet", "plugins": [
+		{"type": "ptp", "ipMasq": false, "ipam": {"type": "host-local", "dataDir": "/run/cni-ipam-state", "routes": [{"dst": "0.0.0.0/0"}], "ranges": [[{"subnet": "10.244.0.0/27"}]]}, "mtu": 1500},
+		{"type": "portmap", "capabilities": {"portMappings": true}}]}`), "10.244.0.0/27")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := previousIP("fd00::1"); err == nil {
-		t.Error("IPv6 must be refused with a reason")
+	return n
+}
+
+// fakeNode answers the commands steering runs on a node: the state
+// folder's listing (held) and whether flock is there.
+func fakeNode(state string, held []string, flock bool) func(context.Context, string, ...string) (string, error) {
+	return func(_ context.Context, _ string, argv ...string) (string, error) {
+		switch {
+		case len(argv) == 3 && argv[0] == "ls" && argv[2] == state:
+			return strings.Join(append([]string{"lock", "last_reserved_ip.0"}, held...), "\n") + "\n", nil
+		case len(argv) == 3 && argv[2] == "command -v flock":
+			if flock {
+				return "/usr/bin/flock\n", nil
+			}
+			return "", errors.New("exit status 1")
+		}
+		return "", fmt.Errorf("no such file: %v", argv)
 	}
 }
 
-// The method is chosen from what the node shows: a host-local state file
-// named by the victim's address, else pool filling where the node's pool
-// is small enough, else the fault cannot be forced (inconclusive).
+// The method is chosen from what the node shows, before anything is
+// disturbed: host-local steering where the node's CNI config is
+// host-local, its state folder holds the victim's address, host-local's
+// own allocator agrees and flock is there; else pool filling where the
+// node's pool is small enough; else the fault cannot be forced
+// (inconclusive).
 func TestChooseMethod(t *testing.T) {
 	nodes := fake.NewClientset(
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.0.0/27"}},
@@ -171,49 +196,91 @@ func TestChooseMethod(t *testing.T) {
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kind24"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.0.0/24"},
 			Status: corev1.NodeStatus{Capacity: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")}}},
 	)
+	const state = "/run/cni-ipam-state/kindnet"
+	kindnet := map[string]cni.Network{"n": kindnetdNetwork(t)}
 	for _, tc := range []struct {
-		node   string
-		out    string
-		err    error
-		exec   bool
-		method string
-		cannot string
+		name     string
+		node     string
+		exec     func(context.Context, string, ...string) (string, error)
+		networks map[string]cni.Network
+		force    string
+		method   string
+		cannot   string
 	}{
-		{node: "n", out: "/var/lib/cni/networks/kubegrace/\n", exec: true, method: MethodHostLocal},
-		{node: "n", out: "", exec: true, method: MethodPoolFill},
-		{node: "n", err: errors.New("no node"), exec: true, method: MethodPoolFill},
-		{node: "n", exec: false, method: MethodPoolFill},
-		{node: "big", exec: false, cannot: "larger than /24"},
-		{node: "vpc", out: "", exec: true, cannot: "no pod CIDR"},
-		{node: "kind24", exec: false, cannot: "254 addresses, and the node runs at most 110 pods"},
+		{name: "kindnetd steered", node: "n", exec: fakeNode(state, []string{"10.244.0.9", "10.244.0.10"}, true), networks: kindnet, method: MethodHostLocal},
+		{name: "victim not held there", node: "n", exec: fakeNode(state, []string{"10.244.0.10"}, true), networks: kindnet, method: MethodPoolFill},
+		{name: "no flock", node: "n", exec: fakeNode(state, []string{"10.244.0.9"}, false), networks: kindnet, method: MethodPoolFill},
+		{name: "node not answering", node: "n", exec: func(context.Context, string, ...string) (string, error) { return "", errors.New("no node") }, networks: kindnet, method: MethodPoolFill},
+		{name: "network not read", node: "n", exec: fakeNode(state, []string{"10.244.0.9"}, true), method: MethodPoolFill},
+		{name: "no node access", node: "n", networks: kindnet, method: MethodPoolFill},
+		{name: "host-local forced, not held", node: "n", exec: fakeNode(state, nil, true), networks: kindnet, force: MethodHostLocal, cannot: "does not hold 10.244.0.9"},
+		{name: "a /16", node: "big", cannot: "larger than /24"},
+		{name: "no pod CIDR", node: "vpc", cannot: "no pod CIDR"},
+		{name: "kind's default /24", node: "kind24", cannot: "254 addresses, and the node runs at most 110 pods"},
 	} {
-		env := &Env{Logf: t.Logf, Clientset: nodes}
-		if tc.exec {
-			env.NodeExec = func(context.Context, string, ...string) (string, error) { return tc.out, tc.err }
-		}
-		r := &reuse{env: env, ip: "10.244.0.9", node: tc.node}
+		env := &Env{Logf: t.Logf, Clientset: nodes, NodeExec: tc.exec, Networks: tc.networks}
+		r := &reuse{f: IPReuse{Method: tc.force}, env: env, ip: "10.244.0.9", node: tc.node}
 		err := r.chooseMethod(context.Background())
 		if tc.cannot != "" {
-			if !errors.Is(err, ErrCannotForce) || !strings.Contains(err.Error(), tc.cannot) || !strings.Contains(err.Error(), "the address could not be reused") {
-				t.Errorf("%+v: want an inconclusive error naming %q, got %v", tc, tc.cannot, err)
+			if !errors.Is(err, ErrCannotForce) || !strings.Contains(err.Error(), tc.cannot) {
+				t.Errorf("%s: want an inconclusive error naming %q, got %v", tc.name, tc.cannot, err)
 			}
 			continue
 		}
 		if err != nil || r.method != tc.method {
-			t.Errorf("%+v: method %q, err %v", tc, r.method, err)
+			t.Errorf("%s: method %q, err %v; want %q", tc.name, r.method, err, tc.method)
 		}
-		if tc.method == MethodHostLocal && r.stateDir != "/var/lib/cni/networks/kubegrace/" {
-			t.Errorf("state dir %q", r.stateDir)
+		if tc.method == MethodHostLocal && r.network.StateDir != state {
+			t.Errorf("%s: state dir %q, want kindnetd's %s", tc.name, r.network.StateDir, state)
 		}
 	}
 }
 
-// Where Calico networks the victim (its podIP annotation), the new pod asks
-// Calico IPAM for the victim's address by annotation: no node access, no
-// filling. Forcing calico elsewhere is inconclusive, with the reason.
+// Steering writes, under host-local's lock, the cursor that makes the
+// victim's address the next one, once its address file is gone.
+func TestSteerWritesTheCursorUnderTheLock(t *testing.T) {
+	const state = "/run/cni-ipam-state/kindnet"
+	var wrote []string
+	node := fakeNode(state, []string{"10.244.0.3", "10.244.0.4"}, true)
+	env := &Env{Logf: t.Logf, NodeExec: func(ctx context.Context, n string, argv ...string) (string, error) {
+		switch argv[0] {
+		case "flock":
+			wrote = argv
+			return "", nil
+		case "sh":
+			if len(argv) == 5 && argv[4] == state+"/10.244.0.9" {
+				return "free\n", nil
+			}
+		}
+		return node(ctx, n, argv...)
+	}}
+	r := &reuse{env: env, ip: "10.244.0.9", node: "n", network: kindnetdNetwork(t)}
+	if err := r.steer(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"flock", state + "/lock", "sh", "-c", `printf %s "$1" > "$2"`, "_", "10.244.0.8", state + "/last_reserved_ip.0"}
+	if !slices.Equal(wrote, want) {
+		t.Errorf("wrote %q\nwant  %q", wrote, want)
+	}
+}
+
+// Where the node's IPAM is calico-ipam and Calico networks the victim (its
+// podIP annotation), the new pod asks Calico IPAM for the victim's
+// address by annotation: no node access, no filling. Calico annotates
+// pods whatever the IPAM (Canal is host-local): there the annotation
+// alone does not choose it, and forcing calico is inconclusive, with the
+// reason.
 func TestIPReuseWithCalico(t *testing.T) {
+	calico, err := cni.Parse("/etc/cni/net.d/10-calico.conflist", []byte(`{"name": "k8s-pod-network", "cniVersion": "0.3.1", "plugins": [{"type": "calico", "ipam": {"type": "calico-ipam"}}, {"type": "portmap", "capabilities": {"portMappings": true}}]}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	canal, err := cni.Parse("/etc/cni/net.d/10-canal.conflist", []byte(`{"name": "k8s-pod-network", "cniVersion": "0.3.1", "plugins": [{"type": "calico", "ipam": {"type": "host-local", "subnet": "usePodCidr"}}, {"type": "portmap", "capabilities": {"portMappings": true}}]}`), "10.0.3.0/24")
+	if err != nil {
+		t.Fatal(err)
+	}
 	victim := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-1", Annotations: map[string]string{"cni.projectcalico.org/podIP": "10.0.3.7/32"}}}
-	r := &reuse{env: &Env{Logf: t.Logf}, victim: victim, ip: "10.0.3.7", node: "n"}
+	r := &reuse{env: &Env{Logf: t.Logf, Networks: map[string]cni.Network{"n": calico}}, victim: victim, ip: "10.0.3.7", node: "n"}
 	if err := r.chooseMethod(context.Background()); err != nil || r.method != MethodCalico {
 		t.Fatalf("method %q, err %v; want %q", r.method, err, MethodCalico)
 	}
@@ -223,8 +290,21 @@ func TestIPReuseWithCalico(t *testing.T) {
 	if got := r.takerAnnotations()["cni.projectcalico.org/ipAddrs"]; got != `["10.0.3.7"]` {
 		t.Errorf("ipAddrs annotation %q", got)
 	}
+	// Without node access, the preflight's hint (calico-node) stands in.
+	hinted := &reuse{env: &Env{Logf: t.Logf, IPAM: IPAMCalico}, victim: victim, ip: "10.0.3.7", node: "n"}
+	if err := hinted.chooseMethod(context.Background()); err != nil || hinted.method != MethodCalico {
+		t.Errorf("hinted: method %q, err %v", hinted.method, err)
+	}
 
-	plain := &reuse{f: IPReuse{Method: MethodCalico}, env: &Env{Logf: t.Logf}, victim: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-2"}}, ip: "10.244.0.9", node: "n"}
+	onCanal := &reuse{f: IPReuse{Method: MethodCalico}, env: &Env{Logf: t.Logf, Networks: map[string]cni.Network{"n": canal}}, victim: victim, ip: "10.0.3.7", node: "n"}
+	if err := onCanal.chooseMethod(context.Background()); !errors.Is(err, ErrCannotForce) || !strings.Contains(err.Error(), "not Calico IPAM") {
+		t.Errorf("forced calico on Canal (host-local): %v", err)
+	}
+	canalPod := &reuse{env: &Env{Logf: t.Logf, Networks: map[string]cni.Network{"n": canal}, Clientset: fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}, Spec: corev1.NodeSpec{PodCIDR: "10.0.3.0/27"}})}, victim: victim, ip: "10.0.3.7", node: "n"}
+	if err := canalPod.chooseMethod(context.Background()); err != nil || canalPod.method == MethodCalico {
+		t.Errorf("an annotated pod on Canal: method %q, err %v; want anything but calico", canalPod.method, err)
+	}
+	plain := &reuse{f: IPReuse{Method: MethodCalico}, env: &Env{Logf: t.Logf, Networks: map[string]cni.Network{"n": calico}}, victim: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orders-2"}}, ip: "10.244.0.9", node: "n"}
 	if err := plain.chooseMethod(context.Background()); !errors.Is(err, ErrCannotForce) || !strings.Contains(err.Error(), "Calico does not network it") {
 		t.Errorf("forced calico on a pod Calico does not network: %v", err)
 	}

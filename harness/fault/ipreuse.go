@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/poll"
 	"github.com/kubegrace/kubegrace/harness/workload"
 )
@@ -22,20 +23,23 @@ import (
 // comes back only after the whole range has cycled. Four methods, chosen
 // per victim in this order (chooseMethod), unless the spec forces one:
 //
-//   - Calico's own (MethodCalico), where Calico networks the victim (it
-//     annotates its pods with cni.projectcalico.org/podIP): the new pod asks
-//     for the address with the cni.projectcalico.org/ipAddrs annotation,
-//     which Calico IPAM honours once the address is free. No node access.
+//   - Calico's own (MethodCalico), where the IPAM is calico-ipam and Calico
+//     networks the victim (it annotates its pods with
+//     cni.projectcalico.org/podIP): the new pod asks for the address with
+//     the cni.projectcalico.org/ipAddrs annotation, which Calico IPAM
+//     honours once the address is free. No node access.
 //
-//   - host-local state (MethodHostLocal), where the node's host-local keeps
-//     its state in /var/lib/cni/networks/<network>/ (a file per address in
-//     use, and last_reserved_ip.0) and the harness can run commands on the
-//     node: once the victim's address file is gone, write the address
-//     before it as the last reserved one; the next pod on the node gets the
-//     victim's address.
+//   - host-local state (MethodHostLocal), where the node's pod network (the
+//     CNI config its runtime uses) is host-local and the harness can run
+//     commands on the node: host-local keeps a file per address in use and
+//     a cursor per range set (last_reserved_ip.N) in its state folder
+//     (dataDir/<network>; kindnetd's is /run/cni-ipam-state/kindnet). Once
+//     the victim's address file is gone, write the cursor that makes the
+//     victim's address the next free one (cni.Network.Steer), under
+//     host-local's lock; the next pod on the node gets it.
 //
-//   - AWS VPC CNI cooldown (MethodAWS), where the cluster's IPAM is
-//     the AWS VPC CNI (Env.IPAM): it hands out no address for a while after
+//   - AWS VPC CNI cooldown (MethodAWS), where the node's IPAM is
+//     the AWS VPC CNI: it hands out no address for a while after
 //     its pod ends (IP_COOLDOWN_PERIOD, 30 s by default). Filler pods take
 //     every other free address meanwhile (and a filler that got the
 //     victim's address gives it back, which cools it down again); once the
@@ -111,11 +115,11 @@ func MethodOfSpec(name string) string {
 }
 
 // The IPAM families the IP reuse fault has a way of its own for
-// (Env.IPAM, from the preflight).
+// (Env.IPAM, from the preflight; cni's one vocabulary).
 const (
-	IPAMHostLocal = "host-local"
-	IPAMCalico    = "calico"
-	IPAMAWSVPC    = "aws-vpc-cni"
+	IPAMHostLocal = cni.FamilyHostLocal
+	IPAMCalico    = cni.FamilyCalico
+	IPAMAWSVPC    = cni.FamilyAWSVPC
 )
 
 // AWSCooldown is the AWS VPC CNI's default IP cooldown.
@@ -130,21 +134,21 @@ const (
 
 // reuse is one IP reuse in progress: what each step learns for the next.
 type reuse struct {
-	f        IPReuse
-	env      *Env
-	method   string
-	stateDir string // host-local's state folder on the node
-	start    time.Time
-	gone     time.Time // the victim's pod object gone
-	victim   corev1.Pod
-	ip       string
-	node     string
-	holder   string    // the filler holding the victim's address
-	spare    []string  // fillers that got no address
-	taker    string    // the pod of By
-	got      string    // the address it got
-	reused   time.Time // the taker had the victim's address
-	served   time.Time // the taker's readiness probe passed
+	f       IPReuse
+	env     *Env
+	method  string
+	network cni.Network // the victim node's pod network, where steered
+	start   time.Time
+	gone    time.Time // the victim's pod object gone
+	victim  corev1.Pod
+	ip      string
+	node    string
+	holder  string    // the filler holding the victim's address
+	spare   []string  // fillers that got no address
+	taker   string    // the pod of By
+	got     string    // the address it got
+	reused  time.Time // the taker had the victim's address
+	served  time.Time // the taker's readiness probe passed
 	// serveWait bounds awaitServing (ServeTimeout unless a test says).
 	serveWait time.Duration
 }
@@ -255,20 +259,26 @@ func (r *reuse) deleteVictim(ctx context.Context) error {
 	return nil
 }
 
-// chooseMethod takes the method the spec forces, else: Calico's where
-// Calico annotates the victim, the AWS cooldown where the IPAM is the AWS
-// VPC CNI, host-local state where the node shows it (a file named by the
-// victim's address in /var/lib/cni/networks/<network>/) and the harness
-// can run commands there; otherwise it fills the pool.
+// chooseMethod takes the method the spec forces, else, by the victim
+// node's IPAM family (family): Calico's where the IPAM is calico-ipam
+// and Calico annotates the victim, the AWS cooldown where it is the AWS
+// VPC CNI, host-local state where the node's network is host-local and
+// can be steered (steerable); otherwise it fills the pool. All of it is
+// decided before the victim is deleted.
 func (r *reuse) chooseMethod(ctx context.Context) error {
-	if _, ok := r.victim.Annotations[calicoPodIP]; ok && (r.f.Method == "" || r.f.Method == MethodCalico) {
+	family := r.family()
+	_, annotated := r.victim.Annotations[calicoPodIP]
+	switch {
+	case family == IPAMCalico && annotated && (r.f.Method == "" || r.f.Method == MethodCalico):
 		r.method = MethodCalico
 		return nil
-	}
-	if r.f.Method == MethodCalico {
+	case r.f.Method == MethodCalico && family != IPAMCalico:
+		// Calico writes its podIP annotation whatever the IPAM, and
+		// honours ipAddrs only with calico-ipam (Canal is host-local).
+		return fmt.Errorf("method calico: the IPAM on node %s is %s, not Calico IPAM, which alone honours %s: %w", r.node, cmp.Or(family, "unknown"), calicoIPAddrs, ErrCannotForce)
+	case r.f.Method == MethodCalico:
 		return fmt.Errorf("method calico: pod %s shows no %s annotation: Calico does not network it: %w", r.victim.Name, calicoPodIP, ErrCannotForce)
-	}
-	if r.env.IPAM == IPAMAWSVPC && (r.f.Method == "" || r.f.Method == MethodAWS) {
+	case family == IPAMAWSVPC && (r.f.Method == "" || r.f.Method == MethodAWS):
 		r.method = MethodAWS
 		if _, err := freeSlots(ctx, r.env, r.node, ""); err != nil {
 			return fmt.Errorf("the address could not be reused: %w: %w", err, ErrCannotForce)
@@ -285,6 +295,16 @@ func (r *reuse) chooseMethod(ctx context.Context) error {
 		return fmt.Errorf("the address could not be reused: %w: %w", err, ErrCannotForce)
 	}
 	return nil
+}
+
+// family is the victim node's IPAM family: from the CNI config its
+// runtime uses, where the harness read it (Env.Networks), else the
+// preflight's hint from kube-system's objects (Env.IPAM).
+func (r *reuse) family() string {
+	if n, ok := r.env.Networks[r.node]; ok {
+		return n.Family()
+	}
+	return r.env.IPAM
 }
 
 // freeForNext makes the victim's address the one the node hands out next

@@ -1,53 +1,100 @@
 // IP reuse by steering host-local: its state on the node names the address
-// it reserved last, and the next pod gets the one after it.
+// it reserved last in each range set, and the next pod gets the next free
+// one after it (cni.Network.Steer says which to write, checked with
+// host-local's own allocator).
 
 package fault
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
+	"path"
+	"slices"
 	"strings"
 
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/poll"
 )
 
-// steerable sets MethodHostLocal where the node shows host-local state for
-// the victim's address and the harness can run commands there.
+// steerable sets MethodHostLocal where the node's pod network (the CNI
+// config its runtime uses, Env.Networks) is host-local, the harness can
+// run commands there, the victim's address is held in the state folder
+// that config names, and host-local's own allocator agrees it would hand
+// the address out next once steered. Decided before the victim is
+// deleted; otherwise the pool is filled, or, where the spec forces
+// host-local, the scenario is inconclusive.
 func (r *reuse) steerable(ctx context.Context) error {
 	if r.f.Method == MethodPoolFill {
 		return nil
 	}
-	if r.env.NodeExec == nil {
-		if r.f.Method == MethodHostLocal {
-			return fmt.Errorf("method host-local needs access to the node's files, which this cluster does not give: %w", ErrCannotForce)
-		}
+	err := r.planSteering(ctx)
+	switch {
+	case err == nil:
+		r.method = MethodHostLocal
 		return nil
+	case r.f.Method == MethodHostLocal:
+		return fmt.Errorf("method host-local: %w: %w", err, ErrCannotForce)
+	case ctx.Err() != nil:
+		return err
 	}
-	out, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `for d in /var/lib/cni/networks/*/; do [ -e "$d$1" ] && echo "$d"; done; true`, "_", r.ip)
-	if err != nil {
-		r.env.Logf("ip-reuse: cannot look for host-local state on %s (%v): filling the pool", r.node, err)
-		return nil
-	}
-	dirs := strings.Fields(out)
-	if len(dirs) == 1 {
-		r.method, r.stateDir = MethodHostLocal, dirs[0]
-	} else if r.f.Method == MethodHostLocal {
-		return fmt.Errorf("method host-local: node %s shows no host-local state for %s under /var/lib/cni/networks/: %w", r.node, r.ip, ErrCannotForce)
-	} else {
-		r.env.Logf("ip-reuse: node %s shows no single host-local state for %s under /var/lib/cni/networks/ (found %q): filling the pool", r.node, r.ip, out)
-	}
+	r.env.Logf("ip-reuse: %v: filling the pool", err)
 	return nil
+}
+
+// planSteering reads the victim node's host-local state and plans the
+// write that makes the victim's address the next one.
+func (r *reuse) planSteering(ctx context.Context) error {
+	if r.env.NodeExec == nil {
+		return errors.New("no access to the node's files on this cluster")
+	}
+	n, ok := r.env.Networks[r.node]
+	if !ok {
+		return fmt.Errorf("the pod network of node %s was not read (no node access there)", r.node)
+	}
+	if n.IPAM != cni.IPAMHostLocal {
+		return fmt.Errorf("node %s's pod network (%s) is not host-local", r.node, n)
+	}
+	held, err := r.held(ctx, n)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(held, r.ip) {
+		return fmt.Errorf("node %s's host-local state %s does not hold %s (holds %d addresses)", r.node, n.StateDir, r.ip, len(held))
+	}
+	if _, err := n.Steer(r.ip, held); err != nil {
+		return fmt.Errorf("node %s: %w", r.node, err)
+	}
+	if _, err := r.env.NodeExec(ctx, r.node, "sh", "-c", "command -v flock"); err != nil {
+		return fmt.Errorf("node %s has no flock to hold host-local's lock with: %w", r.node, err)
+	}
+	r.network = n
+	return nil
+}
+
+// held lists the addresses host-local's state folder holds (a file per
+// address; its cursors and lock are not addresses).
+func (r *reuse) held(ctx context.Context, n cni.Network) ([]string, error) {
+	out, err := r.env.NodeExec(ctx, r.node, "ls", "-1A", n.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("list host-local's state %s on %s: %w", n.StateDir, r.node, err)
+	}
+	var held []string
+	for _, f := range strings.Fields(out) {
+		if f != "lock" && !strings.HasPrefix(f, cni.LastReservedPrefix) {
+			held = append(held, f)
+		}
+	}
+	return held, nil
 }
 
 // steer waits until host-local has released the victim's address (its
 // address file is gone: the kubelet releases it when it tears the sandbox
-// down), then records the address before it as the last one reserved:
-// host-local hands out the next free address after it. For the first
-// address of the range the one before is outside the range, and host-local
-// then starts at the range's start: the victim's address again.
+// down), then, holding host-local's lock, writes the cursor that makes it
+// the next address handed out (Steer, over the state as it is then).
 func (r *reuse) steer(ctx context.Context) error {
-	addr := r.stateDir + r.ip
+	n := r.network
+	addr := path.Join(n.StateDir, r.ip)
 	err := poll.Until(ctx, "host-local released "+r.ip+" on "+r.node, poll.Quick, func(ctx context.Context) (bool, error) {
 		out, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `[ -e "$1" ] && echo held || echo free`, "_", addr)
 		if err != nil {
@@ -61,23 +108,16 @@ func (r *reuse) steer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	prev, err := previousIP(r.ip)
+	held, err := r.held(ctx, n)
 	if err != nil {
 		return err
 	}
-	if _, err := r.env.NodeExec(ctx, r.node, "sh", "-c", `printf %s "$1" > "$2"`, "_", prev, r.stateDir+"last_reserved_ip.0"); err != nil {
+	s, err := n.Steer(r.ip, held)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", r.node, err)
+	}
+	if _, err := r.env.NodeExec(ctx, r.node, "flock", s.Lock, "sh", "-c", `printf %s "$1" > "$2"`, "_", s.Last, s.File); err != nil {
 		return fmt.Errorf("steer host-local on %s: %w", r.node, err)
 	}
 	return nil
-}
-
-// previousIP is the IPv4 address before ip.
-func previousIP(ip string) (string, error) {
-	a := net.ParseIP(ip).To4()
-	if a == nil {
-		return "", fmt.Errorf("%q is not an IPv4 address (host-local steering is IPv4 only)", ip)
-	}
-	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	n--
-	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n)).String(), nil
 }

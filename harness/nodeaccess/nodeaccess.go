@@ -1,6 +1,6 @@
 // Package nodeaccess runs commands on a cluster's nodes, for faults that
-// act on a node's own state (the IP reuse fault steers host-local's state
-// in /var/lib/cni). Two ways in:
+// act on a node's own state (the IP reuse fault reads the node's CNI
+// config and steers host-local's state). Two ways in:
 //
 //   - kind nodes of this host are containers of its Docker engine: docker
 //     exec through kind's node handle (the job does that);
@@ -8,13 +8,16 @@
 //     (--allow-privileged), Pods: a DaemonSet in the harness's own
 //     namespace whose pods share each node's network (so they take no pod
 //     address from the pools the faults steer) and mount the node's CNI
-//     state at the same path, removed when the run ends.
+//     configs (read-only) and state at the same paths, removed when the
+//     run ends; a host-local state folder elsewhere (kindnetd's
+//     /run/cni-ipam-state) is mounted once the configs name it (Mount).
 package nodeaccess
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +31,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/labels"
 	"github.com/kubegrace/kubegrace/harness/poll"
 )
@@ -53,8 +57,25 @@ const Namespace = "kubegrace-system"
 // DaemonSet is the node access DaemonSet's name.
 const DaemonSet = "kubegrace-node-access"
 
-// Mounts are the node paths the pods see, at the same paths.
-var Mounts = []string{"/var/lib/cni"}
+// Mounts are the node paths the pods see, at the same paths: the CNI
+// configs the runtime reads (read-only) and host-local's default state.
+var Mounts = []string{cni.Dir, "/var/lib/cni"}
+
+// readOnly are the Mounts the pods only read.
+var readOnly = []string{cni.Dir}
+
+// MountsText names the Mounts for messages ("/etc/cni/net.d (read-only),
+// /var/lib/cni").
+func MountsText() string {
+	var out []string
+	for _, m := range Mounts {
+		if slices.Contains(readOnly, m) {
+			m += " (read-only)"
+		}
+		out = append(out, m)
+	}
+	return strings.Join(out, ", ")
+}
 
 // Labels mark everything the harness creates for node access.
 var Labels = labels.PartOf("kubegrace.io/role", "node-access")
@@ -63,9 +84,11 @@ const container = "node"
 
 // Pods is node access through the DaemonSet's pods.
 type Pods struct {
-	cs   kubernetes.Interface
-	cfg  *rest.Config
-	pods map[string]string // node -> its running pod
+	cs    kubernetes.Interface
+	cfg   *rest.Config
+	nodes []string
+	wait  time.Duration
+	pods  map[string]string // node -> its running pod
 	// Missing says, per node without a running pod, why.
 	Missing map[string]string
 	// stream runs a command in a pod (exec through the API; tests replace
@@ -76,14 +99,14 @@ type Pods struct {
 // StartPods creates the namespace and the DaemonSet (image: any image with
 // a POSIX sh; pull: whether the nodes pull it) and waits up to wait for
 // its pods on nodes to run. A node whose pod does not run in time (a
-// taint, no /var/lib/cni there) is listed in Missing, and Exec on it says
+// taint, no CNI config folder there) is listed in Missing, and Exec on it says
 // why; it is not an error of the run.
 func StartPods(ctx context.Context, cfg *rest.Config, image string, pull bool, nodes []string, wait time.Duration) (*Pods, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pods{cs: cs, cfg: cfg}
+	p := &Pods{cs: cs, cfg: cfg, nodes: nodes, wait: wait}
 	p.stream = p.exec
 	p.pods, p.Missing, err = startDaemonSet(ctx, cs, daemonSet(image, pull), nodes, wait)
 	return p, err
@@ -170,26 +193,69 @@ func pullPolicy(pull bool) corev1.PullPolicy {
 	return corev1.PullIfNotPresent
 }
 
-func daemonSet(image string, pull bool) *appsv1.DaemonSet {
-	var mounts []corev1.VolumeMount
-	var vols []corev1.Volume
-	dir := corev1.HostPathDirectory
-	for i, m := range Mounts {
-		name := fmt.Sprintf("host-%d", i)
-		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: m})
-		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: m, Type: &dir}}})
+// Mount gives the pods the node folders dirs too, at the same paths (a
+// host-local state folder the nodes' CNI configs name): the DaemonSet's
+// pods are replaced, and Mount returns once they run again.
+func (p *Pods) Mount(ctx context.Context, dirs []string) error {
+	dsc := p.cs.AppsV1().DaemonSets(Namespace)
+	ds, err := dsc.Get(ctx, DaemonSet, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("node access: %w", err)
 	}
-	return harnessDaemonSet(DaemonSet, Labels, corev1.PodSpec{
+	spec := &ds.Spec.Template.Spec
+	for _, d := range dirs {
+		// host-local makes its folder on a node's first pod: a node
+		// that has run none yet has none.
+		addMount(spec, d, corev1.HostPathDirectoryOrCreate)
+	}
+	ds, err = dsc.Update(ctx, ds, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("node access: mount %s: %w", strings.Join(dirs, ", "), err)
+	}
+	sel := metav1.FormatLabelSelector(ds.Spec.Selector)
+	return poll.Until(ctx, DaemonSet+" pods running with "+strings.Join(dirs, ", "), poll.Steady.For(p.wait), func(ctx context.Context) (bool, error) {
+		cur, err := dsc.Get(ctx, DaemonSet, metav1.GetOptions{})
+		if err != nil {
+			return poll.Not("%v", err)
+		}
+		if st := cur.Status; st.ObservedGeneration < ds.Generation || st.UpdatedNumberScheduled < st.DesiredNumberScheduled || st.NumberUnavailable > 0 {
+			return poll.Not("rollout: %d of %d pods updated, %d unavailable", st.UpdatedNumberScheduled, st.DesiredNumberScheduled, st.NumberUnavailable)
+		}
+		running, missing, err := find(ctx, p.cs, sel, p.nodes)
+		if err != nil {
+			return poll.Not("%v", err)
+		}
+		if len(missing) > 0 {
+			return poll.Not("no running pod on %d node(s)", len(missing))
+		}
+		p.pods, p.Missing = running, missing
+		return true, nil
+	})
+}
+
+// addMount mounts the node folder dir into spec's container at the same
+// path.
+func addMount(spec *corev1.PodSpec, dir string, t corev1.HostPathType) {
+	name := fmt.Sprintf("host-%d", len(spec.Volumes))
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &t}}})
+	c := &spec.Containers[0]
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: slices.Contains(readOnly, dir)})
+}
+
+func daemonSet(image string, pull bool) *appsv1.DaemonSet {
+	spec := corev1.PodSpec{
 		TerminationGracePeriodSeconds: new(int64(0)),
 		Containers: []corev1.Container{{
 			Name: container, Image: image, ImagePullPolicy: pullPolicy(pull),
 			// Idle until exec'd into; a TERM ends it at once.
 			Command:         []string{"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"},
 			SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(0))},
-			VolumeMounts:    mounts,
 		}},
-		Volumes: vols,
-	})
+	}
+	for _, m := range Mounts {
+		addMount(&spec, m, corev1.HostPathDirectory)
+	}
+	return harnessDaemonSet(DaemonSet, Labels, spec)
 }
 
 // harnessDaemonSet is a DaemonSet of the harness in Namespace, labelled

@@ -7,8 +7,8 @@ import (
 )
 
 // The DaemonSet takes no pod address (host network), runs on every node
-// (tolerates every taint), mounts only the CNI state, as a directory that
-// must exist, is labelled as the harness's, and stops at once.
+// (tolerates every taint), mounts only the CNI configs (read-only) and
+// state, as directories that must exist, is labelled as the harness's, and stops at once.
 func TestDaemonSetIsNarrowAndLabelled(t *testing.T) {
 	ds := daemonSet("kubegrace/fixture:x", false)
 	p := ds.Spec.Template.Spec
@@ -18,11 +18,19 @@ func TestDaemonSetIsNarrowAndLabelled(t *testing.T) {
 	if len(p.Tolerations) != 1 || p.Tolerations[0].Operator != corev1.TolerationOpExists || p.Tolerations[0].Key != "" {
 		t.Errorf("tolerations %+v: want one that tolerates every taint", p.Tolerations)
 	}
-	if len(p.Volumes) != 1 || p.Volumes[0].HostPath == nil || p.Volumes[0].HostPath.Path != "/var/lib/cni" || *p.Volumes[0].HostPath.Type != corev1.HostPathDirectory {
-		t.Errorf("volumes %+v: want /var/lib/cni only, as an existing directory", p.Volumes)
-	}
 	c := p.Containers[0]
-	if c.SecurityContext.Privileged != nil || c.VolumeMounts[0].MountPath != "/var/lib/cni" || c.ImagePullPolicy != corev1.PullIfNotPresent {
+	for i, want := range []struct {
+		path     string
+		readOnly bool
+	}{{"/etc/cni/net.d", true}, {"/var/lib/cni", false}} {
+		if len(p.Volumes) != 2 || p.Volumes[i].HostPath == nil || p.Volumes[i].HostPath.Path != want.path || *p.Volumes[i].HostPath.Type != corev1.HostPathDirectory {
+			t.Fatalf("volumes %+v: want the CNI configs and /var/lib/cni only, as existing directories", p.Volumes)
+		}
+		if m := c.VolumeMounts[i]; m.MountPath != want.path || m.ReadOnly != want.readOnly {
+			t.Errorf("mount %+v: want %s, read-only %v", m, want.path, want.readOnly)
+		}
+	}
+	if c.SecurityContext.Privileged != nil || c.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("container %+v", c)
 	}
 	if ds.Namespace != Namespace || ds.Labels["app.kubernetes.io/part-of"] != "kubegrace" || ds.Spec.Template.Labels["kubegrace.io/role"] != "node-access" {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegrace/kubegrace/harness/cluster"
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/scenario"
@@ -33,9 +34,14 @@ type Report struct {
 	Nodes string `json:"nodes"`
 	// PodCIDR is the nodes' pod address pools.
 	PodCIDR string `json:"pod_cidr"`
-	// IPAM is the network's address management, as its kube-system
-	// objects show it.
+	// IPAM is the network's address management: as the nodes' CNI
+	// configs say (WithNetworks), else as its kube-system objects hint.
 	IPAM string `json:"ipam"`
+	// Networks are the pod networks the nodes' runtimes use, read through
+	// node access (the CNI config file, plugins, IPAM, host-local's state
+	// folder and ranges), one line per distinct network with its nodes;
+	// and the nodes that could not be read, with why.
+	Networks []string `json:"networks,omitempty"`
 	// IPAMFamily is the IPAM where the IP reuse fault has a way of its own
 	// for it: fault.IPAMHostLocal, fault.IPAMCalico, fault.IPAMAWSVPC, or "".
 	IPAMFamily string `json:"ipam_family,omitempty"`
@@ -53,6 +59,10 @@ type Report struct {
 	Kernel string `json:"kernel"`
 	// Creates lists what the run would create on the cluster.
 	Creates []string `json:"creates,omitempty"`
+
+	nodeAccess string // Options.NodeAccess
+	fill       bool   // every node's pool can be filled
+	fillWhy    string // why not
 }
 
 // Options are what the run would do that the preflight cannot see in the
@@ -90,7 +100,7 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	case nodeaccess.ModeDocker:
 		r.NodeAccess = "yes: kind nodes in this host's Docker (docker exec)"
 	case nodeaccess.ModePods:
-		r.NodeAccess = fmt.Sprintf("yes: privileged node access pods (--allow-privileged): DaemonSet %s/%s, host network, the nodes' %s mounted", nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "))
+		r.NodeAccess = fmt.Sprintf("yes: privileged node access pods (--allow-privileged): DaemonSet %s/%s, host network, the nodes' %s mounted", nodeaccess.Namespace, nodeaccess.DaemonSet, nodeaccess.MountsText())
 	default:
 		r.NodeAccess = "no: the nodes are not kind nodes of this host; --allow-privileged would let the harness run a node access DaemonSet"
 	}
@@ -110,24 +120,67 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	default:
 		r.Images = "cannot be loaded into the nodes (not this host's kind nodes): give --image-registry"
 	}
-	switch fill, why := fillable(nodes.Items); {
-	case family == fault.IPAMAWSVPC:
-		cd := fault.AWSCooldown
-		if cooldown > 0 {
-			cd = time.Duration(cooldown) * time.Second
-		}
-		r.IPReuse = fmt.Sprintf("AWS VPC CNI cooldown: fillers hold the node's other addresses while the victim's cools down (%s), then it is the only free one", cd)
-	case family == fault.IPAMCalico:
-		r.IPReuse = "Calico's ipAddrs annotation: the new pod asks Calico IPAM for the victim's address (no node access, no filling)"
-	case family == fault.IPAMHostLocal && o.NodeAccess != "":
-		r.IPReuse = "host-local state, steered on the node (about a second)"
-	case fill:
-		r.IPReuse = "pool exhaustion (pause pods fill the node's pool; about 20 s)"
-	default:
-		r.IPReuse = "none: " + why + "; scenarios with an IP-reuse fault are inconclusive here"
-	}
+	r.nodeAccess = o.NodeAccess
+	r.fill, r.fillWhy = fillable(nodes.Items)
+	r.IPReuse = r.reuse(false)
 	r.Creates = creates(specs, o.NodeAccess == nodeaccess.ModePods)
 	return r, nil
+}
+
+// reuse says how the IP reuse fault can force a reuse here. read: the
+// family comes from the nodes' CNI configs, so host-local can be steered.
+func (r Report) reuse(read bool) string {
+	switch family := r.IPAMFamily; {
+	case family == fault.IPAMAWSVPC:
+		cd := fault.AWSCooldown
+		if r.IPCooldownSeconds > 0 {
+			cd = time.Duration(r.IPCooldownSeconds) * time.Second
+		}
+		return fmt.Sprintf("AWS VPC CNI cooldown: fillers hold the node's other addresses while the victim's cools down (%s), then it is the only free one", cd)
+	case family == fault.IPAMCalico:
+		return "Calico's ipAddrs annotation: the new pod asks Calico IPAM for the victim's address (no node access, no filling)"
+	case family == fault.IPAMHostLocal && read:
+		return "host-local state, steered on the node (its CNI config names the state folder; host-local's own allocator checks the steering)"
+	case family == fault.IPAMHostLocal && r.nodeAccess != "":
+		return "host-local state, steered on the node, once its CNI config is read there"
+	case r.fill:
+		return "pool exhaustion (pause pods fill the node's pool; about 20 s)"
+	}
+	return "none: " + r.fillWhy + "; scenarios with an IP-reuse fault are inconclusive here"
+}
+
+// WithNetworks is r with what the nodes' CNI configs say (nets, read
+// through node access; unread: the nodes that could not be read, and
+// why): they, not kube-system's DaemonSet names, decide the IPAM where
+// every node was read and all agree.
+func (r Report) WithNetworks(nets map[string]cni.Network, unread map[string]string) Report {
+	byNet := map[string][]string{}
+	families := map[string]bool{}
+	var ipams []string
+	for node, n := range nets {
+		byNet[n.String()] = append(byNet[n.String()], node)
+		families[n.Family()] = true
+		ipams = append(ipams, n.IPAM)
+	}
+	r.Networks = nil
+	for desc, nodes := range byNet {
+		slices.Sort(nodes)
+		r.Networks = append(r.Networks, fmt.Sprintf("%s on %s", desc, strings.Join(nodes, ", ")))
+	}
+	for node, why := range unread {
+		r.Networks = append(r.Networks, fmt.Sprintf("node %s not read: %s", node, why))
+	}
+	slices.Sort(r.Networks)
+	if len(nets) == 0 || len(unread) > 0 || len(families) != 1 {
+		return r
+	}
+	for f := range families {
+		r.IPAMFamily = f
+	}
+	slices.Sort(ipams)
+	r.IPAM = fmt.Sprintf("%s (the nodes' CNI configs)", slices.Compact(ipams)[0])
+	r.IPReuse = r.reuse(true)
+	return r
 }
 
 // String is the report as lines for a terminal.
@@ -137,6 +190,9 @@ func (r Report) String() string {
 	for _, kv := range [][2]string{{"nodes", r.Nodes}, {"pod CIDR", r.PodCIDR}, {"IPAM", r.IPAM}, {"IP reuse", r.IPReuse},
 		{"node access", r.NodeAccess}, {"images", r.Images}, {"kernel observer", r.Kernel}} {
 		fmt.Fprintf(&b, "  %-16s %s\n", kv[0]+":", kv[1])
+	}
+	for _, n := range r.Networks {
+		fmt.Fprintf(&b, "  %-16s %s\n", "pod network:", n)
 	}
 	if len(r.Creates) > 0 {
 		fmt.Fprintf(&b, "  %-16s %s\n", "would create:", r.Creates[0])
@@ -234,7 +290,7 @@ func creates(specs []scenario.Spec, accessPods bool) []string {
 	var out []string
 	if accessPods {
 		out = append(out, fmt.Sprintf("namespace %s: DaemonSet %s, a pod per node, privileged (host network; the nodes' %s mounted, as root), labelled %s",
-			nodeaccess.Namespace, nodeaccess.DaemonSet, strings.Join(nodeaccess.Mounts, ", "), labelText(nodeaccess.Labels)),
+			nodeaccess.Namespace, nodeaccess.DaemonSet, nodeaccess.MountsText(), labelText(nodeaccess.Labels)),
 			fmt.Sprintf("namespace %s: DaemonSet %s, a pod per node, privileged (host PID namespace and network; a tracefs instance), labelled %s (unless --kernel off)",
 				nodeaccess.Namespace, nodeaccess.AgentDaemonSet, labelText(nodeaccess.AgentLabels)))
 	}

@@ -14,7 +14,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/fault"
+	"github.com/kubegrace/kubegrace/harness/nodeaccess"
 	"github.com/kubegrace/kubegrace/harness/scenario"
 )
 
@@ -45,7 +47,7 @@ func TestCreates(t *testing.T) {
 		t.Errorf("without node access pods: %q", plain)
 	}
 	priv := creates(specs, true)
-	if len(priv) != 4 || !strings.HasPrefix(priv[1], "namespace kubegrace-system: DaemonSet kubegrace-kernel-observer, a pod per node, privileged (host PID namespace and network") || priv[0] != "namespace kubegrace-system: DaemonSet kubegrace-node-access, a pod per node, privileged (host network; the nodes' /var/lib/cni mounted, as root), labelled app.kubernetes.io/part-of=kubegrace,kubegrace.io/role=node-access" {
+	if len(priv) != 4 || !strings.HasPrefix(priv[1], "namespace kubegrace-system: DaemonSet kubegrace-kernel-observer, a pod per node, privileged (host PID namespace and network") || priv[0] != "namespace kubegrace-system: DaemonSet kubegrace-node-access, a pod per node, privileged (host network; the nodes' /etc/cni/net.d (read-only), /var/lib/cni mounted, as root), labelled app.kubernetes.io/part-of=kubegrace,kubegrace.io/role=node-access" {
 		t.Errorf("with node access pods: %q", priv)
 	}
 }
@@ -84,5 +86,32 @@ func TestIPAMOf(t *testing.T) {
 	})
 	if ipam, family, _ := ipamOf(context.Background(), denied); family != "" || !strings.Contains(ipam, "cannot read kube-system") {
 		t.Errorf("forbidden: %q, family %q", ipam, family)
+	}
+}
+
+// The nodes' CNI configs, once read through node access, decide the IPAM
+// over kube-system's names (a Canal cluster's calico-node DaemonSet would
+// say Calico IPAM; its conflist says host-local), and are listed with
+// their nodes; a node not read leaves the hint standing, and says why.
+func TestWithNetworks(t *testing.T) {
+	canal, err := cni.Parse("/etc/cni/net.d/10-canal.conflist", []byte(`{"name": "k8s-pod-network", "cniVersion": "0.3.1", "plugins": [{"type": "calico", "ipam": {"type": "host-local", "subnet": "usePodCidr"}}, {"type": "portmap"}]}`), "10.244.1.0/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hinted := Report{IPAM: "Calico IPAM (DaemonSet kube-system/calico-node)", IPAMFamily: fault.IPAMCalico, nodeAccess: nodeaccess.ModePods}
+	hinted.IPReuse = hinted.reuse(false)
+	r := hinted.WithNetworks(map[string]cni.Network{"a": canal, "b": canal}, nil)
+	if r.IPAMFamily != fault.IPAMHostLocal || !strings.HasPrefix(r.IPAM, "host-local (the nodes' CNI configs)") || !strings.HasPrefix(r.IPReuse, "host-local state, steered on the node") {
+		t.Errorf("read: %+v", r)
+	}
+	if len(r.Networks) != 1 || !strings.Contains(r.Networks[0], "state in /var/lib/cni/networks/k8s-pod-network") || !strings.HasSuffix(r.Networks[0], " on a, b") {
+		t.Errorf("networks %q", r.Networks)
+	}
+	part := hinted.WithNetworks(map[string]cni.Network{"a": canal}, map[string]string{"b": "no node access there"})
+	if part.IPAMFamily != fault.IPAMCalico || len(part.Networks) != 2 || part.Networks[1] != "node b not read: no node access there" {
+		t.Errorf("partly read: %+v", part)
+	}
+	if s := r.String(); !strings.Contains(s, "pod network:") {
+		t.Errorf("String() does not list the networks:\n%s", s)
 	}
 }

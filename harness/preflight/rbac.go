@@ -15,7 +15,8 @@ import (
 // kube-system's kubegrace-cni ConfigMap and DaemonSets (the IPAM).
 //
 // With privileged, it adds what node access pods need (--allow-privileged):
-// creating their DaemonSet and exec into its pods.
+// creating their DaemonSet, adding a host-local state folder to it (get,
+// update), and exec into its pods.
 func RunnerRole(name string, privileged bool) *rbacv1.ClusterRole {
 	r := &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
@@ -33,7 +34,7 @@ func RunnerRole(name string, privileged bool) *rbacv1.ClusterRole {
 	}
 	if privileged {
 		r.Rules = append(r.Rules,
-			rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"}, Verbs: []string{"create"}},
+			rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"}, Verbs: []string{"create", "get", "update"}},
 			rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"create", "get"}})
 	}
 	return r

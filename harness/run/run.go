@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/klient"
 
+	"github.com/kubegrace/kubegrace/harness/cni"
 	"github.com/kubegrace/kubegrace/harness/consul"
 	"github.com/kubegrace/kubegrace/harness/fault"
 	"github.com/kubegrace/kubegrace/harness/observe"
@@ -53,6 +54,9 @@ type Runner struct {
 	// of their own for it, and its IP cooldown (fault.Env).
 	IPAM       string
 	IPCooldown time.Duration
+	// Networks are the nodes' pod networks as their runtimes use them
+	// (fault.Env).
+	Networks map[string]cni.Network
 	// Durations, if set, are scenarios' measured wall times (by name) from
 	// earlier runs: RunAll starts the longest first, by these where known,
 	// else by Spec.Estimate.

@@ -222,7 +222,7 @@ func callerName(i int, service string) string { return fmt.Sprintf("caller-%d-%s
 // fault.Inject.
 func injectFaults(ctx context.Context, s *State) error {
 	env := &fault.Env{Clientset: s.Clientset, Namespace: s.Namespace, NodeExec: s.Runner.NodeExec, PauseImage: s.Runner.Images.Pause, Logf: s.Logf,
-		IPAM: s.Runner.IPAM, IPCooldown: s.Runner.IPCooldown,
+		IPAM: s.Runner.IPAM, IPCooldown: s.Runner.IPCooldown, Networks: s.Runner.Networks,
 		DeleteRequested: func(pod string) {
 			s.Rec.Record(time.Now(), timeline.Event{Source: timeline.SourceHarness, Kind: timeline.HarnessDeleteRequested, Scenario: s.Spec.Name, Pod: pod})
 		}}
