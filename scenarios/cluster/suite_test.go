@@ -66,6 +66,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	Expect(err).NotTo(HaveOccurred())
 	c, img = prepared.Cluster, prepared.Images
+	// The registry is built here, on the set-up's deadline: built inside
+	// the existing-cluster specs, a cold build (about 2 min on a fresh
+	// machine) ran out their first spec's time before its cluster existed.
+	out, err := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "build-registry.sh")).CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "hack/build-registry.sh: %s", out)
 }, NodeTimeout(80*time.Minute))
 
 var _ = Describe("kind substrate", Label("kind", "cluster"), Ordered, func() {
