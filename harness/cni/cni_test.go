@@ -2,6 +2,8 @@ package cni
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -61,5 +63,33 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := Parse("/etc/cni/net.d/10-x.conflist", []byte(`{"name": "x", "plugins": [{"type": "ptp", "ipam": {"type": "host-local"}}]}`), ""); err == nil {
 		t.Error("host-local without ranges must be refused")
+	}
+}
+
+// The projects' own configs, copied from their source with only their
+// placeholders filled (testdata/SOURCES.md names each file's origin).
+func TestParseTheProjectsConfigs(t *testing.T) {
+	for file, want := range map[string]struct{ family, state string }{
+		"kindnetd.conflist":    {FamilyHostLocal, "/run/cni-ipam-state/kindnet"},
+		"calico.conflist":      {FamilyCalico, ""},
+		"canal.conflist":       {FamilyHostLocal, "/var/lib/cni/networks/k8s-pod-network"},
+		"flannel.conflist":     {FamilyHostLocal, "/var/lib/cni/networks/cbr0"},
+		"aws-vpc-cni.conflist": {FamilyAWSVPC, ""},
+		"gke-ptp.conflist":     {FamilyHostLocal, ""},
+		"cilium.conflist":      {"", ""},
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := Parse("/etc/cni/net.d/"+file, data, "10.244.1.0/24")
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		if n.Family() != want.family || (want.state != "" && n.StateDir != want.state) || (want.family == FamilyHostLocal && n.StateDir == "") {
+			t.Errorf("%s: %s; want family %q, state %q", file, n, want.family, want.state)
+		}
+		t.Logf("%s: %s", file, n)
 	}
 }
