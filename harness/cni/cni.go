@@ -10,6 +10,7 @@
 package cni
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -140,8 +141,8 @@ func Parse(file string, data []byte, podCIDR string) (Network, error) {
 		if ipam == nil {
 			continue
 		}
-		n.IPAM = ipam.Type
-		if ipam.Type == IPAMHostLocal {
+		n.IPAM = ipam.typ
+		if ipam.typ == IPAMHostLocal {
 			if err := n.hostLocal(list, ipam.raw, podCIDR); err != nil {
 				return n, fmt.Errorf("CNI config %s: host-local: %w", file, err)
 			}
@@ -153,8 +154,8 @@ func Parse(file string, data []byte, podCIDR string) (Network, error) {
 
 // ipamBlock is a plugin's ipam type with its raw block.
 type ipamBlock struct {
-	Type string
-	raw  map[string]any
+	typ string
+	raw map[string]any
 }
 
 // ipamOf is the IPAM a plugin uses: its ipam block; flannel's, which it
@@ -170,13 +171,13 @@ func ipamOf(p *libcni.PluginConfig) (*ipamBlock, error) {
 	switch {
 	case conf.IPAM != nil:
 		t, _ := conf.IPAM["type"].(string)
-		return &ipamBlock{Type: t, raw: conf.IPAM}, nil
+		return &ipamBlock{typ: t, raw: conf.IPAM}, nil
 	case p.Network.Type == pluginFlannel:
 		// flannel's plugin delegates with "ipam": {"type": "host-local",
 		// "ranges": [[{"subnet": <the node's flannel subnet>}]]}.
-		return &ipamBlock{Type: IPAMHostLocal, raw: map[string]any{"type": IPAMHostLocal, "subnet": usePodCIDR}}, nil
+		return &ipamBlock{typ: IPAMHostLocal, raw: map[string]any{"type": IPAMHostLocal, "subnet": usePodCIDR}}, nil
 	case p.Network.Type == IPAMAWSVPC:
-		return &ipamBlock{Type: IPAMAWSVPC}, nil
+		return &ipamBlock{typ: IPAMAWSVPC}, nil
 	}
 	return nil, nil
 }
@@ -186,11 +187,14 @@ func ipamOf(p *libcni.PluginConfig) (*ipamBlock, error) {
 // and "ranges" alike, with its defaults for rangeStart, rangeEnd and the
 // gateway).
 func (n *Network) hostLocal(list *libcni.NetworkConfigList, ipam map[string]any, podCIDR string) error {
-	ipam = substitutePodCIDR(ipam, podCIDR)
 	raw, err := json.Marshal(map[string]any{"name": list.Name, "cniVersion": list.CNIVersion, "ipam": ipam})
 	if err != nil {
 		return err
 	}
+	// "usePodCidr" stands for the node's pod CIDR, as Calico's CNI plugin
+	// substitutes it before calling host-local.
+	podCIDRJSON, _ := json.Marshal(podCIDR)
+	raw = bytes.ReplaceAll(raw, []byte(`"`+usePodCIDR+`"`), podCIDRJSON)
 	conf, _, err := allocator.LoadIPAMConfig(raw, "")
 	if err != nil {
 		return err
@@ -209,40 +213,6 @@ func (n *Network) hostLocal(list *libcni.NetworkConfigList, ipam map[string]any,
 		n.Ranges = append(n.Ranges, strings.Join(rs, ","))
 	}
 	return nil
-}
-
-// substitutePodCIDR writes the node's pod CIDR where a config asks for it
-// ("usePodCidr", as Calico's CNI plugin substitutes before calling
-// host-local).
-func substitutePodCIDR(ipam map[string]any, podCIDR string) map[string]any {
-	out := map[string]any{}
-	for k, v := range ipam {
-		out[k] = v
-	}
-	if s, _ := out["subnet"].(string); s == usePodCIDR {
-		out["subnet"] = podCIDR
-	}
-	if sets, ok := out["ranges"].([]any); ok {
-		var ns []any
-		for _, set := range sets {
-			rs, _ := set.([]any)
-			var nrs []any
-			for _, r := range rs {
-				m, _ := r.(map[string]any)
-				nm := map[string]any{}
-				for k, v := range m {
-					nm[k] = v
-				}
-				if s, _ := nm["subnet"].(string); s == usePodCIDR {
-					nm["subnet"] = podCIDR
-				}
-				nrs = append(nrs, nm)
-			}
-			ns = append(ns, nrs)
-		}
-		out["ranges"] = ns
-	}
-	return out
 }
 
 // Exec runs a command on a node and returns its output.

@@ -77,13 +77,11 @@ func (h *realHostLocal) held() []string {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var out []string
+	var names []string
 	for _, e := range es {
-		if n := e.Name(); n != "lock" && !strings.HasPrefix(n, LastReservedPrefix) {
-			out = append(out, n)
-		}
+		names = append(names, e.Name())
 	}
-	return out
+	return Held(names)
 }
 
 // steer plans the steering onto addr and writes it as the fault does on

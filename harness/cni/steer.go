@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ip"
 	"github.com/containernetworking/plugins/plugins/ipam/host-local/backend/allocator"
@@ -18,6 +19,18 @@ import (
 // LastReservedPrefix names host-local's per-range-set cursor files
 // (last_reserved_ip.<index of the range set>) in its state folder.
 const LastReservedPrefix = "last_reserved_ip."
+
+// Held are the addresses among the names of host-local's state folder
+// (a file per address held; its cursors and lock are not addresses).
+func Held(names []string) []string {
+	var held []string
+	for _, f := range names {
+		if f != "lock" && !strings.HasPrefix(f, LastReservedPrefix) {
+			held = append(held, f)
+		}
+	}
+	return held
+}
 
 // Steering is how to make host-local hand out an address next: write
 // Last into File (under the state folder's Lock).

@@ -72,20 +72,13 @@ func (r *reuse) planSteering(ctx context.Context) error {
 	return nil
 }
 
-// held lists the addresses host-local's state folder holds (a file per
-// address; its cursors and lock are not addresses).
+// held lists the addresses host-local's state folder on the node holds.
 func (r *reuse) held(ctx context.Context, n cni.Network) ([]string, error) {
 	out, err := r.env.NodeExec(ctx, r.node, "ls", "-1A", n.StateDir)
 	if err != nil {
 		return nil, fmt.Errorf("list host-local's state %s on %s: %w", n.StateDir, r.node, err)
 	}
-	var held []string
-	for _, f := range strings.Fields(out) {
-		if f != "lock" && !strings.HasPrefix(f, cni.LastReservedPrefix) {
-			held = append(held, f)
-		}
-	}
-	return held, nil
+	return cni.Held(strings.Fields(out)), nil
 }
 
 // steer waits until host-local has released the victim's address (its
