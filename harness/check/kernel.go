@@ -452,7 +452,7 @@ func ShutdownWindow(tl timeline.Timeline, ctx Context) []Verdict {
 		if !ok {
 			return -1, fmt.Sprintf("kernel: %s got %s at %s and had not ended when the timeline ends", v.app, v.stop, fmtAt(start.At))
 		}
-		return Milliseconds(end - start.At), fmt.Sprintf("kernel: %s had %s from %s (queued at %s, %s) to its end (%s)", v.app, fmtMS(end-start.At), v.stop, fmtAt(start.At), dequeue, how)
+		return Milliseconds(end - start.At), fmt.Sprintf("kernel: %s had %s from %s (queued at %s, %s) to its end (%s)%s", v.app, fmtMS(end-start.At), v.stop, fmtAt(start.At), dequeue, how, v.during(start.At, end))
 	})
 }
 
@@ -567,4 +567,41 @@ func KernelApp(tl timeline.Timeline, ctx Context, podName string) (app, init str
 		init = v.init.String()
 	}
 	return v.app.String(), init, true
+}
+
+// during says what the other processes of the app's container did while its
+// window [from, to] was open: signals sent to them (by whom), how long a
+// stop signal waited on their queue before they ran it, their exits. This is
+// why a window is long: nginx's master, for one, waits for its workers and
+// SIGKILLs those still alive 3.15 s after its terminate command (its
+// 50+100+...+1600 ms timer ladder); a stop signal dequeued late says the
+// process was not run for that long.
+func (v kernelView) during(from, to time.Duration) string {
+	var said []string
+	for _, p := range v.k.procs {
+		if p == v.app || p.container != v.app.container || !p.alive(from, to) {
+			continue
+		}
+		var parts []string
+		for _, e := range p.sent {
+			if e.At < from || e.At > to || e.Result == timeline.ResultIgnored {
+				continue
+			}
+			what := fmt.Sprintf("%s from %s at +%s", e.Signal, sender(e), fmtMS(e.At-from))
+			if d, ok := firstSignal(p.dequeued, e.Signal, e.At); ok && d.At <= to && d.At-e.At >= time.Millisecond {
+				what += fmt.Sprintf(" (dequeued %s later)", fmtMS(d.At-e.At))
+			}
+			parts = append(parts, what)
+		}
+		if p.end != nil && *p.end <= to {
+			parts = append(parts, "exited at +"+fmtMS(*p.end-from))
+		}
+		if len(parts) > 0 {
+			said = append(said, p.String()+": "+strings.Join(first(parts, 4), ", "))
+		}
+	}
+	if len(said) == 0 {
+		return ""
+	}
+	return "; meanwhile " + strings.Join(first(said, 4), "; ")
 }

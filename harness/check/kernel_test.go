@@ -379,3 +379,38 @@ func TestNamedAppProcessNeverSeen(t *testing.T) {
 		t.Errorf("%+v", v)
 	}
 }
+
+// A long window says why: nginx's master (PID 1, exec) passes the terminate
+// command to its worker over a socket, and SIGKILLs a worker still alive
+// 3.15 s later (nginx 1.22.1 in the runtime image, worker stopped: the
+// master exited 3196 ms after the TERM). The timings are that run's.
+func TestShutdownWindowSaysWhatTheOthersDid(t *testing.T) {
+	b := &kt{pod: "web-1"}
+	b.podLife(1000, 5900, 0)
+	b.proc(10, 400, 1, "nginx").add(11, timeline.Event{Kind: timeline.KernelStart, HostPID: 401, PID: 7, Comm: "nginx"})
+	b.signal(2700, 400, 1, "nginx", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.1, 400, 1, "nginx", "SIGTERM", timeline.HandlerCaught)
+	b.signal(5850, 401, 7, "nginx", "SIGKILL", "nginx", timeline.ResultDelivered).dequeue(5850.2, 401, 7, "nginx", "SIGKILL", timeline.HandlerDefault)
+	b.exit(5850.5, 401, 7, "nginx").exit(5896, 400, 1, "nginx")
+	vs := All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true, AppProcess: map[string]string{"orders": "nginx"}})
+	w := verdictOf(t, vs, NameShutdownWindow, "web-1")
+	if w.Value != 3196 || !strings.Contains(w.Message, "meanwhile nginx (PID 7): SIGKILL from nginx at +3150 ms, exited at +3150.5 ms") {
+		t.Errorf("shutdown_window %+v", w)
+	}
+
+	// tini -g: the TERM reaches bash and the app at once; bash ran it 1.4 s
+	// later (not scheduled), and its end ended tini and the app.
+	b = &kt{pod: "orders-4"}
+	b.podLife(1000, 4200, 143)
+	b.proc(10, 500, 1, "tini").proc(11, 501, 7, "bash").proc(12, 502, 8, "fixture")
+	b.signal(2700, 500, 1, "tini", "SIGTERM", "runc", timeline.ResultDelivered).dequeue(2700.1, 500, 1, "tini", "SIGTERM", timeline.HandlerCaught)
+	b.signal(2700.3, 501, 7, "bash", "SIGTERM", "tini", timeline.ResultDelivered).signal(2700.3, 502, 8, "fixture", "SIGTERM", "tini", timeline.ResultDelivered)
+	b.dequeue(4100, 501, 7, "bash", "SIGTERM", timeline.HandlerDefault).exit(4100.5, 501, 7, "bash").exit(4101, 500, 1, "tini")
+	b.signal(4101.2, 502, 8, "fixture", "SIGKILL", timeline.SenderKernel, timeline.ResultDelivered).exit(4101.5, 502, 8, "fixture")
+	vs = All(timeline.Timeline{Events: b.ev}, Context{Scenario: "s", Kernel: true})
+	w = verdictOf(t, vs, NameShutdownWindow, "orders-4")
+	for _, want := range []string{"SIGKILL from the kernel", "bash (PID 7): SIGTERM from tini at +0 ms (dequeued 1399.7 ms later), exited at +1400.2 ms", "tini (PID 1): exited at +1400.7 ms"} {
+		if !strings.Contains(w.Message, want) {
+			t.Errorf("shutdown_window message lacks %q: %s", want, w.Message)
+		}
+	}
+}
