@@ -574,7 +574,7 @@ func KernelApp(tl timeline.Timeline, ctx Context, podName string) (app, init str
 // stop signal waited on their queue before they ran it, their exits. This is
 // why a window is long: nginx's master, for one, waits for its workers and
 // SIGKILLs those still alive 3.15 s after its terminate command (its
-// 50+100+...+1600 ms timer ladder); a stop signal dequeued late says the
+// timer doubling from 50 ms); a stop signal dequeued late says the
 // process was not run for that long.
 func (v kernelView) during(from, to time.Duration) string {
 	var said []string
