@@ -3,8 +3,6 @@ package consul
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -12,22 +10,32 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/e2e-framework/klient"
-	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 
 	"github.com/kubegrace/kubegrace/harness/labels"
+	"github.com/kubegrace/kubegrace/harness/poll"
 )
 
-// InCluster is a Consul server running in the kind cluster. Apps in pods
-// reach it at ServiceAddr (cluster DNS); the harness process reaches it at
-// HostAddr (a NodePort on a node's address, which a Linux docker host can
-// route to).
+// InCluster is a Consul server running in the cluster. Apps in pods reach
+// it at ServiceAddr (cluster DNS); the harness process reaches it at Addr,
+// the local end of a port-forward through the API server (Tunnel says why).
 type InCluster struct {
 	Namespace   string
 	ServiceAddr string // consul.<ns>.svc.cluster.local:8500
-	HostAddr    string // <node ip>:<node port>
+	Addr        string // 127.0.0.1:<port>, Tunnel's local end
 	Client      *api.Client
+	Tunnel      *Tunnel
+}
+
+// Close ends the harness's tunnel to the server (the server itself goes
+// with its namespace).
+func (c *InCluster) Close() {
+	if c != nil && c.Tunnel != nil {
+		c.Tunnel.Close()
+	}
 }
 
 // DeployOptions configure Deploy.
@@ -41,8 +49,10 @@ type DeployOptions struct {
 }
 
 // Deploy starts a single Consul server (dev mode: in-memory, its own
-// leader) in its own namespace, exposes it through a Service, and waits for
-// the real readiness signal: a known leader, asked through HostAddr. The
+// leader) in its own namespace, exposes it to pods through a ClusterIP
+// Service, forwards a local port to it through the API server once it is
+// ready, and waits for the real readiness signal: a known leader, asked
+// through that tunnel. The
 // server runs every registered HTTP check from inside the cluster, as
 // Consul agents do in the incident. Deleting the namespace removes it (a
 // run deploys it into the scenario's own).
@@ -68,7 +78,6 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "consul", Namespace: opts.Namespace, Labels: labels},
 		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeNodePort,
 			Selector: labels,
 			Ports:    []corev1.ServicePort{{Name: "http", Port: 8500, TargetPort: intstr.FromInt32(8500)}},
 		},
@@ -106,25 +115,28 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 	if err := r.Create(ctx, dep); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create consul deployment: %w", err)
 	}
-	if err := r.Get(ctx, "consul", opts.Namespace, svc); err != nil {
-		return nil, fmt.Errorf("get consul service: %w", err)
-	}
-	nodeIP, err := firstNodeIP(ctx, r)
+	cs, err := kubernetes.NewForConfig(kc.RESTConfig())
 	if err != nil {
 		return nil, err
 	}
-	ic := &InCluster{
-		Namespace:   opts.Namespace,
-		ServiceAddr: ServiceAddr(opts.Namespace),
-		HostAddr:    net.JoinHostPort(nodeIP, strconv.Itoa(int(svc.Spec.Ports[0].NodePort))),
+	var pod string
+	sel := k8slabels.SelectorFromSet(labels).String()
+	if err := poll.Until(ctx, "consul pod ready in "+opts.Namespace, poll.Quick.For(opts.Timeout), poll.PodReady(cs, opts.Namespace, sel, &pod)); err != nil {
+		return nil, fmt.Errorf("consul in namespace %s (image %s): %w", opts.Namespace, opts.Image, err)
 	}
+	t, err := Forward(ctx, kc.RESTConfig(), opts.Namespace, pod, 8500)
+	if err != nil {
+		return nil, err
+	}
+	ic := &InCluster{Namespace: opts.Namespace, ServiceAddr: ServiceAddr(opts.Namespace), Addr: t.Addr, Tunnel: t}
 	cfg := api.DefaultConfig()
-	cfg.Address = ic.HostAddr
+	cfg.Address = ic.Addr
 	if ic.Client, err = api.NewClient(cfg); err != nil {
-		return nil, fmt.Errorf("consul client for %s: %w", ic.HostAddr, err)
+		ic.Close()
+		return nil, fmt.Errorf("consul client for %s: %w", ic.Addr, err)
 	}
 	if err := WaitForLeader(ctx, ic.Client, opts.Timeout); err != nil {
-		return ic, fmt.Errorf("consul in namespace %s (image %s) at %s: %w", opts.Namespace, opts.Image, ic.HostAddr, err)
+		return ic, fmt.Errorf("consul in namespace %s (image %s), pod %s through the API server: %w", opts.Namespace, opts.Image, pod, err)
 	}
 	return ic, nil
 }
@@ -132,18 +144,3 @@ func Deploy(ctx context.Context, kc klient.Client, opts DeployOptions) (*InClust
 // ServiceAddr is where pods reach the Consul that Deploy starts in ns; it
 // is known before Deploy runs, so apps can be started alongside Consul.
 func ServiceAddr(ns string) string { return fmt.Sprintf("consul.%s.svc.cluster.local:8500", ns) }
-
-func firstNodeIP(ctx context.Context, r *resources.Resources) (string, error) {
-	var nodes corev1.NodeList
-	if err := r.List(ctx, &nodes); err != nil {
-		return "", fmt.Errorf("list nodes: %w", err)
-	}
-	for _, n := range nodes.Items {
-		for _, a := range n.Status.Addresses {
-			if a.Type == corev1.NodeInternalIP {
-				return a.Address, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("no node has an InternalIP")
-}

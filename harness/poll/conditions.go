@@ -2,6 +2,7 @@ package poll
 
 import (
 	"context"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -148,5 +149,33 @@ func PodsAddressed(cs kubernetes.Interface, ns, selector string, want int) Condi
 			return Not("%d of %d pods", live, want)
 		}
 		return true, nil
+	}
+}
+
+// PodReady holds once a live pod matching selector is Ready, and stores
+// its name in *name: a tunnel to a pod needs one whose app listens.
+func PodReady(cs kubernetes.Interface, ns, selector string, name *string) Condition {
+	return func(ctx context.Context) (bool, error) {
+		l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return Not("list pods: %v", err)
+		}
+		seen := []string{}
+		for _, p := range l.Items {
+			if p.DeletionTimestamp != nil {
+				continue
+			}
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					*name = p.Name
+					return true, nil
+				}
+			}
+			seen = append(seen, p.Name+" "+string(p.Status.Phase))
+		}
+		if len(seen) == 0 {
+			return Not("no pod matches %s yet", selector)
+		}
+		return Not("no pod ready yet: %s", strings.Join(seen, ", "))
 	}
 }

@@ -295,7 +295,7 @@ func creates(specs []scenario.Spec, accessPods bool) []string {
 				nodeaccess.Namespace, nodeaccess.AgentDaemonSet, labelText(nodeaccess.AgentLabels)))
 	}
 	for _, s := range specs {
-		what := []string{"Consul (a Deployment and a NodePort Service)"}
+		what := []string{"Consul (a Deployment and a ClusterIP Service; the harness reaches it by port-forward through the API server)"}
 		for _, svc := range s.Services {
 			what = append(what, fmt.Sprintf("Deployment %s (%d)", svc.Name, max(svc.Replicas, 1)))
 		}

@@ -12,7 +12,8 @@ import (
 // scenarios' own, kg-<name>, created and deleted by the run, so the rights
 // on what is in them cannot be narrowed to a namespace ahead of time.)
 // Cluster-wide, it reads nodes (the preflight, pinning, the pod pools) and
-// kube-system's kubegrace-cni ConfigMap and DaemonSets (the IPAM).
+// kube-system's kubegrace-cni ConfigMap and DaemonSets (the IPAM). It
+// port-forwards to the scenarios' Consul pods.
 //
 // With privileged, it adds what node access pods need (--allow-privileged):
 // creating their DaemonSet, adding a host-local state folder to it (get,
@@ -26,6 +27,9 @@ func RunnerRole(name string, privileged bool) *rbacv1.ClusterRole {
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "create", "delete"}},
 			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete", "deletecollection"}},
 			{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+			// The harness reaches each scenario's Consul through the API
+			// server: POST (SPDY) is create, a WebSocket upgrade is a GET.
+			{APIGroups: []string{""}, Resources: []string{"pods/portforward"}, Verbs: []string{"create", "get"}},
 			{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "create"}},
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch", "create", "update"}},

@@ -108,6 +108,16 @@ func deployConsul(ctx context.Context, s *State) error {
 	s.Logf("deploying Consul, then %d service(s), in namespace %s", len(s.Spec.Services), s.Namespace)
 	c, err := consul.Deploy(ctx, s.Runner.Client, consul.DeployOptions{Namespace: s.Namespace, Image: s.Runner.Images.Consul, NodeSelector: s.nodeSelector()})
 	s.Consul = c
+	if c != nil {
+		// Registered before the Consul observer's stop, so it runs after it.
+		s.OnTeardown("close the tunnel to Consul", func(context.Context) error {
+			if n, last := c.Tunnel.Reforwards(); n > 0 {
+				s.Logf("the tunnel to Consul was re-opened %d time(s); last break: %v", n, last)
+			}
+			c.Close()
+			return nil
+		})
+	}
 	return err
 }
 
