@@ -192,9 +192,13 @@ func (f PodDelete) Inject(ctx context.Context, env *Env) (Outcome, error) {
 	return Outcome{Detail: fmt.Sprintf("pod %s (%s)", p.Name, p.Status.PodIP)}, waitGone(ctx, env, p)
 }
 
-// PodKill SIGKILLs a pod's app container on its node (crictl stop
-// --timeout 0), as an OOM kill or crash would: no SIGTERM, no shutdown hook.
-// The pod stays and the kubelet restarts the container.
+// PodKill SIGKILLs a pod's app container on its node, as an OOM kill or
+// crash would: no SIGTERM, no shutdown hook. The pod stays and the kubelet
+// restarts the container. The kill goes to the container's init, found in
+// the node's /proc (killInit): the kernel then ends every process of its
+// PID namespace, as the runtime's own stop with no timeout does. No
+// runtime CLI is needed: the node access pods' image has none, and no CRI
+// socket is mounted.
 type PodKill struct {
 	Service string
 	Index   int
@@ -211,21 +215,49 @@ func (f PodKill) Inject(ctx context.Context, env *Env) (Outcome, error) {
 	}
 	var id string
 	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == workload.AppContainer {
+		if cs.Name == workload.AppContainer && cs.State.Running != nil {
 			_, id, _ = strings.Cut(cs.ContainerID, "://")
 		}
 	}
 	if id == "" {
 		return Outcome{}, fmt.Errorf("pod %s has no running app container", p.Name)
 	}
-	// crictl gives the runtime 2 s to answer by default; a node busy
-	// starting the pods of several scenarios took longer (DeadlineExceeded
-	// while the kill went ahead).
-	if _, err := env.NodeExec(ctx, p.Spec.NodeName, "crictl", "--timeout", "30s", "stop", "--timeout", "0", id); err != nil {
-		return Outcome{}, fmt.Errorf("SIGKILL container of pod %s on %s: %w", p.Name, p.Spec.NodeName, err)
+	out, err := env.NodeExec(ctx, p.Spec.NodeName, "sh", "-c", killInit, "kill-init", id)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("SIGKILL container %.12s of pod %s on %s: %w", id, p.Name, p.Spec.NodeName, err)
 	}
-	return Outcome{Detail: fmt.Sprintf("pod %s (%s), container %.12s", p.Name, p.Status.PodIP, id)}, nil
+	killed := ""
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "killed "); ok {
+			killed = v
+		}
+	}
+	if killed == "" {
+		return Outcome{}, fmt.Errorf("SIGKILL container %.12s of pod %s on %s: no kill reported: %s", id, p.Name, p.Spec.NodeName, strings.TrimSpace(out))
+	}
+	return Outcome{Detail: fmt.Sprintf("pod %s (%s), container %.12s: SIGKILL to %s", p.Name, p.Status.PodIP, id, killed)}, nil
 }
+
+// killInit SIGKILLs the init of container $1, as seen in this PID
+// namespace's /proc (a kind node's, or a node's own from a hostPID pod):
+// the process whose cgroup path names the container and whose last NSpid
+// is 1 (its PID in the container); the container's lowest PID where none
+// is (a pod sharing one PID namespace, whose init is the pause process).
+// POSIX sh and /proc only, so any image with a shell runs it.
+const killInit = `id=$1; init=; low=; n=0
+for d in /proc/[0-9]*; do
+  grep -qs -- "$id" "$d/cgroup" || continue
+  pid=${d#/proc/}; n=$((n+1))
+  if [ -z "$low" ] || [ "$pid" -lt "$low" ]; then low=$pid; fi
+  ns=$(grep -s '^NSpid:' "$d/status") || continue
+  [ "${ns##*[[:space:]]}" = 1 ] && init=$pid
+done
+[ -n "$low" ] || { echo "no process of container $id in /proc"; exit 1; }
+pid=${init:-$low}
+kill -KILL "$pid" || exit 1
+if [ -n "$init" ]; then what="its PID 1"; else what="its lowest PID (no PID 1 of its own)"; fi
+echo "killed PID $pid of $n process(es) of the container, $what"
+`
 
 // Wait does nothing for a while: time for checks to run, windows to open.
 type Wait struct{ For time.Duration }

@@ -7,7 +7,9 @@
 //   - on any other cluster, and only when the user allows it
 //     (--allow-privileged), Pods: a DaemonSet in the harness's own
 //     namespace whose pods share each node's network (so they take no pod
-//     address from the pools the faults steer) and mount the node's CNI
+//     address from the pools the faults steer) and PID namespace (so
+//     pod-kill can SIGKILL a container's init, found in the node's /proc,
+//     without a runtime CLI in the image) and mount the node's CNI
 //     configs (read-only) and state at the same paths, removed when the
 //     run ends; a host-local state folder elsewhere (kindnetd's
 //     /run/cni-ipam-state) is mounted once the configs name it (Mount).
@@ -244,6 +246,7 @@ func addMount(spec *corev1.PodSpec, dir string, t corev1.HostPathType) {
 
 func daemonSet(image string, pull bool) *appsv1.DaemonSet {
 	spec := corev1.PodSpec{
+		HostPID:                       true,
 		TerminationGracePeriodSeconds: new(int64(0)),
 		Containers: []corev1.Container{{
 			Name: container, Image: image, ImagePullPolicy: pullPolicy(pull),

@@ -12,8 +12,8 @@ import (
 func TestDaemonSetIsNarrowAndLabelled(t *testing.T) {
 	ds := daemonSet("kubegrace/fixture:x", false)
 	p := ds.Spec.Template.Spec
-	if !p.HostNetwork || p.HostPID || p.HostIPC {
-		t.Errorf("host namespaces: network %v pid %v ipc %v; want the network only", p.HostNetwork, p.HostPID, p.HostIPC)
+	if !p.HostNetwork || !p.HostPID || p.HostIPC {
+		t.Errorf("host namespaces: network %v pid %v ipc %v; want the network and PIDs (pod-kill) only", p.HostNetwork, p.HostPID, p.HostIPC)
 	}
 	if len(p.Tolerations) != 1 || p.Tolerations[0].Operator != corev1.TolerationOpExists || p.Tolerations[0].Key != "" {
 		t.Errorf("tolerations %+v: want one that tolerates every taint", p.Tolerations)

@@ -161,6 +161,11 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 
 		specs := testdata("ip-reuse-no-callers.yaml")
 		specs[0].Name = "ip-reuse-node-access-pods"
+		// The built-in pod-kill: its SIGKILL goes to the container's init
+		// from the node access pod (host PID namespace), with no crictl.
+		podKill, err := scenario.Load(filepath.Join(repoRoot(), "scenarios", "specs", "pod-kill.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		specs = append(specs, podKill)
 		opts := env.Options{Repo: repoRoot(), Kubeconfig: restricted, Log: GinkgoWriter, NodeAccess: nodeaccess.ModePods, KernelAgentHostProc: "/hostproc"}
 		_, err = job.Run(ctx, job.Options{Specs: specs, ReportsDir: filepath.Join(repoRoot(), "reports", "kind-tier-node-access"), Log: GinkgoWriter, Env: opts})
 		Expect(err).To(MatchError(ContainSubstring("give --allow-privileged")), "privileged pods only when asked")
@@ -170,11 +175,14 @@ var _ = Describe("a cluster the harness did not create", Label("kind", "existing
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Results[0].Err).NotTo(HaveOccurred())
 		Expect(res.Results[0].Faults[0]).To(ContainSubstring("by host-local state"))
+		Expect(res.Results[1].Err).NotTo(HaveOccurred())
+		Expect(res.Results[1].Faults[0]).To(MatchRegexp(`SIGKILL to PID \d+ of \d+ process\(es\) of the container, its PID 1`))
+		Expect(res.Run.Unmet()).To(BeEmpty(), "pod-kill's expectations (killed_by_sigkill == 1) as with docker exec")
 		Expect(res.Run.Kernel.Agents).To(Equal([]string{extName + "-control-plane"}))
 		Expect(res.Run.Kernel.Recorded).To(BeNumerically(">", 0), "the agent's events of the scenario's pods: %s", res.Run.Kernel)
 		var signals int
 		for _, v := range res.Verdicts {
-			if v.Name == "sigterm_dropped" {
+			if v.Name == "sigterm_dropped" && v.Scenario == specs[0].Name {
 				signals++
 				// bash-exec: the app is PID 1 with a handler; the kernel saw
 				// the runtime's SIGTERM reach it.
