@@ -184,7 +184,7 @@ func (e *Env) startNodeAccess(ctx context.Context, o Options) error {
 		e.NodeExec = e.Cluster.Exec
 		return e.readNetworks(ctx, o.Log, nil)
 	}
-	fmt.Fprintf(o.Log, "node access: DaemonSet %s/%s (privileged: host network, the nodes' %s), removed at the end\n",
+	fmt.Fprintf(o.Log, "node access: DaemonSet %s/%s (privileged: host network and PID namespace, the nodes' %s), removed at the end\n",
 		nodeaccess.Namespace, nodeaccess.DaemonSet, nodeaccess.MountsText())
 	cfg := e.Cluster.Client.RESTConfig()
 	e.track(nodeaccess.Namespace, true)

@@ -104,7 +104,7 @@ func NodeAccessMode(o Options, clusterName string, kind bool) (string, error) {
 		return nodeaccess.ModeDocker, nil
 	case nodeaccess.ModePods:
 		if !o.AllowPrivileged {
-			return "", fmt.Errorf("--node-access pods runs a privileged DaemonSet (host network, the nodes' %s) on cluster %s: give --allow-privileged too", nodeaccess.MountsText(), clusterName)
+			return "", fmt.Errorf("--node-access pods runs a privileged DaemonSet (host network and PID namespace, the nodes' %s) on cluster %s: give --allow-privileged too", nodeaccess.MountsText(), clusterName)
 		}
 		return nodeaccess.ModePods, nil
 	}

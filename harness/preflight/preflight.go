@@ -100,7 +100,7 @@ func Check(ctx context.Context, c *cluster.Cluster, specs []scenario.Spec, o Opt
 	case nodeaccess.ModeDocker:
 		r.NodeAccess = "yes: kind nodes in this host's Docker (docker exec)"
 	case nodeaccess.ModePods:
-		r.NodeAccess = fmt.Sprintf("yes: privileged node access pods (--allow-privileged): DaemonSet %s/%s, host network, the nodes' %s mounted", nodeaccess.Namespace, nodeaccess.DaemonSet, nodeaccess.MountsText())
+		r.NodeAccess = fmt.Sprintf("yes: privileged node access pods (--allow-privileged): DaemonSet %s/%s, host network and PID namespace, the nodes' %s mounted", nodeaccess.Namespace, nodeaccess.DaemonSet, nodeaccess.MountsText())
 	default:
 		r.NodeAccess = "no: the nodes are not kind nodes of this host; --allow-privileged would let the harness run a node access DaemonSet"
 	}
@@ -289,7 +289,7 @@ func cooldownOf(ds appsv1.DaemonSet) int {
 func creates(specs []scenario.Spec, accessPods bool) []string {
 	var out []string
 	if accessPods {
-		out = append(out, fmt.Sprintf("namespace %s: DaemonSet %s, a pod per node, privileged (host network; the nodes' %s mounted, as root), labelled %s",
+		out = append(out, fmt.Sprintf("namespace %s: DaemonSet %s, a pod per node, privileged (host network and PID namespace; the nodes' %s mounted, as root), labelled %s",
 			nodeaccess.Namespace, nodeaccess.DaemonSet, nodeaccess.MountsText(), labelText(nodeaccess.Labels)),
 			fmt.Sprintf("namespace %s: DaemonSet %s, a pod per node, privileged (host PID namespace and network; a tracefs instance), labelled %s (unless --kernel off)",
 				nodeaccess.Namespace, nodeaccess.AgentDaemonSet, labelText(nodeaccess.AgentLabels)))

@@ -47,7 +47,7 @@ func TestCreates(t *testing.T) {
 		t.Errorf("without node access pods: %q", plain)
 	}
 	priv := creates(specs, true)
-	if len(priv) != 4 || !strings.HasPrefix(priv[1], "namespace kubegrace-system: DaemonSet kubegrace-kernel-observer, a pod per node, privileged (host PID namespace and network") || priv[0] != "namespace kubegrace-system: DaemonSet kubegrace-node-access, a pod per node, privileged (host network; the nodes' /etc/cni/net.d (read-only), /var/lib/cni mounted, as root), labelled app.kubernetes.io/part-of=kubegrace,kubegrace.io/role=node-access" {
+	if len(priv) != 4 || !strings.HasPrefix(priv[1], "namespace kubegrace-system: DaemonSet kubegrace-kernel-observer, a pod per node, privileged (host PID namespace and network") || priv[0] != "namespace kubegrace-system: DaemonSet kubegrace-node-access, a pod per node, privileged (host network and PID namespace; the nodes' /etc/cni/net.d (read-only), /var/lib/cni mounted, as root), labelled app.kubernetes.io/part-of=kubegrace,kubegrace.io/role=node-access" {
 		t.Errorf("with node access pods: %q", priv)
 	}
 }
